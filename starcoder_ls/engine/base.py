@@ -1,0 +1,76 @@
+"""The contract between the completion pipeline and whatever runs the model.
+
+Nothing here imports torch: the server, the scheduler and the tests talk to
+engines through these plain types only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from starcoder_ls.fim import FimTemplate
+
+ProgressCallback = Callable[[str, int | None], None]
+"""Called with a human-readable message and a percentage (or None) while loading."""
+
+
+class EngineError(Exception):
+    """A failure the user must see (load failure, out of memory, ...), with a clear message."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationParams:
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+    """0 means greedy decoding."""
+    top_p: float = 0.95
+    stop: tuple[str, ...] = ()
+    """Generation ends as soon as the decoded text contains one of these; it is cut before it."""
+    n: int = 1
+    """Number of choices to return (sampled when n > 1 and temperature > 0)."""
+    seed: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Generation:
+    text: str
+    """Decoded completion, without the prompt and without the stop string or end tokens."""
+    tokens: int
+    """How many tokens were generated for this choice."""
+    stop_reason: str
+    """One of "eos", "stop", "length", "cancelled"."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationResult:
+    choices: tuple[Generation, ...]
+    prompt_tokens: int
+    generate_ms: float
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineInfo:
+    model: str
+    template: FimTemplate
+    context_window: int
+    device: str = "cpu"
+    dtype: str = "float32"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """A loaded model. All methods are called from the engine's own worker thread."""
+
+    info: EngineInfo
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(
+        self, prompt: str, params: GenerationParams, cancel: threading.Event
+    ) -> GenerationResult: ...
+
+    def close(self) -> None: ...
