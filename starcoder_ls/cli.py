@@ -1,0 +1,101 @@
+"""`starcoder-ls` entry point: `serve` (the default), `demo` and `bench`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from starcoder_ls import __version__
+from starcoder_ls.config import DEVICES, DTYPES, EMBEDDED, Settings, describe
+
+log = logging.getLogger("starcoder_ls")
+
+
+def _add_model_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="local directory or hub id (e.g. bigcode/starcoder); default: the embedded SmolLM2-135M",
+    )
+    parser.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} or cuda:N")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES)
+    parser.add_argument("--log-file", type=Path, default=None, help="log here instead of stderr")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="document text is logged only at debug",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings_help = "\n".join(f"  {name} (default {default!r})" for name, default, _ in describe())
+    parser = argparse.ArgumentParser(
+        prog="starcoder-ls",
+        description="Inline code completions from StarCoder-family models over LSP.",
+        epilog=f"Client settings (initializationOptions / the 'starcoder' section):\n{settings_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"starcoder-ls {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the language server (stdio unless --tcp)")
+    _add_model_flags(serve)
+    serve.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
+    serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead")
+    serve.add_argument("--host", default="127.0.0.1", help="TCP address (default: loopback)")
+
+    demo = sub.add_parser("demo", help="start the server, complete a sample file, print results")
+    _add_model_flags(demo)
+    demo.add_argument("--file", type=Path, default=None, help="source file to complete in")
+    return parser
+
+
+def setup_logging(level: str, log_file: Path | None) -> None:
+    """Logs go to stderr or a file: stdout carries the protocol."""
+    handler: logging.Handler = (
+        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    if level != "debug":
+        # pygls logs whole messages (document text included) at info and debug.
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    model = None if args.model in (None, EMBEDDED) else args.model
+    return Settings(model=model, device=args.device, dtype=args.dtype)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["serve", *argv]
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_file)
+
+    if args.command == "demo":
+        from starcoder_ls.demo import run_demo
+
+        return run_demo(args)
+
+    from starcoder_ls.engine.local import LocalEngine
+    from starcoder_ls.server import create_server
+
+    server = create_server(settings_from_args(args), LocalEngine.load)
+    if args.tcp is not None:
+        log.info("serving LSP on %s:%d", args.host, args.tcp)
+        server.start_tcp(args.host, args.tcp)
+    else:
+        server.start_io()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

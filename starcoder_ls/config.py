@@ -1,0 +1,212 @@
+"""Settings: one kw-only dataclass, merged from the CLI, `initializationOptions` and
+`workspace/didChangeConfiguration`.
+
+Invalid values never replace good ones: `merge` returns the new settings built from the
+valid fields plus one message per invalid field, and the server shows those messages and
+keeps serving with the old value of each invalid field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+EMBEDDED = "embedded"
+"""The `model` value that selects the embedded SmolLM2-135M (also the default)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    enabled: bool = True
+    model: str | None = None
+    """Local directory or hub id; None (on the wire: "embedded") is SmolLM2-135M."""
+    device: str = "auto"
+    dtype: str = "auto"
+    max_new_tokens: int = 128
+    context_window: int | None = None
+    """Tokens of prompt + completion; None ("auto") takes the model's own (StarCoder: 8192)."""
+    temperature: float = 0.0
+    top_p: float = 0.95
+    debounce_ms: int = 150
+    fim: bool = True
+    fim_template: str | None = None
+    """Template name from `fim.TEMPLATES`; None ("auto") detects it from the tokenizer."""
+    prefix_share: float = 0.75
+    languages: tuple[str, ...] = ("*",)
+    """Language ids to complete in; "*" is all, "!id" excludes one."""
+    max_suggestions: int = 3
+    """Choices for an explicitly invoked inline completion (automatic ones get one)."""
+
+    def language_enabled(self, language_id: str) -> bool:
+        if f"!{language_id}" in self.languages:
+            return False
+        return "*" in self.languages or language_id in self.languages
+
+    @property
+    def model_key(self) -> tuple[Any, ...]:
+        """The fields that need the model reloaded when they change."""
+        return (self.model, self.device, self.dtype, self.fim_template, self.context_window)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Invalid("must be true or false")
+
+
+def _int_in(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"must be an integer from {low} to {high}")
+        if not low <= value <= high:
+            raise _Invalid(f"must be from {low} to {high}")
+        return value
+
+    return check
+
+
+def _float_in(low: float, high: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(f"must be a number from {low} to {high}")
+        if not (math.isfinite(value) and low <= value <= high):
+            raise _Invalid(f"must be from {low} to {high}")
+        return float(value)
+
+    return check
+
+
+def _auto_or(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def auto_or(value: Any) -> Any:
+        return None if value == "auto" else check(value)
+
+    return auto_or
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("must be a non-empty string")
+    return value.strip()
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value in choices:
+            return value
+        raise _Invalid(f"must be one of {', '.join(choices)}")
+
+    return check
+
+
+def _device(value: Any) -> str:
+    if isinstance(value, str) and (value in DEVICES or _is_cuda_index(value)):
+        return value
+    raise _Invalid(f"must be one of {', '.join(DEVICES)} or cuda:N")
+
+
+def _is_cuda_index(value: str) -> bool:
+    return value.startswith("cuda:") and value[5:].isdigit()
+
+
+def _model(value: Any) -> str | None:
+    text = _text(value)
+    return None if text == EMBEDDED else text
+
+
+def _template(value: Any) -> str | None:
+    from starcoder_ls.fim import TEMPLATES
+
+    if value == "auto":
+        return None
+    if value in TEMPLATES:
+        return value
+    raise _Invalid(f"must be auto or one of {', '.join(sorted(TEMPLATES))}")
+
+
+def _languages(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _Invalid('must be a list of language ids, e.g. ["*"] or ["python", "rust"]')
+    return tuple(value)
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "enabled": _bool,
+    "model": _model,
+    "device": _device,
+    "dtype": _one_of(DTYPES),
+    "max_new_tokens": _int_in(1, 4096),
+    "context_window": _auto_or(_int_in(256, 1_048_576)),
+    "temperature": _float_in(0.0, 2.0),
+    "top_p": _float_in(0.01, 1.0),
+    "debounce_ms": _int_in(0, 5000),
+    "fim": _bool,
+    "fim_template": _template,
+    "prefix_share": _float_in(0.05, 0.95),
+    "languages": _languages,
+    "max_suggestions": _int_in(1, 10),
+}
+_BY_WIRE_NAME = {_camel(name): name for name in _CHECKS}
+assert set(_CHECKS) == {f.name for f in dataclasses.fields(Settings)}
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    settings: Settings
+    errors: list[str] = field(default_factory=list)
+
+
+def unwrap(options: Any) -> Any:
+    """Accept both `{"starcoder": {...}}` (VS Code style sections) and a flat object."""
+    if isinstance(options, Mapping) and isinstance(options.get("starcoder"), Mapping):
+        return options["starcoder"]
+    return options
+
+
+def merge(current: Settings, options: Any) -> MergeResult:
+    """Apply client options (camelCase or snake_case keys) on top of `current`."""
+    options = unwrap(options)
+    if options is None:
+        return MergeResult(current)
+    if not isinstance(options, Mapping):
+        return MergeResult(current, ["starcoder settings must be an object"])
+    changes: dict[str, Any] = {}
+    errors: list[str] = []
+    for key, value in options.items():
+        name = _BY_WIRE_NAME.get(key, key if key in _CHECKS else None)
+        if name is None:
+            errors.append(f"unknown setting starcoder.{key}")
+            continue
+        if value is None:
+            continue  # null means "leave as it is": editors send unset settings as null
+        try:
+            changes[name] = _CHECKS[name](value)
+        except _Invalid as exc:
+            old = getattr(current, name)
+            errors.append(
+                f"invalid setting starcoder.{_camel(name)} = {value!r}: {exc}; keeping {old!r}"
+            )
+    return MergeResult(dataclasses.replace(current, **changes), errors)
+
+
+def describe() -> list[tuple[str, Any, str]]:
+    """(wire name, default, type) of every setting, for `--help` and the README."""
+    defaults = Settings()
+    return [
+        (_camel(f.name), getattr(defaults, f.name), str(f.type)) for f in dataclasses.fields(Settings)
+    ]

@@ -1,0 +1,170 @@
+"""Turns an LSP cursor position into the read-only `CompletionContext` of one request.
+
+LSP counts characters in code units of the negotiated encoding (UTF-16 unless
+the client agreed to something else) while Python strings index code points,
+so every position crosses this module before any other code sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from itertools import islice
+from urllib.parse import unquote, urlsplit
+
+from starcoder_ls.types import CompletionContext, OpenDocument
+
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+_CODECS: dict[str, tuple[str, int]] = {
+    "utf-8": ("utf-8", 1),
+    "utf-16": ("utf-16-le", 2),
+    "utf-32": ("utf-32-le", 4),
+}
+_INDENT_SAMPLE_LINES = 5000
+"""Indentation is a file-wide habit; the head of a huge file shows it as well as the whole."""
+DEFAULT_INDENT_UNIT = "    "
+
+
+class PositionError(ValueError):
+    """A position the document cannot contain; the server answers it as an invalid request."""
+
+
+def offset_at(
+    text: str, line: int, character: int, encoding: str, *, uri: str = "the document"
+) -> int:
+    """Return the string index of an LSP position.
+
+    Only the cursor line is ever encoded, so the cost on a large document is one
+    regex scan up to the cursor line, never an encoding of the whole text.
+    """
+    codec = _codec(encoding)
+    if line < 0 or character < 0:
+        raise PositionError(f"position {line}:{character} in {uri} is negative")
+    start = _line_start(text, line)
+    if start is None:
+        lines = len(_LINE_BREAK.findall(text)) + 1
+        raise PositionError(f"line {line} is past the end of {uri} ({lines} lines)")
+    match = _LINE_BREAK.search(text, start)
+    end = len(text) if match is None else match.start()
+    return start + _units_to_index(text[start:end], character, codec)
+
+
+def character_to_units(line_text: str, index: int, encoding: str) -> int:
+    """Convert a string index within a line to code units, for ranges sent back to the client."""
+    name, width = _codec(encoding)
+    if index < 0:
+        raise PositionError(f"character index {index} is negative")
+    head = line_text[:index]
+    if width == 4 or head.isascii():
+        return len(head)
+    return len(head.encode(name, "surrogatepass")) // width
+
+
+def detect_indent_unit(text: str) -> str:
+    """Guess the document's indentation unit from the steps by which lines indent.
+
+    Counting steps (not absolute indentation) keeps deeply nested code from voting
+    for 8 or 12 spaces. Continuation lines of block comments (` * text`) are
+    ignored, since their single space is alignment, not indentation.
+    """
+    steps: Counter[str] = Counter()
+    previous = ""
+    for row in islice(text.split("\n", _INDENT_SAMPLE_LINES), _INDENT_SAMPLE_LINES):
+        body = row.lstrip(" \t")
+        if not body.strip() or body.startswith("*"):
+            continue
+        indent = row[: len(row) - len(body)]
+        added = indent[len(previous) :]
+        if indent.startswith(previous) and added and len(set(added)) == 1:
+            steps["\t" if added[0] == "\t" else added] += 1
+        previous = indent
+    if not steps:
+        return DEFAULT_INDENT_UNIT
+    return max(steps, key=lambda step: (steps[step], step == DEFAULT_INDENT_UNIT))
+
+
+def detect_line_ending(text: str) -> str:
+    """Return the document's first line ending, so inserted text can match it."""
+    match = _LINE_BREAK.search(text)
+    return "\n" if match is None else match.group()
+
+
+def build_context(
+    *,
+    text: str,
+    uri: str,
+    version: int,
+    language_id: str,
+    line: int,
+    character: int,
+    encoding: str,
+    path: str | None = None,
+    other_documents: Iterable[OpenDocument] = (),
+) -> CompletionContext:
+    """Resolve the cursor once so that no later stage deals with encodings or line endings.
+
+    The text is normalised to "\\n" line endings: line numbers and in-line
+    columns do not change, and prompts and filters only need to know one kind
+    of line break. The server converts inserted text back with
+    `detect_line_ending`.
+    """
+    if "\r" in text:
+        text = _LINE_BREAK.sub("\n", text)
+    offset = offset_at(text, line, character, encoding, uri=uri)
+    line_start = text.rfind("\n", 0, offset) + 1
+    return CompletionContext(
+        uri=uri,
+        version=version,
+        language_id=language_id,
+        path=path if path is not None else path_from_uri(uri),
+        prefix=text[:offset],
+        suffix=text[offset:],
+        line=line,
+        character=offset - line_start,
+        indent_unit=detect_indent_unit(text),
+        other_documents=tuple(other_documents),
+    )
+
+
+def path_from_uri(uri: str) -> str:
+    """Return the file name of a URI (`file:///a/b%20c.py` -> `b c.py`, `untitled:Untitled-1` -> itself)."""
+    parts = urlsplit(uri)
+    path = unquote(parts.path) if parts.scheme in ("file", "") else parts.path
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return name or uri
+
+
+def _codec(encoding: str) -> tuple[str, int]:
+    try:
+        return _CODECS[encoding]
+    except KeyError:
+        known = ", ".join(_CODECS)
+        raise ValueError(f"unknown position encoding {encoding!r} (expected {known})") from None
+
+
+def _line_start(text: str, line: int) -> int | None:
+    if line == 0:
+        return 0
+    previous_break = next(islice(_LINE_BREAK.finditer(text), line - 1, None), None)
+    return None if previous_break is None else previous_break.end()
+
+
+def _units_to_index(line_text: str, units: int, codec: tuple[str, int]) -> int:
+    """Clamp to the line end and step back out of a split code point, as the LSP spec asks."""
+    name, width = codec
+    if width == 4 or line_text.isascii():
+        return min(units, len(line_text))
+    data = line_text.encode(name, "surrogatepass")
+    cut = min(units * width, len(data))
+    while cut < len(data) and _splits_code_point(data, cut, width):
+        cut -= width
+    return len(data[:cut].decode(name, "surrogatepass"))
+
+
+def _splits_code_point(data: bytes, cut: int, width: int) -> bool:
+    if width == 1:
+        return data[cut] & 0xC0 == 0x80
+    unit = int.from_bytes(data[cut : cut + 2], "little")
+    before = int.from_bytes(data[cut - 2 : cut], "little") if cut >= 2 else 0
+    return 0xDC00 <= unit <= 0xDFFF and 0xD800 <= before <= 0xDBFF
