@@ -9,6 +9,7 @@ from pathlib import Path
 
 from starcoder_ls import __version__
 from starcoder_ls.config import DEVICES, DTYPES, EMBEDDED, Settings, describe
+from starcoder_ls.eval.options import add_eval_arguments
 
 log = logging.getLogger("starcoder_ls")
 
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the server, complete a sample file, print results")
     _add_model_flags(demo)
     demo.add_argument("--file", type=Path, default=None, help="source file to complete in")
+
+    evaluate = sub.add_parser(
+        "eval", help="measure completion quality over LSP (HumanEval, next line)"
+    )
+    _add_model_flags(evaluate)
+    add_eval_arguments(evaluate)
     return parser
 
 
@@ -84,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         from starcoder_ls.demo import run_demo
 
         return run_demo(args)
+
+    if args.command == "eval":
+        from starcoder_ls.eval.runner import run_eval
+
+        return run_eval(args)
 
     from starcoder_ls.engine.local import LocalEngine
     from starcoder_ls.server import create_server

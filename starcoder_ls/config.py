@@ -41,6 +41,9 @@ class Settings:
     """Language ids to complete in; "*" is all, "!id" excludes one."""
     max_suggestions: int = 3
     """Choices for an explicitly invoked inline completion (automatic ones get one)."""
+    postprocess: bool = True
+    """False returns the model's text as generated (cut only by the engine's stop strings):
+    the raw baseline that `starcoder-ls eval` measures the filters against."""
 
     def language_enabled(self, language_id: str) -> bool:
         if f"!{language_id}" in self.languages:
@@ -160,6 +163,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "prefix_share": _float_in(0.05, 0.95),
     "languages": _languages,
     "max_suggestions": _int_in(1, 10),
+    "postprocess": _bool,
 }
 _BY_WIRE_NAME = {_camel(name): name for name in _CHECKS}
 assert set(_CHECKS) == {f.name for f in dataclasses.fields(Settings)}
@@ -208,5 +212,6 @@ def describe() -> list[tuple[str, Any, str]]:
     """(wire name, default, type) of every setting, for `--help` and the README."""
     defaults = Settings()
     return [
-        (_camel(f.name), getattr(defaults, f.name), str(f.type)) for f in dataclasses.fields(Settings)
+        (_camel(f.name), getattr(defaults, f.name), str(f.type))
+        for f in dataclasses.fields(Settings)
     ]

@@ -128,7 +128,7 @@ def build_context(
 
 
 def path_from_uri(uri: str) -> str:
-    """Return the file name of a URI (`file:///a/b%20c.py` -> `b c.py`, `untitled:Untitled-1` -> itself)."""
+    """The file name models see in `<filename>` metadata: `file:///a/b%20c.py` gives `b c.py`."""
     parts = urlsplit(uri)
     path = unquote(parts.path) if parts.scheme in ("file", "") else parts.path
     name = path.rstrip("/").rsplit("/", 1)[-1]

@@ -45,12 +45,15 @@ class FimTemplate:
     filename_header: str = ""
     """Format of the current file's path (`{filename}`); empty when the family has none."""
     filename_in_prefix: bool = False
+    """StarCoder2 applied FIM to whole files, path line included."""
     file_separator: str = ""
     """Opens the current file when a path or other files precede it."""
     context_in_prefix: bool = False
+    """Other files go inside the prefix: the family has no token to start a new file."""
     snippet_header: str = ""
     """Format of another file's header (`{path}`); empty means a comment line."""
     snippet_ends_with_newline: bool = True
+    """False where the family's format puts the next separator straight after the code."""
     name_hints: tuple[str, ...] = ()
     """Substrings of a model id that point at this family when tokens alone cannot."""
 

@@ -7,6 +7,7 @@ this is the only module that imports pygls.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import uuid
@@ -19,7 +20,13 @@ from pygls.lsp.server import LanguageServer
 
 from starcoder_ls import __version__
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.context import PositionError, build_context, character_to_units, offset_at
+from starcoder_ls.context import (
+    PositionError,
+    build_context,
+    character_to_units,
+    detect_line_ending,
+    offset_at,
+)
 from starcoder_ls.engine.base import EngineError
 from starcoder_ls.service import (
     CompletionRequest,
@@ -82,6 +89,12 @@ class StarcoderServer(LanguageServer):
         self._pending_options: Any = None
         self._load_task: asyncio.Task[None] | None = None
 
+    @property
+    def encoding(self) -> str:
+        """The negotiated position encoding: "utf-16", "utf-8" or "utf-32"."""
+        value = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        return getattr(value, "value", value)
+
     def _document_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(uri)
         return None if doc is None else doc.version
@@ -93,7 +106,9 @@ class StarcoderServer(LanguageServer):
     def show_error(self, message: str) -> None:
         log.error("%s", message)
         self.window_show_message(
-            types.ShowMessageParams(type=types.MessageType.Error, message=f"starcoder-ls: {message}")
+            types.ShowMessageParams(
+                type=types.MessageType.Error, message=f"starcoder-ls: {message}"
+            )
         )
 
     def apply_options(self, options: Any) -> None:
@@ -152,7 +167,9 @@ class StarcoderServer(LanguageServer):
         if len(text) > MAX_DOCUMENT_CHARS:
             return doc, None
         others = tuple(
-            OpenDocument(uri=d.uri, path=d.filename or d.uri, language_id=d.language_id or "", text=d.source)
+            OpenDocument(
+                uri=d.uri, path=d.filename or d.uri, language_id=d.language_id or "", text=d.source
+            )
             for uri, d in self.workspace.text_documents.items()
             if uri != doc.uri and len(d.source) <= MAX_DOCUMENT_CHARS
         )
@@ -163,7 +180,7 @@ class StarcoderServer(LanguageServer):
             language_id=doc.language_id or "",
             line=position.line,
             character=position.character,
-            encoding=str(self.workspace.position_encoding or "utf-16"),
+            encoding=self.encoding,
             other_documents=others,
         )
         return doc, ctx
@@ -171,7 +188,7 @@ class StarcoderServer(LanguageServer):
     def lsp_range(self, ctx: Any, suggestion: Suggestion) -> types.Range:
         """The cursor-line range a suggestion replaces, in the negotiated encoding."""
         line_text = ctx.line_prefix + ctx.line_suffix
-        encoding = str(self.workspace.position_encoding or "utf-16")
+        encoding = self.encoding
         start = character_to_units(line_text, suggestion.character, encoding)
         end = character_to_units(line_text, suggestion.end_character, encoding)
         return types.Range(
@@ -263,7 +280,7 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
             return ctx, []
         sel = None
         if selected is not None and selected.range.start.line == position.line:
-            encoding = str(ls.workspace.position_encoding or "utf-16")
+            encoding = ls.encoding
             line_text = ctx.line_prefix + ctx.line_suffix
             sel = Selected(
                 text=selected.text,
@@ -271,7 +288,11 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
                 end=offset_at(line_text, 0, selected.range.end.character, encoding),
             )
         request = CompletionRequest(ctx=ctx, invoked=invoked, selected=sel)
-        return ctx, await ls.service.complete(request)
+        found = await ls.service.complete(request)
+        eol = detect_line_ending(doc.source)
+        if eol != "\n":
+            found = [dataclasses.replace(s, text=s.text.replace("\n", eol)) for s in found]
+        return ctx, found
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @error_boundary

@@ -164,7 +164,8 @@ class CompletionService:
     def update_settings(self, settings: Settings) -> bool:
         """Adopt new settings; True when the model must be reloaded."""
         reload = settings.model_key != self.settings.model_key
-        if settings != self.settings:
+        # The caches hold model text from before post-processing, so toggling it keeps them.
+        if dataclasses.replace(settings, postprocess=self.settings.postprocess) != self.settings:
             self.cache.clear()
         self.settings = settings
         self.scheduler.debounce_ms = settings.debounce_ms
@@ -323,7 +324,14 @@ class CompletionService:
     ) -> list[Suggestion]:
         suggestions: list[Suggestion] = []
         for text in choices:
-            suggestion = postprocess.run(text, ctx, mode)
+            if self.settings.postprocess:
+                suggestion = postprocess.run(text, ctx, mode)
+            else:
+                suggestion = (
+                    Suggestion(text=text, character=ctx.character, end_character=ctx.character)
+                    if text
+                    else None
+                )
             if suggestion is not None and suggestion not in suggestions:
                 suggestions.append(suggestion)
         self.cache.remember(ctx.uri, ctx.prefix, ctx.suffix, choices)

@@ -1,14 +1,17 @@
 """Decides, before any model work, whether to complete at a cursor and how much.
 
-The rules are language-agnostic on purpose: they look at the characters around
-the cursor and at the line that opens a block, which is enough to tell "finish
-this line" from "write the body" in every language the models know.
+Where a tree-sitter grammar is installed (`syntax.py`), the parse tells a block
+header from a slice or a comment that happens to end in `:`, and knows when
+the cursor sits in a comment, a string or a name. Other languages get rules
+that look at the characters around the cursor and at indentation, which are
+right often enough in every language the models know.
 """
 
 from __future__ import annotations
 
 import re
 
+from starcoder_ls import syntax
 from starcoder_ls.types import CompletionContext, Mode
 
 _BLOCK_OPENER = re.compile(
@@ -26,31 +29,53 @@ _BLOCK_OPENER = re.compile(
 def decide(ctx: CompletionContext) -> Mode:
     """Pick the completion mode for the cursor in `ctx`.
 
-    - Inside a word (`fo█o`) the user is editing an identifier; a suggestion
-      would split it, so skip.
+    - Inside a name (`fo█o`) the user is editing it; a suggestion would split
+      it, so skip. In a comment, a suggestion while a word is being typed
+      (`# compu█`) is prose guessed from half a word: skip until a blank.
     - Anything right of the cursor (real text or auto-closed `)`, `"]`) means
-      the completion must fit into this line: single line.
+      the completion must fit into this line: single line. So does a cursor in
+      a string or a comment, even after `Args:`.
     - At the end of a line that opens a block (`def f():█`) the only useful
       continuation is the body on the following lines, which a single-line
       completion would cut away: multi-line. The same holds on a blank line
-      right after such a line.
+      right after such a line, or, without a grammar, on a blank line the
+      editor indented deeper than the line above.
     - Everywhere else (end of an ordinary line, blank line after a statement):
       single line, which is fast and rarely wrong.
     """
     line_prefix, line_suffix = ctx.line_prefix, ctx.line_suffix
     if _is_word_char(line_prefix[-1:]) and _is_word_char(line_suffix[:1]):
         return Mode.SKIP
-    if line_suffix.strip():
+    tree = syntax.at_cursor(ctx)
+    if tree is not None and tree.in_identifier:
+        return Mode.SKIP
+    if tree is not None and tree.in_comment:
+        return Mode.SKIP if _is_word_char(line_prefix[-1:]) else Mode.SINGLE_LINE
+    if line_suffix.strip() or (tree is not None and tree.in_string):
         return Mode.SINGLE_LINE
+    if tree is not None:
+        header = tree.block_header()
+        opens = opens_block(header.line) if header.opens is None else header.opens
+        return Mode.MULTI_LINE if opens else Mode.SINGLE_LINE
     if line_prefix.strip():
         return Mode.MULTI_LINE if opens_block(line_prefix) else Mode.SINGLE_LINE
     previous = _previous_non_blank_line(ctx.prefix)
-    return Mode.MULTI_LINE if opens_block(previous) else Mode.SINGLE_LINE
+    if opens_block(previous) or _indented_deeper(line_prefix, previous):
+        return Mode.MULTI_LINE
+    return Mode.SINGLE_LINE
 
 
 def opens_block(line: str) -> bool:
     """Whether the code after `line` is expected to be an indented body or continuation."""
     return _BLOCK_OPENER.search(line) is not None
+
+
+def _indented_deeper(line_prefix: str, previous: str) -> bool:
+    """An editor indents a new line deeper only after a line that opened something."""
+    indent = previous[: len(previous) - len(previous.lstrip(" \t"))]
+    return (
+        bool(previous.strip()) and len(line_prefix) > len(indent) and line_prefix.startswith(indent)
+    )
 
 
 def _is_word_char(char: str) -> bool:

@@ -70,7 +70,18 @@ class Engine(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def generate(
-        self, prompt: str, params: GenerationParams, cancel: threading.Event
-    ) -> GenerationResult: ...
+        self,
+        prompt: str,
+        params: GenerationParams,
+        cancel: threading.Event,
+        *,
+        on_token: Callable[[int], None] | None = None,
+    ) -> GenerationResult:
+        """Stops within one decode step of `cancel` being set.
+
+        `on_token(n)` runs on the engine thread after each decode step with the number
+        of tokens generated so far (progress, and tests that cancel mid-generation).
+        """
+        ...
 
     def close(self) -> None: ...

@@ -37,10 +37,11 @@ class Session:
     client: LanguageClient
     profile: str
     log_file: Path
+    capabilities: types.ServerCapabilities
 
     @property
     def encoding(self) -> str:
-        return str(self.client.protocol.server_capabilities.position_encoding or "utf-16")
+        return str(self.capabilities.position_encoding or "utf-16")
 
     def log(self) -> str:
         return self.log_file.read_text() if self.log_file.exists() else ""
@@ -68,7 +69,9 @@ class Session:
             )
         )
 
-    def replace(self, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+    def replace(
+        self, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+    ) -> None:
         """An incremental change, as editors send them."""
         self.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
@@ -105,6 +108,13 @@ class Session:
             self.inline_params(uri, line, character, **kwargs)
         )
 
+    def start_inline(self, uri: str, line: int, character: int) -> asyncio.Task[Any]:
+        """A request left running, to be superseded, cancelled or raced by the test."""
+        request = self.client.text_document_inline_completion_async(
+            self.inline_params(uri, line, character)
+        )
+        return asyncio.ensure_future(request)
+
     async def configure(self, settings: dict[str, Any]) -> None:
         self.client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"starcoder": settings})
@@ -122,14 +132,14 @@ async def start_session(
 ) -> Session:
     command = [sys.executable, "-m", "starcoder_ls", "serve", "--log-file", str(log_file), *args]
     client = await ClientServerConfig(server_command=command).start()
-    await client.initialize_session(
+    result = await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities(profile),
             initialization_options=options or {},
             workspace_folders=[],
         )
     )
-    return Session(client, profile, log_file)
+    return Session(client, profile, log_file, result.capabilities)
 
 
 async def end_session(session: Session) -> None:
@@ -139,7 +149,9 @@ async def end_session(session: Session) -> None:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module", params=PROFILES)
 async def tiny(
-    request: pytest.FixtureRequest, tiny_starcoder_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tiny_starcoder_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Session]:
     """The server on the tiny random StarCoder (FIM path), debug log, no debounce."""
     log_file = tmp_path_factory.mktemp("log") / "server.log"

@@ -32,7 +32,7 @@ async def test_failed_load_is_reported_then_fixed_by_settings(
         uri = "file:///work/pkg/a.py"
         session.open(uri, "x = \n")
         result = await session.inline(uri, 0, 4)
-        assert result.items == []
+        assert not result.items
         assert "model not ready: error" in session.log()
 
         await session.configure({"model": str(tiny_starcoder_dir)})

@@ -19,7 +19,7 @@ def prompts(session: Session) -> list[str]:
 
 
 async def test_capabilities_follow_the_client(tiny: Session) -> None:
-    caps = tiny.client.protocol.server_capabilities
+    caps = tiny.capabilities
     assert caps.inline_completion_provider is not None
     if tiny.profile == VSCODE:
         assert caps.completion_provider is None
@@ -43,7 +43,7 @@ async def test_model_receives_the_exact_fim_prompt(tiny: Session) -> None:
     tiny.open(uri, "def f(x):\n    return x\n\nprint(f(2))\n")
     await tiny.inline(uri, 1, 11)
     assert prompts(tiny)[-1] == (
-        "<filename>mod.py\\n<fim_prefix>def f(x):\\n    return x<fim_suffix>\\n\\nprint(f(2))\\n"
+        "<filename>mod.py\\n<fim_prefix>def f(x):\\n    return <fim_suffix>x\\n\\nprint(f(2))\\n"
         "<fim_middle>"
     )
 
@@ -69,7 +69,9 @@ async def test_incremental_edits_are_tracked(tiny: Session) -> None:
     tiny.open(uri, "x = 1\ny = \n")
     tiny.replace(uri, 2, (1, 4), (1, 4), "x + ")
     await tiny.inline(uri, 1, 8)
-    assert prompts(tiny)[-1].startswith("<filename>edit.py\\n<fim_prefix>x = 1\\ny = x + <fim_suffix>")
+    assert prompts(tiny)[-1].startswith(
+        "<filename>edit.py\\n<fim_prefix>x = 1\\ny = x + <fim_suffix>"
+    )
 
 
 async def test_unknown_document_is_a_clear_error_and_the_server_goes_on(tiny: Session) -> None:
@@ -107,15 +109,14 @@ async def test_binary_looking_text_gets_an_empty_result(tiny: Session) -> None:
     uri = "file:///work/pkg/blob.bin"
     tiny.open(uri, "\x00\x01\x02ELF\x00\x00" * 100, language_id="plaintext")
     result = await tiny.inline(uri, 0, 3)
-    assert result.items == []
+    assert not result.items
     assert "looks binary" in tiny.log()
 
 
 async def test_invalid_setting_is_reported_and_the_old_value_kept(tiny: Session) -> None:
     await tiny.configure({"maxNewTokens": -5, "debounceMs": 0})
-    message = await asyncio.wait_for(tiny.client.wait_for_notification("window/showMessage"), 10)
-    assert "maxNewTokens" in message.message
-    assert message.type == types.MessageType.Error
+    errors = [m for m in tiny.client.messages if m.type == types.MessageType.Error]
+    assert "maxNewTokens" in errors[-1].message
     uri = "file:///work/pkg/settings.py"
     tiny.open(uri, "answer = \n")
     assert isinstance(await tiny.inline(uri, 0, 9), types.InlineCompletionList)
@@ -126,11 +127,11 @@ async def test_disabled_language_and_disabled_server(tiny: Session) -> None:
     uri = "file:///work/pkg/notes.md"
     tiny.open(uri, "# Notes\n\nSome \n", language_id="markdown")
     await tiny.configure({"languages": ["*", "!markdown"]})
-    assert (await tiny.inline(uri, 2, 5)).items == []
+    assert not (await tiny.inline(uri, 2, 5)).items
     assert "language 'markdown' is not enabled" in tiny.log()
     await tiny.configure({"languages": ["*"], "enabled": False})
     assert (await tiny.status())["state"] == "disabled"
-    assert (await tiny.inline(uri, 2, 5)).items == []
+    assert not (await tiny.inline(uri, 2, 5)).items
     await tiny.configure({"enabled": True})
     assert (await tiny.status())["state"] == "ready"
 
@@ -140,13 +141,13 @@ async def test_newer_request_supersedes_the_older(tiny: Session) -> None:
     tiny.open(uri, "def g():\n    return \n")
     await tiny.configure({"debounceMs": 300})
     try:
-        first = tiny.client.text_document_inline_completion_async(tiny.inline_params(uri, 1, 11))
+        first = tiny.start_inline(uri, 1, 11)
         await asyncio.sleep(0.05)
-        second = tiny.client.text_document_inline_completion_async(tiny.inline_params(uri, 1, 11))
+        second = tiny.start_inline(uri, 1, 11)
         first_result, _ = await asyncio.gather(first, second)
     finally:
         await tiny.configure({"debounceMs": 0})
-    assert first_result.items == []
+    assert not first_result.items
     assert "superseded while debouncing" in tiny.log()
 
 
@@ -155,13 +156,13 @@ async def test_edit_during_a_request_discards_its_result(tiny: Session) -> None:
     tiny.open(uri, "def h():\n    return \n")
     await tiny.configure({"debounceMs": 300})
     try:
-        pending = tiny.client.text_document_inline_completion_async(tiny.inline_params(uri, 1, 11))
+        pending = tiny.start_inline(uri, 1, 11)
         await asyncio.sleep(0.05)
         tiny.replace(uri, 2, (1, 11), (1, 11), "1")
         result = await pending
     finally:
         await tiny.configure({"debounceMs": 0})
-    assert result.items == []
+    assert not result.items
 
 
 async def test_cancel_request_is_honoured(tiny: Session) -> None:
@@ -169,12 +170,15 @@ async def test_cancel_request_is_honoured(tiny: Session) -> None:
     tiny.open(uri, "def k():\n    return \n")
     await tiny.configure({"debounceMs": 500})
     try:
-        pending = tiny.client.text_document_inline_completion_async(tiny.inline_params(uri, 1, 11))
-        await asyncio.sleep(0.05)
-        pending.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await pending
-        await asyncio.sleep(0.1)
+        pending = asyncio.ensure_future(
+            tiny.client.protocol.send_request_async(
+                types.TEXT_DOCUMENT_INLINE_COMPLETION, tiny.inline_params(uri, 1, 11), msg_id=4242
+            )
+        )
+        await asyncio.sleep(0.2)  # well inside the debounce
+        tiny.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=4242))
+        with pytest.raises(JsonRpcException, match="[Cc]ancel"):
+            await asyncio.wait_for(pending, 10)
     finally:
         await tiny.configure({"debounceMs": 0})
     assert "cancelled by the client" in tiny.log()

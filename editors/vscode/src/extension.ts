@@ -1,0 +1,232 @@
+/**
+ * The VS Code side of starcoder-ls: start the server, keep its settings in step, show
+ * its state. Inline completion itself is vscode-languageclient's built-in feature.
+ *
+ * Decisions live in the pure modules (settings, status, serverCommand) so that they are
+ * unit-tested without VS Code; this file only connects them to the editor.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ResponseError,
+  ServerOptions,
+  State,
+  TransportKind,
+} from 'vscode-languageclient/node';
+
+import {
+  filterConfigurationResult,
+  needsForwarding,
+  needsRestart,
+  SECTION,
+  serverSettings,
+  toggleTarget,
+} from './settings';
+import { resolveServerCommand } from './serverCommand';
+import { ClientStatus, ServerStatus, statusView } from './status';
+
+const STATUS_COMMAND = 'starcoder.status';
+const STATUS_NOTIFICATION = 'starcoder/status';
+
+class Controller {
+  private client: LanguageClient | undefined;
+  private readonly output: vscode.LogOutputChannel;
+  private readonly statusItem: vscode.StatusBarItem;
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.output = vscode.window.createOutputChannel('StarCoder', { log: true });
+    this.statusItem = vscode.window.createStatusBarItem(
+      'starcoder.status',
+      vscode.StatusBarAlignment.Right,
+      100,
+    );
+    this.statusItem.name = 'StarCoder';
+    this.statusItem.command = 'starcoder.toggle';
+    this.statusItem.show();
+    context.subscriptions.push(this.output, this.statusItem);
+  }
+
+  private config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration(SECTION);
+  }
+
+  private settings(): ReturnType<typeof serverSettings> {
+    const config = this.config();
+    return serverSettings((key) => config.get(key));
+  }
+
+  show(status: ServerStatus | ClientStatus): void {
+    const view = statusView(status);
+    this.statusItem.text = view.text;
+    this.statusItem.tooltip = view.tooltip;
+    this.statusItem.backgroundColor = view.error
+      ? new vscode.ThemeColor('statusBarItem.errorBackground')
+      : undefined;
+  }
+
+  private repositoryRoots(): string[] {
+    const roots: string[] = [];
+    const recorded = path.join(this.context.extensionPath, 'out', 'repo-root.json');
+    try {
+      const root = JSON.parse(fs.readFileSync(recorded, 'utf8')).root;
+      if (typeof root === 'string') {
+        roots.push(root);
+      }
+    } catch {
+      // Not built by `npm run package`: development mode, the folders below cover it.
+    }
+    roots.push(path.resolve(this.context.extensionPath, '..', '..'));
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      if (folder.uri.scheme === 'file') {
+        roots.push(folder.uri.fsPath);
+      }
+    }
+    return roots;
+  }
+
+  async start(): Promise<void> {
+    const config = this.config();
+    const server = resolveServerCommand({
+      configured: config.get<string>('server.command', ''),
+      args: config.get<string[]>('server.args', []),
+      roots: this.repositoryRoots(),
+      isExecutable: (file) => {
+        try {
+          fs.accessSync(file, fs.constants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      platform: process.platform,
+    });
+    this.output.info(`starting ${server.command} ${server.args.join(' ')} (from ${server.source})`);
+
+    const serverOptions: ServerOptions = {
+      command: server.command,
+      args: server.args,
+      transport: TransportKind.stdio,
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      initializationOptions: () => this.settings(),
+      outputChannel: this.output,
+      initializationFailedHandler: () => false,
+      middleware: {
+        workspace: {
+          configuration: async (params, token, next) => {
+            const result = await next(params, token);
+            if (result instanceof ResponseError) {
+              return result;
+            }
+            const config = this.config();
+            return filterConfigurationResult(
+              params.items.map((item) => item.section),
+              result,
+              (key) => config.get(key),
+            );
+          },
+        },
+      },
+    };
+    const client = new LanguageClient('starcoder', 'StarCoder', serverOptions, clientOptions);
+    this.client = client;
+    client.onNotification(STATUS_NOTIFICATION, (status: ServerStatus) => this.show(status));
+    client.onDidChangeState((event) => {
+      if (event.newState === State.Stopped && this.client === client) {
+        this.show({ state: 'stopped', message: 'the server process ended' });
+      }
+    });
+
+    this.show({ state: 'starting' });
+    try {
+      await client.start();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.output.error(`could not start ${server.command}: ${message}`);
+      this.show({ state: 'stopped', message: `${server.command}: ${message}` });
+      return;
+    }
+    try {
+      const status = await client.sendRequest(ExecuteCommandRequest.type, {
+        command: STATUS_COMMAND,
+        arguments: [],
+      });
+      if (status) {
+        this.show(status as ServerStatus);
+      }
+    } catch (error) {
+      this.output.warn(`${STATUS_COMMAND} failed: ${String(error)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client && client.state !== State.Stopped) {
+      await client.stop();
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Sends the server settings as they are now; nothing else reaches the server. */
+  async forwardSettings(): Promise<void> {
+    if (this.client?.state !== State.Running) {
+      return;
+    }
+    await this.client.sendNotification(DidChangeConfigurationNotification.type, {
+      settings: { [SECTION]: this.settings() },
+    });
+  }
+
+  async toggle(): Promise<void> {
+    const config = this.config();
+    const enabled = config.get<boolean>('enabled', true);
+    const target = {
+      global: vscode.ConfigurationTarget.Global,
+      workspace: vscode.ConfigurationTarget.Workspace,
+      workspaceFolder: vscode.ConfigurationTarget.WorkspaceFolder,
+    }[toggleTarget(config.inspect('enabled'))];
+    await config.update('enabled', !enabled, target);
+    vscode.window.setStatusBarMessage(`StarCoder completions ${enabled ? 'off' : 'on'}`, 2000);
+  }
+
+  showLog(): void {
+    this.output.show(true);
+  }
+}
+
+let controller: Controller | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const current = new Controller(context);
+  controller = current;
+  context.subscriptions.push(
+    vscode.commands.registerCommand('starcoder.toggle', () => current.toggle()),
+    vscode.commands.registerCommand('starcoder.restart', () => current.restart()),
+    vscode.commands.registerCommand('starcoder.showLog', () => current.showLog()),
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      const affects = (section: string) => event.affectsConfiguration(section);
+      if (needsRestart(affects)) {
+        await current.restart();
+      } else if (needsForwarding(affects)) {
+        await current.forwardSettings();
+      }
+    }),
+  );
+  await current.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await controller?.stop();
+  controller = undefined;
+}

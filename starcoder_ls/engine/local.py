@@ -1,0 +1,462 @@
+"""A transformers model resident on this machine (GPU when there is one).
+
+Everything here runs on the `ModelWorker` thread: loading, tokenising and
+generating. torch and transformers are imported inside the functions so that
+importing the engine package stays cheap for the parts of the server that never
+load a model (tests, `--help`, remote engines).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starcoder_ls.engine import models
+from starcoder_ls.engine.base import (
+    EngineError,
+    EngineInfo,
+    Generation,
+    GenerationParams,
+    GenerationResult,
+    ProgressCallback,
+)
+from starcoder_ls.engine.stopping import (
+    CancelCriteria,
+    StopStringCriteria,
+    cut_at_stop,
+    decode_tokens,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import torch
+
+log = logging.getLogger(__name__)
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+_HEADROOM = 1.2
+"""Weights take this much more once loaded: activations, KV cache, CUDA context."""
+_GB = 1e9
+
+
+@dataclass(frozen=True)
+class _Placement:
+    device: str
+    """"cpu", "mps", "cuda:N" or "cuda" (accelerate may shard over GPUs and CPU)."""
+    dtype: torch.dtype
+
+
+class LocalEngine:
+    """The Engine protocol over `model.generate`. Call it from the worker thread only."""
+
+    def __init__(self, *, model: Any, tokenizer: Any, info: EngineInfo) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self.info = info
+        vocab = tokenizer.get_vocab()
+        self._eos_ids = models.eos_ids(model, tokenizer, vocab, info.template)
+        pad = tokenizer.pad_token_id
+        self._pad_id = pad if pad is not None else (self._eos_ids[0] if self._eos_ids else 0)
+        self._max_positions = models.config_positions(model.config)
+        self._bos = models.leading_bos(tokenizer)
+
+    @classmethod
+    def load(
+        cls,
+        model: str | None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        template: str | None = None,
+        context_window: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> LocalEngine:
+        """Load tokenizer and weights; raises EngineError with a message for the user.
+
+        Blocks for seconds (tiny models) to minutes (StarCoder from disk to GPU).
+        """
+        report = progress or (lambda message, percent: None)
+        started = time.perf_counter()
+        source = models.resolve_source(model)
+        placement = _resolve_placement(device, dtype)
+        # A typo in the template name should not cost a minute of loading first.
+        chosen = models.choose_template(template, None, source.name) if template else None
+        tokenizer, loaded = _load_converted_or(source, placement, report)
+        report("Preparing the prompt template", 95)
+        info = EngineInfo(
+            model=source.name,
+            template=chosen or models.choose_template(None, tokenizer, source.name),
+            context_window=models.context_window(
+                context_window, loaded.config, tokenizer, source.name
+            ),
+            device=_describe_device(loaded),
+            dtype=_dtype_name(placement.dtype),
+            extra={"load_ms": f"{_ms_since(started):.0f}"},
+        )
+        engine = cls(model=loaded, tokenizer=tokenizer, info=info)
+        report(f"{source.name} ready on {info.device}", 100)
+        return engine
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
+
+    def generate(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        cancel: threading.Event,
+        *,
+        on_token: Callable[[int], None] | None = None,
+    ) -> GenerationResult:
+        """Greedy at temperature 0 (one choice however large `n`), else `n` samples.
+
+        The prompt's sentinel text (`<fim_prefix>`...) must become the special ids,
+        which is why special tokens are not added and never escaped.
+        """
+        import torch
+
+        if self._model is None:
+            raise EngineError("the model was unloaded; load it again")
+        started = time.perf_counter()
+        ids = self._tokenizer.encode(prompt, add_special_tokens=False)
+        if self._bos and ids[:1] != self._bos:
+            ids = self._bos + ids
+        if not ids:
+            # An empty file: start as a new document does in training, after an end token.
+            ids = [self._eos_ids[0] if self._eos_ids else self._pad_id]
+        input_ids = torch.tensor([ids], dtype=torch.long)
+        prompt_tokens = len(ids)
+        max_new = self._clamp_new_tokens(prompt_tokens, params.max_new_tokens)
+        if cancel.is_set() or max_new <= 0:
+            reason = "cancelled" if cancel.is_set() else "length"
+            empty = Generation(text="", tokens=0, stop_reason=reason)
+            return GenerationResult(
+                choices=(empty,),
+                prompt_tokens=prompt_tokens,
+                generate_ms=_ms_since(started),
+                cancelled=cancel.is_set(),
+            )
+        sample = params.temperature > 0
+        rows = max(1, params.n) if sample else 1
+        # The template's end tokens are eos ids, not text: `</s>` in generated HTML is code.
+        stops = params.stop
+        cancel_check = CancelCriteria(cancel, prompt_length=prompt_tokens, on_token=on_token)
+        stop_check = StopStringCriteria(self._tokenizer, stops, prompt_length=prompt_tokens)
+        output = None
+        try:
+            output = self._run(input_ids, params, max_new, rows, [cancel_check, stop_check])
+        except Exception as exc:
+            if not _is_oom(exc):
+                raise
+        if output is None:
+            # Outside the except block, so the traceback's frames (and tensors) are gone.
+            _free_memory()
+            raise EngineError(
+                f"out of memory generating {max_new} tokens x {rows} from a "
+                f"{prompt_tokens}-token prompt on {self.info.device}; "
+                "use a smaller context window or fewer tokens"
+            ) from None
+        generated = output[:, prompt_tokens:].tolist()
+        choices = []
+        for row, tokens in enumerate(generated):
+            choices.append(self._choice(row, tokens, stops, max_new, cancel_check, stop_check))
+        return GenerationResult(
+            choices=tuple(choices),
+            prompt_tokens=prompt_tokens,
+            generate_ms=_ms_since(started),
+            cancelled=cancel_check.cancelled_at is not None,
+        )
+
+    def close(self) -> None:
+        """Drop the model so a replacement can use the memory."""
+        self._model = None
+        _free_memory()
+
+    def _run(
+        self, input_ids: Any, params: GenerationParams, max_new: int, rows: int, criteria: list
+    ) -> Any:
+        import torch
+        from transformers import GenerationConfig, StoppingCriteriaList
+
+        sample = params.temperature > 0
+        options: dict[str, Any] = {}
+        if sample:
+            options = {"temperature": params.temperature, "top_p": params.top_p, "top_k": 0}
+        config = GenerationConfig(
+            max_new_tokens=max_new,
+            do_sample=sample,
+            num_return_sequences=rows,
+            eos_token_id=list(self._eos_ids) or None,
+            pad_token_id=self._pad_id,
+            use_cache=True,
+            **options,
+        )
+        device = self._input_device()
+        input_ids = input_ids.to(device)
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with (
+            torch.random.fork_rng(devices=cuda, enabled=params.seed is not None),
+            torch.inference_mode(),
+        ):
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            output = self._model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                generation_config=config,
+                stopping_criteria=StoppingCriteriaList(criteria),
+            )
+        return output.cpu()
+
+    def _choice(
+        self,
+        row: int,
+        tokens: list[int],
+        stops: tuple[str, ...],
+        max_new: int,
+        cancel_check: CancelCriteria,
+        stop_check: StopStringCriteria,
+    ) -> Generation:
+        """One row's text, its own token count (padding after it stopped excluded) and why."""
+        # Earliest end wins; on a tie the more specific reason, hence this order.
+        ends: list[tuple[int, str]] = []
+        eos = next((i for i, token in enumerate(tokens) if token in self._eos_ids), None)
+        if eos is not None:
+            ends.append((eos + 1, "eos"))
+        if row in stop_check.stopped_at:
+            ends.append((stop_check.stopped_at[row], "stop"))
+        if cancel_check.cancelled_at is not None:
+            ends.append((cancel_check.cancelled_at, "cancelled"))
+        ends.append((len(tokens), "length"))
+        count, reason = min(ends, key=lambda end: end[0])
+        kept = tokens[: count - 1] if reason == "eos" else tokens[:count]
+        text, stop = cut_at_stop(decode_tokens(self._tokenizer, kept), stops)
+        if stop is not None and reason != "cancelled":
+            reason = "stop"
+        return Generation(text=text, tokens=count, stop_reason=reason)
+
+    def _clamp_new_tokens(self, prompt_tokens: int, wanted: int) -> int:
+        """Models with learned positions crash past them, so never generate beyond."""
+        if self._max_positions is None:
+            return wanted
+        if prompt_tokens >= self._max_positions:
+            raise EngineError(
+                f"the prompt has {prompt_tokens} tokens but {self.info.model} reads at most "
+                f"{self._max_positions}; lower the context window"
+            )
+        return min(wanted, self._max_positions - prompt_tokens)
+
+    def _input_device(self) -> torch.device:
+        import torch
+
+        device = self._model.get_input_embeddings().weight.device
+        if device.type == "meta":
+            # Offloaded by accelerate: its hooks run the layer on the first GPU.
+            return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+        return device
+
+
+def _load_converted_or(
+    source: models.ModelSource, placement: _Placement, report: ProgressCallback
+) -> tuple[Any, Any]:
+    """Load `source`, or for a GGUF the converted copy made on its first load."""
+    import transformers
+
+    converted = models.converted_dir(source, f"transformers-{transformers.__version__}")
+    if converted is not None and (converted / "config.json").is_file():
+        try:
+            return _load_pair(models.ModelSource(source.name, str(converted)), placement, report)
+        except EngineError as exc:
+            log.warning("ignoring the converted copy in %s: %s", converted, exc)
+    if source.kwargs.get("gguf_file"):
+        report(f"Converting {source.name} from GGUF (only the first time)", 10)
+    tokenizer, loaded = _load_pair(source, placement, report)
+    if (
+        converted is not None
+        and placement.device == "cpu"
+        and _dtype_name(loaded.dtype) == "float32"
+    ):
+        models.save_converted(loaded, tokenizer, converted)
+    return tokenizer, loaded
+
+
+def _load_pair(
+    source: models.ModelSource, placement: _Placement, report: ProgressCallback
+) -> tuple[Any, Any]:
+    report(f"Loading tokenizer of {source.name}", 15)
+    with _load_errors(source):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **source.kwargs)
+    device_map: Any = None
+    needed = None
+    if placement.device.startswith("cuda"):
+        needed = _weights_bytes(source, placement.dtype)
+        device_map = _cuda_device_map(placement.device, needed)
+    elif placement.device == "mps":
+        device_map = {"": "mps"}
+    report(f"Loading {source.name} on {placement.device} in {_dtype_name(placement.dtype)}", 30)
+    with _load_errors(source, placement, needed):
+        from transformers import AutoModelForCausalLM
+
+        loaded = AutoModelForCausalLM.from_pretrained(
+            source.location, dtype=placement.dtype, device_map=device_map, **source.kwargs
+        )
+    return tokenizer, loaded.eval()
+
+
+def _resolve_placement(device: str, dtype: str) -> _Placement:
+    import torch
+
+    wanted = _DTYPE_ALIASES.get(dtype.strip().lower(), dtype.strip().lower())
+    if wanted not in DTYPES:
+        raise EngineError(f"unknown dtype {dtype!r}; use one of: {', '.join(DTYPES)}")
+    name = {"auto": "cuda" if torch.cuda.is_available() else "cpu", "gpu": "cuda"}.get(
+        device.strip().lower(), device.strip().lower()
+    )
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise EngineError(f"device {device!r}: CUDA is not available (no NVIDIA GPU or driver)")
+        index, count = name.removeprefix("cuda:"), torch.cuda.device_count()
+        if name != "cuda" and not (index.isdigit() and int(index) < count):
+            raise EngineError(f"unknown device {device!r}; this machine has cuda:0..{count - 1}")
+        fallback = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    elif name == "mps":
+        if not torch.backends.mps.is_available():
+            raise EngineError(f"device {device!r}: Apple MPS is not available on this machine")
+        fallback = torch.float16
+    elif name == "cpu":
+        fallback = torch.float32
+    else:
+        raise EngineError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+    return _Placement(name, fallback if wanted == "auto" else getattr(torch, wanted))
+
+
+def _weights_bytes(source: models.ModelSource, dtype: torch.dtype) -> int:
+    """Size of the weights in `dtype`, counted on the meta device (nothing allocated)."""
+    import torch
+
+    try:
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        config = AutoConfig.from_pretrained(source.location, **source.kwargs)
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(config)
+        return sum(p.numel() for p in skeleton.parameters()) * dtype.itemsize
+    except Exception:
+        known = models.approx_bf16_gb(source.name)
+        return int(known * _GB * dtype.itemsize / 2) if known else 0
+
+
+def _cuda_device_map(device: str, needed: int) -> Any:
+    """One GPU when the model fits it; otherwise let accelerate spread it out.
+
+    `device_map="auto"` fills the GPUs in order, then CPU memory; it is slower than
+    one GPU but beats refusing to load a model that does not fit.
+    """
+    import torch
+
+    if device != "cuda":
+        return {"": int(device.removeprefix("cuda:"))}
+    free, _ = torch.cuda.mem_get_info(0)
+    if needed * _HEADROOM <= free:
+        return {"": 0}
+    log.info(
+        "%.1f GB of weights do not fit the %.1f GB free on cuda:0; sharding with accelerate",
+        needed / _GB,
+        free / _GB,
+    )
+    return "auto"
+
+
+@contextmanager
+def _load_errors(
+    source: models.ModelSource, placement: _Placement | None = None, needed: int | None = None
+) -> Iterator[None]:
+    """Turn loader exceptions into EngineErrors a user can act on."""
+    try:
+        yield
+        return
+    except EngineError:
+        raise
+    except Exception as exc:
+        if not _is_oom(exc):
+            raise EngineError(models.explain_load_failure(exc, source.name)) from exc
+    # Out of memory: only now, with the traceback released, can the half-loaded weights go.
+    _free_memory()
+    raise EngineError(_oom_message(source.name, placement, needed))
+
+
+def _oom_message(name: str, placement: _Placement | None, needed: int | None) -> str:
+    import torch
+
+    dtype = _dtype_name(placement.dtype) if placement else "this dtype"
+    device = placement.device if placement else "the device"
+    known = models.approx_bf16_gb(name)
+    if not needed and known and placement:
+        needed = int(known * _GB * placement.dtype.itemsize / 2)
+    need = f"needs ~{_gb(needed)} GB" if needed else "does not fit"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        index = int(device.partition(":")[2] or 0)
+        total = torch.cuda.get_device_properties(index).total_memory
+        return (
+            f"CUDA out of memory loading {name} in {dtype}: {need}, the GPU has "
+            f"{_gb(total)} GB. Free the GPU, pick a smaller model or use --device cpu"
+        )
+    return f"out of memory loading {name} in {dtype} on {device}: {need}"
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+def _free_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _describe_device(model: Any) -> str:
+    placement = getattr(model, "hf_device_map", None)
+    if placement and len(set(placement.values())) > 1:
+        names = {f"cuda:{d}" if isinstance(d, int) else str(d) for d in placement.values()}
+        return "+".join(sorted(names))
+    return str(model.device)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _gb(size: int | None) -> str:
+    value = (size or 0) / _GB
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0

@@ -1,0 +1,147 @@
+"""Stop conditions for `model.generate`, as small callables testable without a model.
+
+They follow transformers' `StoppingCriteria` protocol, `(input_ids, scores) -> bool
+tensor of shape (batch,)`, one flag per row, so a row that is done stops while the
+other choices go on. They are plain classes rather than subclasses so that this
+module imports neither torch nor transformers until a criterion is actually called.
+Each instance serves one `generate` call: it keeps per-call state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+_REPLACEMENT = "\ufffd"
+
+
+class Decoder(Protocol):
+    def decode(self, token_ids: list[int], **kwargs: Any) -> str: ...
+
+
+def decode_tokens(tokenizer: Decoder, token_ids: Sequence[int]) -> str:
+    """Decode completion tokens the one way both the criteria and the result use.
+
+    Special tokens are dropped and no "clean-up" of spaces is done: code is not prose,
+    and `x .y` must stay `x .y`.
+    """
+    return tokenizer.decode(
+        list(token_ids), skip_special_tokens=True, clean_up_tokenization_spaces=False
+    )
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
+    """`text` up to the earliest stop string (or end token written as text), and that stop."""
+    best_at, best = len(text), None
+    for stop in stops:
+        if not stop:
+            continue
+        at = text.find(stop)
+        if at != -1 and (at < best_at or (at == best_at and best and len(stop) > len(best))):
+            best_at, best = at, stop
+    return text[:best_at], best
+
+
+def _row_flags(input_ids: torch.Tensor, flags: Sequence[bool]) -> torch.Tensor:
+    import torch
+
+    return torch.tensor(list(flags), dtype=torch.bool, device=input_ids.device)
+
+
+class CancelCriteria:
+    """Stops every row once the request's cancel flag is set; checked after each token.
+
+    `on_token(generated_so_far)` runs first, so a flag set from inside it is seen at
+    the same step. `cancelled_at` is how many tokens each row had when it stopped.
+    """
+
+    def __init__(
+        self,
+        cancel: threading.Event,
+        *,
+        prompt_length: int,
+        on_token: Callable[[int], None] | None = None,
+    ) -> None:
+        self.cancel = cancel
+        self.prompt_length = prompt_length
+        self.on_token = on_token
+        self.cancelled_at: int | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        generated = input_ids.shape[1] - self.prompt_length
+        if self.on_token is not None:
+            self.on_token(generated)
+        stop = self.cancel.is_set()
+        if stop and self.cancelled_at is None:
+            self.cancelled_at = generated
+        return _row_flags(input_ids, [stop] * input_ids.shape[0])
+
+
+@dataclass
+class _RowText:
+    """Text decoded so far for one row, grown by re-decoding only a short tail.
+
+    Decoding token by token breaks multi-byte characters and drops the leading space
+    some tokenizers attach to a word, so each step decodes from one token back
+    (`prefix_offset`) and keeps only what follows the previous decode. A trailing
+    U+FFFD means the character is still incomplete: wait for the next token.
+    """
+
+    text: str = ""
+    prefix_offset: int = 0
+    read_offset: int = 0
+
+    def extend(self, tokenizer: Decoder, tail: list[int], generated: int) -> int:
+        """Feed the row's tokens from `prefix_offset` on; return where new text starts."""
+        start = len(self.text)
+        before = decode_tokens(tokenizer, tail[: self.read_offset - self.prefix_offset])
+        after = decode_tokens(tokenizer, tail)
+        if len(after) > len(before) and not after.endswith(_REPLACEMENT):
+            self.text += after[len(before) :]
+            self.prefix_offset, self.read_offset = self.read_offset, generated
+        return start
+
+
+class StopStringCriteria:
+    """Stops a row as soon as its generated text contains one of `stops`.
+
+    Only the completion is decoded (never the prompt), incrementally, and only the
+    new text plus a stop's length of overlap is searched, so a step costs the same
+    at token 5 and at token 500. `stopped_at[row]` is the row's token count then.
+    """
+
+    def __init__(self, tokenizer: Decoder, stops: Sequence[str], *, prompt_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.stops = tuple(s for s in stops if s)
+        self.prompt_length = prompt_length
+        self.stopped_at: dict[int, int] = {}
+        self._rows: list[_RowText] = []
+        self._overlap = max((len(s) for s in self.stops), default=1) - 1
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        batch = input_ids.shape[0]
+        generated = input_ids.shape[1] - self.prompt_length
+        if not self._rows:
+            self._rows = [_RowText() for _ in range(batch)]
+        active = [row for row in range(batch) if row not in self.stopped_at]
+        if self.stops and active and generated > 0:
+            first = min(self._rows[row].prefix_offset for row in active)
+            # One device-to-host copy for all rows, of the short undecoded tail only.
+            tails = input_ids[:, self.prompt_length + first :].tolist()
+            for row in active:
+                state = self._rows[row]
+                start = state.extend(
+                    self.tokenizer, tails[row][state.prefix_offset - first :], generated
+                )
+                window = state.text[max(0, start - self._overlap) :]
+                if any(stop in window for stop in self.stops):
+                    self.stopped_at[row] = generated
+        return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])
+
+    def text(self, row: int) -> str:
+        return self._rows[row].text if row < len(self._rows) else ""

@@ -1,0 +1,124 @@
+"""Next-line tasks over any folder of source files: cut a line at a seeded random column
+after its indentation and ask for the rest of it.
+
+This measures the everyday case, finishing the line being typed, on code the user picks
+(the project itself, a work repository), where HumanEval only knows short Python functions.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from starcoder_ls.eval.tasks import Task
+
+LANGUAGES = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".jsx": "javascriptreact",
+    ".ts": "typescript",
+    ".tsx": "typescriptreact",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".kt": "kotlin",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".lua": "lua",
+    ".sh": "shellscript",
+    ".swift": "swift",
+    ".scala": "scala",
+}
+"""File suffix -> LSP language id; other files in the folder are ignored."""
+
+MAX_FILE_CHARS = 200_000
+"""Bigger files are mostly generated code or data, not what a user types."""
+SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist"})
+
+
+@dataclass(frozen=True)
+class _Line:
+    path: Path
+    number: int
+
+
+def source_files(root: Path) -> list[Path]:
+    """Source files under `root` (or `root` itself), sorted so the sample is reproducible."""
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is neither a file nor a folder")
+    found = [
+        path
+        for path in root.rglob("*")
+        if path.suffix in LANGUAGES
+        and path.is_file()
+        and not SKIPPED_DIRS.intersection(path.relative_to(root).parts)
+    ]
+    return sorted(found)
+
+
+def _worth_completing(line: str) -> bool:
+    """A line with a word in it: lone brackets and blank lines are not what users wait for."""
+    return any(ch.isalnum() for ch in line)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if len(text) <= MAX_FILE_CHARS and "\x00" not in text else None
+
+
+def nextline_tasks(root: Path, limit: int | None, seed: int) -> tuple[list[Task], int]:
+    """`limit` tasks from the lines under `root`, the same for the same files and seed, and
+    the number of lines they were drawn from.
+
+    Lines are drawn uniformly from all eligible lines (not per file), then the column
+    uniformly from the end of the indentation to the last non-blank character, so both
+    whole-line and mid-line completions are asked for.
+    """
+    texts: dict[Path, str] = {}
+    candidates: list[_Line] = []
+    for path in source_files(root):
+        text = _read(path)
+        if text is None:
+            continue
+        texts[path] = text
+        for number, line in enumerate(text.split("\n")):
+            if _worth_completing(line):
+                candidates.append(_Line(path, number))
+    available = len(candidates)
+    rng = random.Random(seed)
+    if limit is not None and limit < len(candidates):
+        picked = sorted(rng.sample(range(len(candidates)), limit))
+        candidates = [candidates[i] for i in picked]
+    base = root if root.is_dir() else root.parent
+    return [_cut(texts[c.path], c, rng, base) for c in candidates], available
+
+
+def _cut(text: str, where: _Line, rng: random.Random, base: Path) -> Task:
+    lines = text.split("\n")
+    line = lines[where.number].rstrip()
+    indent = len(line) - len(line.lstrip())
+    column = rng.randrange(indent, len(line))
+    lines[where.number] = line[:column]
+    relative = where.path.relative_to(base).as_posix()
+    return Task(
+        task_id=f"{relative}:{where.number + 1}:{column + 1}",
+        path=relative,
+        language_id=LANGUAGES[where.path.suffix],
+        text="\n".join(lines),
+        line=where.number,
+        column=column,
+        expected=line[column:],
+    )

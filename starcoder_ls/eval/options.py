@@ -1,0 +1,77 @@
+"""`starcoder-ls eval` arguments, kept apart from the harness so that building the CLI's
+parser imports neither pygls nor the harness."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+BENCHMARKS = ("single-line", "multi-line", "random-span", "nextline")
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "humaneval-infilling"
+"""`../shared/data/humaneval-infilling` next to the repository (the team's shared data)."""
+DEFAULT_LIMIT = 100
+"""About 3 to 15 minutes with the embedded model on 2 CPU cores, depending on the benchmark."""
+
+
+def _settings(value: str) -> dict[str, object]:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. {"maxNewTokens": 64}')
+    return parsed
+
+
+def _limit(value: str) -> int | None:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 (all tasks) or more")
+    return number or None
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "benchmark",
+        choices=BENCHMARKS,
+        help="HumanEval infilling (single-line, multi-line, random-span) or next line in --path",
+    )
+    parser.add_argument(
+        "--limit",
+        type=_limit,
+        default=DEFAULT_LIMIT,
+        help=f"tasks to draw with --seed (default {DEFAULT_LIMIT}; 0: all)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the task draw (default 0)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help=f"HumanEval infilling folder ({DEFAULT_DATA})",
+    )
+    parser.add_argument(
+        "--path", type=Path, default=None, help="nextline: folder or file of sources"
+    )
+    parser.add_argument(
+        "--cursor",
+        choices=("indent", "line-start"),
+        default="indent",
+        help="whole-line holes: cursor after the hole's indentation (as after the editor's "
+        "auto-indent, default) or at column 0 of an empty line",
+    )
+    parser.add_argument(
+        "--no-raw", action="store_true", help="skip the raw baseline (model text, first line)"
+    )
+    parser.add_argument(
+        "--settings",
+        type=_settings,
+        default={},
+        help="extra server settings as JSON, e.g. '{\"maxNewTokens\": 64}' (debounceMs is 0)",
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per program run")
+    parser.add_argument("--workers", type=int, default=2, help="programs run in parallel")
+    parser.add_argument(
+        "--request-timeout", type=float, default=300.0, help="seconds to wait for one completion"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")

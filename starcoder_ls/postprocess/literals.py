@@ -1,0 +1,119 @@
+"""Where a completion's text is inside a string literal, so that no filter cuts it there.
+
+A docstring or template literal may hold lines at any indentation, and text
+that looks like the code below the cursor; a cut inside one leaves an
+unterminated string that breaks the rest of the file. The scan knows each
+language family's quotes and comments well enough for that, without a parser:
+the completion is a fragment that no grammar would parse cleanly anyway. The
+state at the cursor comes from the document's parse when there is one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starcoder_ls import syntax
+from starcoder_ls.postprocess.closing import open_quote
+from starcoder_ls.types import CompletionContext
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    line_comments: tuple[str, ...] = ("//",)
+    block_comment: tuple[str, str] | None = ("/*", "*/")
+    multi_line_quotes: tuple[str, ...] = ()
+    """Delimiters whose strings may span lines; others end at the line break."""
+    raw_quotes: tuple[str, ...] = ()
+    """Delimiters inside which a backslash escapes nothing."""
+    line_quotes: tuple[str, ...] = ('"', "'")
+
+    @property
+    def quotes(self) -> tuple[str, ...]:
+        """Every opening delimiter, longest first: a triple quote is not an empty string."""
+        return tuple(sorted({*self.multi_line_quotes, *self.line_quotes}, key=len, reverse=True))
+
+
+_C_LIKE = _Lexicon()
+_HASH = _Lexicon(line_comments=("#",), block_comment=None)
+_LEXICONS = {
+    "python": _Lexicon(("#",), None, ('"""', "'''")),
+    "javascript": _Lexicon(multi_line_quotes=("`",)),
+    "javascriptreact": _Lexicon(multi_line_quotes=("`",)),
+    "typescript": _Lexicon(multi_line_quotes=("`",)),
+    "typescriptreact": _Lexicon(multi_line_quotes=("`",)),
+    "go": _Lexicon(multi_line_quotes=("`",), raw_quotes=("`",)),
+    "rust": _Lexicon(multi_line_quotes=('"',), line_quotes=()),
+    "java": _Lexicon(multi_line_quotes=('"""',)),
+    "kotlin": _Lexicon(multi_line_quotes=('"""',)),
+    "scala": _Lexicon(multi_line_quotes=('"""',)),
+    "swift": _Lexicon(multi_line_quotes=('"""',)),
+    "shellscript": _HASH,
+    "ruby": _HASH,
+    "yaml": _HASH,
+    "r": _HASH,
+    "perl": _HASH,
+    "lua": _Lexicon(("--",), None),
+    "sql": _Lexicon(("--",)),
+    "haskell": _Lexicon(("--",), None),
+}
+
+
+def string_spans(text: str, ctx: CompletionContext) -> list[tuple[int, int]]:
+    """Half-open index ranges of `text` covered by string literals, delimiters included.
+
+    A literal already open at the cursor starts at -1; one left open ends at
+    `len(text)`. A cut at index `i` is inside a literal when `start < i < end`.
+    """
+    lexicon = _LEXICONS.get(ctx.language_id, _C_LIKE)
+    spans: list[tuple[int, int]] = []
+    quote, start, index = _quote_at_cursor(ctx), -1, 0
+    while index < len(text):
+        if quote is not None:
+            end = _string_end(text, index, quote, lexicon)
+            spans.append((start, end))
+            quote, index = None, end
+            continue
+        if any(text.startswith(marker, index) for marker in lexicon.line_comments):
+            line_break = text.find("\n", index)
+            index = len(text) if line_break < 0 else line_break
+        elif lexicon.block_comment and text.startswith(lexicon.block_comment[0], index):
+            close = text.find(lexicon.block_comment[1], index + 2)
+            index = len(text) if close < 0 else close + len(lexicon.block_comment[1])
+        elif (
+            opening := next((q for q in lexicon.quotes if text.startswith(q, index)), None)
+        ) is not None:
+            quote, start, index = opening, index, index + len(opening)
+        else:
+            index += 1
+    if quote is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def inside_string(spans: list[tuple[int, int]], index: int) -> bool:
+    """Whether cutting the text at `index` would split a string literal."""
+    return any(start < index < end for start, end in spans)
+
+
+def _quote_at_cursor(ctx: CompletionContext) -> str | None:
+    """The parse knows multi-line strings; an unterminated one is an error node to it."""
+    tree = syntax.at_cursor(ctx)
+    if tree is not None and (tree.in_string or tree.in_comment):
+        return tree.string_delimiter
+    return open_quote(ctx.line_prefix)
+
+
+def _string_end(text: str, index: int, quote: str, lexicon: _Lexicon) -> int:
+    """Index just past the closing delimiter; a one-line string also ends at the line break."""
+    spans_lines = quote in lexicon.multi_line_quotes
+    escapes = quote not in lexicon.raw_quotes
+    while index < len(text):
+        if escapes and text[index] == "\\":
+            index += 2
+        elif text.startswith(quote, index):
+            return index + len(quote)
+        elif text[index] == "\n" and not spans_lines:
+            return index
+        else:
+            index += 1
+    return len(text)

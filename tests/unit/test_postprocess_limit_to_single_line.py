@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from starcoder_ls.postprocess.limit_to_single_line import limit_to_single_line
+from starcoder_ls.types import Mode
+from tests.unit.cursor import ctx_from
+
+
+@pytest.mark.parametrize(
+    ("marked", "completion", "expected"),
+    [
+        ("def add(a, b):\n    return █\n", "a + b\n\ndef sub(a, b):", "a + b"),
+        ("x = █\n", "1\r\ny = 2", "1"),
+        ("x = █\n", "1\ry = 2", "1"),
+        ("x = █\n", "1", "1"),
+        ("x = 1█\n", "\ny = 2", ""),
+        ("def f():\n    █\n", "\n\n    return 1\n    x", "    return 1"),
+        ("def f():\n    █\n", "\n   \n", ""),
+    ],
+    ids=[
+        "cut-at-newline",
+        "crlf",
+        "lone-cr",
+        "already-one-line",
+        "break-after-text",
+        "skip-leading-blank-lines-on-blank-line",
+        "only-blank-lines",
+    ],
+)
+def test_single_line_mode_keeps_one_line(marked: str, completion: str, expected: str) -> None:
+    assert limit_to_single_line(completion, ctx_from(marked), Mode.SINGLE_LINE) == expected
+
+
+def test_blank_lines_are_not_skipped_when_text_follows_the_cursor() -> None:
+    ctx = ctx_from("    █foo()\n")
+    assert limit_to_single_line("\nbar", ctx, Mode.SINGLE_LINE) == ""
+
+
+def test_multi_line_mode_is_left_alone() -> None:
+    completion = "\n    return 1\n\ndef g():"
+    assert limit_to_single_line(completion, ctx_from("def f():█\n"), Mode.MULTI_LINE) == completion
