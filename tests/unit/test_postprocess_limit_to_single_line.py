@@ -40,3 +40,19 @@ def test_blank_lines_are_not_skipped_when_text_follows_the_cursor() -> None:
 def test_multi_line_mode_is_left_alone() -> None:
     completion = "\n    return 1\n\ndef g():"
     assert limit_to_single_line(completion, ctx_from("def f():█\n"), Mode.MULTI_LINE) == completion
+
+
+@pytest.mark.parametrize(
+    ("marked", "completion", "expected"),
+    [
+        ("x = █\n", '"""Summary.\nMore."""', ""),
+        ("x = f(█)\n", 'a, """doc\nmore"""', "a,"),
+        ("x = █\n", '"a"\ny = 2', '"a"'),
+        ('x = """█\n', "Summary.\nMore.", "Summary."),
+    ],
+    ids=["docstring", "after-arguments", "closed-string", "string-open-before-the-cursor"],
+)
+def test_a_line_is_never_cut_inside_a_string_it_opened(
+    marked: str, completion: str, expected: str
+) -> None:
+    assert limit_to_single_line(completion, ctx_from(marked), Mode.SINGLE_LINE) == expected
