@@ -32,6 +32,7 @@ serve: setup
 	$(VENV)/bin/starcoder-ls serve
 
 test: setup
+	bash editors/install-test-editors.sh
 	$(PY) -m pytest -q
 
 lint: setup

@@ -17,7 +17,7 @@ set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 tools="$here/.test-editors"
-python="${PYTHON:-$repo/.venv/bin/python}"
+python="${STARCODER_TEST_PYTHON:-$repo/.venv/bin/python}"
 
 say() { printf 'install-test-editors: %s\n' "$*"; }
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from starcoder_ls import __version__
+from starcoder_ls.bench import add_arguments as add_bench_arguments
 from starcoder_ls.config import DEVICES, DTYPES, EMBEDDED, Settings, describe
 from starcoder_ls.eval.options import add_eval_arguments
 
@@ -18,7 +19,7 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="local directory or hub id (e.g. bigcode/starcoder); default: the embedded SmolLM2-135M",
+        help="directory or hub id (e.g. bigcode/starcoder); default: the embedded SmolLM2-135M",
     )
     parser.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} or cuda:N")
     parser.add_argument("--dtype", default="auto", choices=DTYPES)
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="starcoder-ls",
         description="Inline code completions from StarCoder-family models over LSP.",
-        epilog=f"Client settings (initializationOptions / the 'starcoder' section):\n{settings_help}",
+        epilog=f"Client settings (initializationOptions or 'starcoder'):\n{settings_help}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"starcoder-ls {__version__}")
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the server, complete a sample file, print results")
     _add_model_flags(demo)
     demo.add_argument("--file", type=Path, default=None, help="source file to complete in")
+
+    bench = sub.add_parser("bench", help="measure speed and memory (engine and server)")
+    _add_model_flags(bench)
+    add_bench_arguments(bench)
 
     evaluate = sub.add_parser(
         "eval", help="measure completion quality over LSP (HumanEval, next line)"
@@ -91,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         from starcoder_ls.demo import run_demo
 
         return run_demo(args)
+
+    if args.command == "bench":
+        from starcoder_ls.bench import run_bench
+
+        return run_bench(args)
 
     if args.command == "eval":
         from starcoder_ls.eval.runner import run_eval

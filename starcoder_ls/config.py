@@ -39,6 +39,8 @@ class Settings:
     prefix_share: float = 0.75
     languages: tuple[str, ...] = ("*",)
     """Language ids to complete in; "*" is all, "!id" excludes one."""
+    token_healing: bool = True
+    """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
     max_suggestions: int = 3
     """Choices for an explicitly invoked inline completion (automatic ones get one)."""
     postprocess: bool = True
@@ -162,6 +164,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "fim_template": _template,
     "prefix_share": _float_in(0.05, 0.95),
     "languages": _languages,
+    "token_healing": _bool,
     "max_suggestions": _int_in(1, 10),
     "postprocess": _bool,
 }

@@ -281,6 +281,7 @@ class CompletionService:
             temperature=settings.temperature,
             top_p=settings.top_p,
             stop=("\n",) if mode is Mode.SINGLE_LINE else (),
+            token_healing=settings.token_healing,
         )
         wanted = settings.max_suggestions if invoked else 1
         calls = [params]

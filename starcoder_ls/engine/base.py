@@ -32,6 +32,8 @@ class GenerationParams:
     n: int = 1
     """Number of choices to return (sampled when n > 1 and temperature > 0)."""
     seed: int | None = None
+    token_healing: bool = True
+    """Take back the prompt's last token and make the completion re-spell it (healing.py)."""
 
 
 @dataclass(frozen=True, kw_only=True)

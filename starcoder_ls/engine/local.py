@@ -26,6 +26,12 @@ from starcoder_ls.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
+from starcoder_ls.engine.healing import (
+    HealingProcessor,
+    Vocabulary,
+    split_last_token,
+    strip_healed,
+)
 from starcoder_ls.engine.stopping import (
     CancelCriteria,
     StopStringCriteria,
@@ -67,6 +73,7 @@ class LocalEngine:
         self._pad_id = pad if pad is not None else (self._eos_ids[0] if self._eos_ids else 0)
         self._max_positions = models.config_positions(model.config)
         self._bos = models.leading_bos(tokenizer)
+        self._vocab = Vocabulary(tokenizer)
 
     @classmethod
     def load(
@@ -137,6 +144,9 @@ class LocalEngine:
         ids = self._tokenizer.encode(prompt, add_special_tokens=False)
         if self._bos and ids[:1] != self._bos:
             ids = self._bos + ids
+        removed = ""
+        if params.token_healing:
+            ids, removed = split_last_token(self._tokenizer, self._vocab, ids)
         if not ids:
             # An empty file: start as a new document does in training, after an end token.
             ids = [self._eos_ids[0] if self._eos_ids else self._pad_id]
@@ -157,10 +167,19 @@ class LocalEngine:
         # The template's end tokens are eos ids, not text: `</s>` in generated HTML is code.
         stops = params.stop
         cancel_check = CancelCriteria(cancel, prompt_length=prompt_tokens, on_token=on_token)
-        stop_check = StopStringCriteria(self._tokenizer, stops, prompt_length=prompt_tokens)
+        stop_check = StopStringCriteria(
+            self._tokenizer, stops, prompt_length=prompt_tokens, skip_chars=len(removed)
+        )
+        healing = (
+            [HealingProcessor(self._tokenizer, self._vocab, removed, prompt_tokens)]
+            if removed
+            else []
+        )
         output = None
         try:
-            output = self._run(input_ids, params, max_new, rows, [cancel_check, stop_check])
+            output = self._run(
+                input_ids, params, max_new, rows, [cancel_check, stop_check], healing
+            )
         except Exception as exc:
             if not _is_oom(exc):
                 raise
@@ -175,7 +194,7 @@ class LocalEngine:
         generated = output[:, prompt_tokens:].tolist()
         choices = []
         for row, tokens in enumerate(generated):
-            choices.append(self._choice(row, tokens, stops, max_new, cancel_check, stop_check))
+            choices.append(self._choice(row, tokens, stops, removed, cancel_check, stop_check))
         return GenerationResult(
             choices=tuple(choices),
             prompt_tokens=prompt_tokens,
@@ -189,10 +208,16 @@ class LocalEngine:
         _free_memory()
 
     def _run(
-        self, input_ids: Any, params: GenerationParams, max_new: int, rows: int, criteria: list
+        self,
+        input_ids: Any,
+        params: GenerationParams,
+        max_new: int,
+        rows: int,
+        criteria: list,
+        processors: list,
     ) -> Any:
         import torch
-        from transformers import GenerationConfig, StoppingCriteriaList
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
         sample = params.temperature > 0
         options: dict[str, Any] = {}
@@ -221,6 +246,7 @@ class LocalEngine:
                 attention_mask=torch.ones_like(input_ids),
                 generation_config=config,
                 stopping_criteria=StoppingCriteriaList(criteria),
+                logits_processor=LogitsProcessorList(processors),
             )
         return output.cpu()
 
@@ -229,7 +255,7 @@ class LocalEngine:
         row: int,
         tokens: list[int],
         stops: tuple[str, ...],
-        max_new: int,
+        removed: str,
         cancel_check: CancelCriteria,
         stop_check: StopStringCriteria,
     ) -> Generation:
@@ -246,7 +272,8 @@ class LocalEngine:
         ends.append((len(tokens), "length"))
         count, reason = min(ends, key=lambda end: end[0])
         kept = tokens[: count - 1] if reason == "eos" else tokens[:count]
-        text, stop = cut_at_stop(decode_tokens(self._tokenizer, kept), stops)
+        text = strip_healed(decode_tokens(self._tokenizer, kept), removed)
+        text, stop = cut_at_stop(text, stops)
         if stop is not None and reason != "cancelled":
             reason = "stop"
         return Generation(text=text, tokens=count, stop_reason=reason)

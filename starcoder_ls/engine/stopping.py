@@ -115,10 +115,19 @@ class StopStringCriteria:
     at token 5 and at token 500. `stopped_at[row]` is the row's token count then.
     """
 
-    def __init__(self, tokenizer: Decoder, stops: Sequence[str], *, prompt_length: int) -> None:
+    def __init__(
+        self,
+        tokenizer: Decoder,
+        stops: Sequence[str],
+        *,
+        prompt_length: int,
+        skip_chars: int = 0,
+    ) -> None:
         self.tokenizer = tokenizer
         self.stops = tuple(s for s in stops if s)
         self.prompt_length = prompt_length
+        self.skip_chars = skip_chars
+        """Text that is not the completion yet (a healed token being re-spelled)."""
         self.stopped_at: dict[int, int] = {}
         self._rows: list[_RowText] = []
         self._overlap = max((len(s) for s in self.stops), default=1) - 1
@@ -138,7 +147,7 @@ class StopStringCriteria:
                 start = state.extend(
                     self.tokenizer, tails[row][state.prefix_offset - first :], generated
                 )
-                window = state.text[max(0, start - self._overlap) :]
+                window = state.text[max(self.skip_chars, start - self._overlap) :]
                 if any(stop in window for stop in self.stops):
                     self.stopped_at[row] = generated
         return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])

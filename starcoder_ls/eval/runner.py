@@ -4,7 +4,7 @@ The raw baseline comes from the same server: after the pipeline's answer, the ha
 the `postprocess` setting off, asks again at the same cursor and turns it back on. The
 service caches the model's text from before post-processing and keeps that cache across
 this toggle, so the second answer is the same generation, unfiltered, at no model cost:
-the difference between the two rows is exactly what post-processing does.
+the rows differ only by post-processing (and the raw row's cut at the first newline).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import datetime
 import json
-import logging
 import math
 import os
 import platform
@@ -31,8 +30,6 @@ from starcoder_ls.eval.progress import Progress
 from starcoder_ls.eval.report import VARIANTS, Item, summarise, table, variants
 from starcoder_ls.eval.scoring import apply
 from starcoder_ls.eval.tasks import Task, load_humaneval, sample
-
-log = logging.getLogger(__name__)
 
 LOAD_TIMEOUT_S = 900.0
 

@@ -24,6 +24,8 @@ export const SERVER_SETTINGS = [
   'prefixShare',
   'languages',
   'maxSuggestions',
+  'tokenHealing',
+  'postprocess',
 ] as const;
 
 export type ServerSettingName = (typeof SERVER_SETTINGS)[number];

@@ -1,0 +1,253 @@
+"""`starcoder-ls bench`: speed and memory figures anyone can reproduce (see docs/benchmarks.md).
+
+Two parts, one run:
+- engine: load time and resident memory, prompt processing and decode speed, and how
+  long a cancel takes to stop a generation (it should be at most one decode step);
+- server: end-to-end latency of inline-completion requests over LSP (stdio), as an editor
+  sees it, for a cold request, an exact cache hit and typed-ahead reuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from starcoder_ls.demo import choose_holes
+from starcoder_ls.engine.base import GenerationParams
+
+
+def rss_mb(pid: int | str = "self") -> tuple[float, float]:
+    """(current, peak) resident memory in MB from /proc; (0, 0) where there is no /proc."""
+    try:
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        )
+    except OSError:
+        return 0.0, 0.0
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, name: str, value: str) -> None:
+        self.rows.append((name, value))
+        print(f"  {name}: {value}", file=sys.stderr, flush=True)
+
+    def markdown(self, title: str) -> str:
+        lines = [f"### {title}", "", "| measure | value |", "| --- | --- |"]
+        lines += [f"| {name} | {value} |" for name, value in self.rows]
+        return "\n".join(lines) + "\n"
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def bench_engine(args: argparse.Namespace, report: Report) -> None:
+    from starcoder_ls.engine.local import LocalEngine
+
+    before, _ = rss_mb()
+    started = time.perf_counter()
+    engine = LocalEngine.load(args.model, device=args.device, dtype=args.dtype)
+    report.add("model", f"{engine.info.model} ({engine.info.device}, {engine.info.dtype})")
+    report.add("load time", f"{time.perf_counter() - started:.1f} s")
+    current, _ = rss_mb()
+    report.add("resident memory after load", f"{current:.0f} MB (+{current - before:.0f} MB)")
+
+    sample = (resources.files("starcoder_ls.samples") / "inventory.py").read_text()
+    prompt = (sample * 8)[: args.prompt_chars]
+    never = threading.Event()
+    prefill_ms: list[float] = []
+    for _ in range(args.repeat):
+        result = engine.generate(prompt, GenerationParams(max_new_tokens=1), never)
+        prefill_ms.append(result.generate_ms)
+    tokens = result.prompt_tokens
+    best = min(prefill_ms)
+    report.add(
+        f"prompt processing ({tokens} tokens)",
+        f"{best:.0f} ms ({tokens / best * 1000:.0f} tokens/s)",
+    )
+
+    decode_rates: list[float] = []
+    for _ in range(args.repeat):
+        result = engine.generate(prompt, GenerationParams(max_new_tokens=args.new_tokens), never)
+        generated = result.choices[0].tokens
+        decode_ms = max(result.generate_ms - best, 1e-3)
+        decode_rates.append(max(generated - 1, 1) / decode_ms * 1000)
+    report.add(
+        f"decode ({args.new_tokens} new tokens max, greedy)",
+        f"{statistics.median(decode_rates):.1f} tokens/s (median of {args.repeat})",
+    )
+
+    cancel = threading.Event()
+    stamps: dict[str, float] = {}
+
+    def on_token(count: int) -> None:
+        if count == 4 and not cancel.is_set():
+            stamps["cancel"] = time.perf_counter()
+            cancel.set()
+
+    result = engine.generate(
+        prompt, GenerationParams(max_new_tokens=args.new_tokens), cancel, on_token=on_token
+    )
+    stopped_ms = (time.perf_counter() - stamps.get("cancel", time.perf_counter())) * 1000
+    report.add(
+        "cancel to return",
+        f"{stopped_ms:.0f} ms, {result.choices[0].tokens} tokens generated "
+        f"(cancelled after 4; stop reason {result.choices[0].stop_reason})",
+    )
+    _, peak = rss_mb()
+    report.add("peak resident memory", f"{peak:.0f} MB")
+    engine.close()
+
+
+async def bench_server(args: argparse.Namespace, report: Report) -> None:
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+
+    command = [sys.executable, "-m", "starcoder_ls", "serve", "--log-file", str(args.log_file)]
+    for flag in ("model", "device", "dtype"):
+        if getattr(args, flag):
+            command += [f"--{flag}", str(getattr(args, flag))]
+    client = LanguageClient("starcoder-ls-bench", "0.1")
+    await client.start_io(*command)
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(
+                text_document=types.TextDocumentClientCapabilities(
+                    inline_completion=types.InlineCompletionClientCapabilities()
+                )
+            ),
+            initialization_options={"debounceMs": 0, "maxNewTokens": args.new_tokens},
+        )
+    )
+    client.initialized(types.InitializedParams())
+    while True:
+        status = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="starcoder.status")
+        )
+        if status["state"] != "loading":
+            break
+        await asyncio.sleep(0.2)
+    if status["state"] != "ready":
+        raise SystemExit(f"model failed to load: {status['message']}")
+
+    sample = (resources.files("starcoder_ls.samples") / "inventory.py").read_text()
+    holes = choose_holes(sample, count=args.requests)
+    uri = "file:///bench/inventory.py"
+    version = 0
+
+    async def ask(text: str, line: int, character: int) -> tuple[float, list[str]]:
+        nonlocal version
+        version += 1
+        if version == 1:
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=uri, language_id="python", version=version, text=text
+                    )
+                )
+            )
+        else:
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
+        t0 = time.perf_counter()
+        result = await client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=line, character=character),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+        texts = [i.insert_text for i in result.items if isinstance(i.insert_text, str)]
+        return (time.perf_counter() - t0) * 1000, texts
+
+    cold: list[float] = []
+    hits: list[float] = []
+    typed: list[float] = []
+    empty = 0
+    for hole in holes:
+        lines = sample.split("\n")
+        prefix = lines[hole.line][: hole.column]
+        lines[hole.line] = prefix
+        text = "\n".join(lines)
+        ms, texts = await ask(text, hole.line, hole.column)
+        cold.append(ms)
+        ms, _ = await ask(text, hole.line, hole.column)
+        hits.append(ms)
+        if not texts or len(texts[0]) < 3:
+            empty += not texts
+            continue
+        lines[hole.line] = prefix + texts[0][:2]
+        ms, _ = await ask("\n".join(lines), hole.line, hole.column + 2)
+        typed.append(ms)
+
+    def line(values: list[float]) -> str:
+        if not values:
+            return "n/a"
+        return (
+            f"mean {statistics.mean(values):.0f} ms, p50 {_percentile(values, 0.5):.0f} ms, "
+            f"p90 {_percentile(values, 0.9):.0f} ms (n={len(values)})"
+        )
+
+    report.add("cold request (model runs)", line(cold))
+    report.add("same request again (exact cache)", line(hits))
+    report.add("after typing 2 characters of it (typed-ahead)", line(typed))
+    report.add("empty answers", f"{empty} of {len(holes)}")
+    server_pid = client._server.pid if getattr(client, "_server", None) else None
+    if server_pid:
+        current, peak = rss_mb(server_pid)
+        report.add("server resident memory (now / peak)", f"{current:.0f} MB / {peak:.0f} MB")
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requests", type=int, default=8, help="server requests (holes)")
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--prompt-chars", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--skip-server", action="store_true")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    args.log_file = args.log_file or Path("/tmp/starcoder-ls-bench.log")
+    machine = f"{platform.machine()}, {_cpu_count()} CPU cores, Python {platform.python_version()}"
+    print(f"starcoder-ls bench on {machine}", file=sys.stderr)
+    parts: list[str] = [f"## {date.today().isoformat()} · {machine}\n"]
+    if not args.skip_engine:
+        engine = Report()
+        bench_engine(args, engine)
+        parts.append(engine.markdown("engine (in-process)"))
+    if not args.skip_server:
+        server = Report()
+        asyncio.run(bench_server(args, server))
+        parts.append(server.markdown("server (over LSP, stdio)"))
+    print("\n".join(parts))
+    return 0
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
