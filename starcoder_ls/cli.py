@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -66,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(level: str, log_file: Path | None) -> None:
-    """Logs go to stderr or a file: stdout carries the protocol."""
+    """Logs go to stderr or a file: stdout carries the protocol.
+
+    Progress bars are off too: editors log a server's stderr as errors, and loading
+    progress reaches the client as `$/progress` instead.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     handler: logging.Handler = (
         logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     )
