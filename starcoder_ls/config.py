@@ -41,6 +41,8 @@ class Settings:
     """Language ids to complete in; "*" is all, "!id" excludes one."""
     token_healing: bool = True
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
+    cross_file_context: bool = True
+    """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
     max_suggestions: int = 3
     """Choices for an explicitly invoked inline completion (automatic ones get one)."""
     postprocess: bool = True
@@ -165,6 +167,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "prefix_share": _float_in(0.05, 0.95),
     "languages": _languages,
     "token_healing": _bool,
+    "cross_file_context": _bool,
     "max_suggestions": _int_in(1, 10),
     "postprocess": _bool,
 }

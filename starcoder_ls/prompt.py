@@ -10,7 +10,7 @@ text no longer than a few times the budget.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from starcoder_ls.fim import FimTemplate
@@ -55,12 +55,15 @@ def build_prompt(
     filename: str | None = None,
     snippets: Sequence[tuple[str, str]] = (),
     use_fim: bool = True,
+    snippet_reserve: int = 0,
 ) -> Prompt:
     """The richest prompt whose token count leaves `max_new_tokens` free in the window.
 
     The lines nearest the cursor matter most, so the far ends are cut first: the
     start of the prefix and the end of the suffix, at line boundaries. Other files
-    (`snippets`, most related first) only fill what the current file leaves free.
+    (`snippets`, most related first) fill what the current file leaves free, and may
+    take up to `snippet_reserve` tokens from it first: in a long file nothing is left
+    free, and a definition from another file can matter more than the file's far end.
     """
     budget = context_window - max_new_tokens
     if budget <= 0:
@@ -90,14 +93,22 @@ def build_prompt(
 
     if not fim:
         suffix = ""
-    kept_prefix, kept_suffix = _split_budget(prefix, suffix, available, prefix_share, count_tokens)
+    reserved: dict[int, str] = {}
+    if snippets and snippet_reserve > 0:
+        reserved = _fit_snippets(template, snippets, min(snippet_reserve, available), count_tokens)
+    # Counted in place: some families add a file separator once other files come first.
+    taken = count_tokens(render("", "", "".join(reserved.values()))) - overhead if reserved else 0
+    kept_prefix, kept_suffix = _split_budget(
+        prefix, suffix, available - taken, prefix_share, count_tokens
+    )
 
-    chosen: list[str] = []
-    text = render(kept_prefix.text, kept_suffix.text, "")
+    chosen = list(reserved.values())
+    text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
     tokens = count_tokens(text)
-    if snippets and tokens < budget:
-        chosen = _fit_snippets(template, snippets, budget - tokens, count_tokens)
-        if chosen:
+    if len(reserved) < len(snippets) and tokens < budget:
+        more = _fit_snippets(template, snippets, budget - tokens, count_tokens, skip=reserved)
+        if more:
+            chosen = [formatted for _, formatted in sorted({**reserved, **more}.items())]
             text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
             tokens = count_tokens(text)
 
@@ -150,19 +161,25 @@ def _split_budget(
 
 
 def _fit_snippets(
-    template: FimTemplate, snippets: Sequence[tuple[str, str]], room: int, count: CountTokens
-) -> list[str]:
-    """Whole snippets, most related first; one that does not fit is skipped, not cut."""
-    chosen: list[str] = []
-    for path, body in snippets:
+    template: FimTemplate,
+    snippets: Sequence[tuple[str, str]],
+    room: int,
+    count: CountTokens,
+    skip: Collection[int] = (),
+) -> dict[int, str]:
+    """Whole snippets by index, most related first; one that does not fit is skipped, not cut."""
+    chosen: dict[int, str] = {}
+    for index, (path, body) in enumerate(snippets):
         if room <= 0:
             break
+        if index in skip:
+            continue
         formatted = template.format_snippet(path, body)
         if len(formatted) > room * _MAX_SNIPPET_CHARS_PER_TOKEN:
             continue
         cost = count(formatted)
         if cost <= room:
-            chosen.append(formatted)
+            chosen[index] = formatted
             room -= cost
     return chosen
 

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -86,6 +87,8 @@ class StarcoderServer(LanguageServer):
             on_status=self._publish_status,
         )
         self.accepted = 0
+        self.last_edit: dict[str, float] = {}
+        """uri -> monotonic time of its last didOpen/didChange, to rank other files by recency."""
         self._pending_options: Any = None
         self._load_task: asyncio.Task[None] | None = None
 
@@ -168,7 +171,11 @@ class StarcoderServer(LanguageServer):
             return doc, None
         others = tuple(
             OpenDocument(
-                uri=d.uri, path=d.filename or d.uri, language_id=d.language_id or "", text=d.source
+                uri=d.uri,
+                path=d.filename or d.uri,
+                language_id=d.language_id or "",
+                text=d.source,
+                last_edit=self.last_edit.get(uri, 0.0),
             )
             for uri, d in self.workspace.text_documents.items()
             if uri != doc.uri and len(d.source) <= MAX_DOCUMENT_CHARS
@@ -246,12 +253,18 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
             options = answer[0] if answer else None
         ls.apply_options(options)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: StarcoderServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.last_edit[params.text_document.uri] = time.monotonic()
+
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: StarcoderServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.last_edit[params.text_document.uri] = time.monotonic()
         ls.service.document_changed(params.text_document.uri, params.text_document.version)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: StarcoderServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.last_edit.pop(params.text_document.uri, None)
         ls.service.document_closed(params.text_document.uri)
 
     @server.command(STATUS_COMMAND)

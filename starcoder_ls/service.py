@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starcoder_ls import postprocess, trigger
+from starcoder_ls import crossfile, postprocess, trigger
 from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, EngineError, GenerationParams, ProgressCallback
 from starcoder_ls.engine.worker import ModelWorker
+from starcoder_ls.postprocess.lines import following_non_blank_lines
 from starcoder_ls.prompt import Prompt, build_prompt
 from starcoder_ls.scheduler import Scheduler, Ticket
 from starcoder_ls.types import CompletionContext, Mode, Suggestion
@@ -71,6 +72,16 @@ class CompletionRequest:
 
 def model_label(model: str | None) -> str:
     return model or "SmolLM2-135M (embedded)"
+
+
+def _suffix_stops(ctx: CompletionContext | None, prompt: Prompt) -> tuple[str, ...]:
+    """For a model that never saw the text after the cursor (prefix-only), stop once it
+    writes the next line of that text whole: everything from there on repeats the document,
+    and post-processing would cut it anyway, after the tokens were paid for."""
+    if ctx is None or prompt.suffix:
+        return ()
+    below = following_non_blank_lines(ctx, 1)
+    return (f"\n{below[0]}\n",) if below else ()
 
 
 def _apply_selected(ctx: CompletionContext, sel: Selected) -> CompletionContext:
@@ -164,9 +175,8 @@ class CompletionService:
     def update_settings(self, settings: Settings) -> bool:
         """Adopt new settings; True when the model must be reloaded."""
         reload = settings.model_key != self.settings.model_key
-        # The caches hold model text from before post-processing, so toggling it keeps them.
-        if dataclasses.replace(settings, postprocess=self.settings.postprocess) != self.settings:
-            self.cache.clear()
+        # No cache to clear: keys hold the prompt and every generation parameter, entries
+        # the model's text before post-processing, and a new model clears them in `load`.
         self.settings = settings
         self.scheduler.debounce_ms = settings.debounce_ms
         if not settings.enabled:
@@ -251,7 +261,9 @@ class CompletionService:
         prompt_ms = (time.perf_counter() - started) * 1000
         log.debug("request %d prompt: %r", rid, prompt.text)
 
-        choices = await self._generate(rid, engine, prompt, mode, settings, ticket, request.invoked)
+        choices = await self._generate(
+            rid, engine, prompt, mode, settings, ticket, request.invoked, ctx
+        )
         if choices is None:
             return self._nothing(rid, "superseded or cancelled during generation")
         if not self.scheduler.is_current(ticket, self._current_version(ctx.uri)):
@@ -275,12 +287,13 @@ class CompletionService:
         settings: Settings,
         ticket: Ticket,
         invoked: bool,
+        ctx: CompletionContext | None = None,
     ) -> tuple[str, ...] | None:
         params = GenerationParams(
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             top_p=settings.top_p,
-            stop=("\n",) if mode is Mode.SINGLE_LINE else (),
+            stop=("\n",) if mode is Mode.SINGLE_LINE else _suffix_stops(ctx, prompt),
             token_healing=settings.token_healing,
         )
         wanted = settings.max_suggestions if invoked else 1
@@ -369,6 +382,8 @@ class CompletionService:
             prefix_share=settings.prefix_share,
             filename=ctx.path,
             use_fim=settings.fim,
+            snippets=crossfile.select_snippets(ctx) if settings.cross_file_context else (),
+            snippet_reserve=crossfile.reserve(window),
         )
 
     async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
         if not torch.cuda.is_available():
             pytest.skip("no CUDA GPU on this machine")
+
+
+@pytest.fixture(scope="session")
+def embedded_engine() -> Iterator[Any]:
+    """The embedded SmolLM2-135M, loaded once (~10 s from its converted copy) for slow tests."""
+    from starcoder_ls.engine.local import LocalEngine
+
+    engine = LocalEngine.load(None)
+    yield engine
+    engine.close()
 
 
 @pytest.fixture(scope="session")

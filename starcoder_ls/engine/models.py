@@ -227,7 +227,7 @@ def converted_dir(source: ModelSource, converter: str) -> Path | None:
         stat = gguf.stat()
     except OSError:
         return None
-    return base / f"{gguf.stem}-{stat.st_size}-{int(stat.st_mtime)}-{converter}"
+    return base / f"{gguf.stem}--{stat.st_size}-{int(stat.st_mtime)}-{converter}"
 
 
 def _user_cache() -> Path:
@@ -320,8 +320,17 @@ def save_converted(model: Any, tokenizer: Any, target: Path) -> None:
         config_file.write_text(json.dumps(config, indent=2))
         scratch.rename(target)
         log.info("saved the converted model to %s", target)
+        _drop_stale_copies(target)
     except Exception as exc:
         log.warning("could not keep a converted copy in %s: %s", target, exc)
     finally:
         model.hf_quantizer = quantizer
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _drop_stale_copies(current: Path) -> None:
+    """Copies of the same GGUF from before an upgrade (~0.5 GB each) would pile up."""
+    stem = current.name.partition("--")[0]
+    for sibling in current.parent.glob(f"{stem}--*"):
+        if sibling != current and sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)

@@ -27,6 +27,8 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
+    stale = models.converted_dir(models.resolve_source(None), "transformers-0.0")
+    stale.mkdir()
     stages: list[str] = []
     first = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))
     try:
@@ -40,6 +42,7 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
         first.close()
     assert any("GGUF" in stage for stage in stages)
     (converted,) = tmp_path.iterdir()
+    assert converted != stale
     assert (converted / "config.json").is_file()
 
     stages.clear()

@@ -35,7 +35,7 @@ def test_humaneval_run_reports_every_variant(tmp_path: Path, tiny_starcoder_dir:
     assert run["template"] == "starcoder" and run["settings"]["debounceMs"] == 0
     assert set(report["summary"]) == {"pipeline", "pipeline_first_line", "raw"}
     for name, summary in report["summary"].items():
-        assert SUMMARY_KEYS <= set(summary), name
+        assert set(summary) >= SUMMARY_KEYS, name
         assert summary["tasks"] == 2 and summary["errors"] == 0
         assert 0.0 <= summary["pass_at_1"] <= 1.0
     assert report["summary"]["pipeline"]["latency_ms"]["p90"] > 0

@@ -25,6 +25,7 @@ export const SERVER_SETTINGS = [
   'languages',
   'maxSuggestions',
   'tokenHealing',
+  'crossFileContext',
   'postprocess',
 ] as const;
 

@@ -1,0 +1,398 @@
+"""Context beyond the current file: which chunks of other open documents reach the prompt,
+and the room they may take from a file too long to leave them any."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from starcoder_ls import crossfile
+from starcoder_ls.config import Settings, merge
+from starcoder_ls.crossfile import select_snippets, split_chunks
+from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
+from starcoder_ls.fim import PREFIX_ONLY, TEMPLATES, get_template
+from starcoder_ls.prompt import build_prompt
+from starcoder_ls.service import CompletionRequest, CompletionService
+from starcoder_ls.types import CompletionContext, OpenDocument
+from tests.unit.cursor import ctx_from
+
+UNITS = """\
+import math
+
+
+def celsius_to_rankine(c):
+    return (c + 273.15) * 9 / 5
+
+
+def rankine_to_celsius(r):
+    return r * 5 / 9 - 273.15
+"""
+NOTES = """\
+def walk(root):
+    for entry in sorted(root.iterdir()):
+        yield entry
+
+
+def shout(text):
+    return text.upper()
+"""
+MAIN = "temperature = 21\nprint(celsius_to_█)\n"
+
+
+def doc(
+    name: str, text: str, *, last_edit: float = 0.0, language_id: str = "python"
+) -> OpenDocument:
+    return OpenDocument(
+        uri=f"file:///work/{name}",
+        path=name.rsplit("/", 1)[-1],
+        language_id=language_id,
+        text=text,
+        last_edit=last_edit,
+    )
+
+
+def ctx_with(marked: str, *documents: OpenDocument, **kwargs: str) -> CompletionContext:
+    ctx = ctx_from(marked, uri="file:///work/app/main.py", **kwargs)
+    return dataclasses.replace(ctx, other_documents=documents)
+
+
+# -- ranking -----------------------------------------------------------------------------
+
+
+def test_the_helper_being_typed_comes_from_the_file_that_defines_it() -> None:
+    ctx = ctx_with(MAIN, doc("notes.py", NOTES), doc("lib/units.py", UNITS))
+
+    snippets = select_snippets(ctx)
+
+    assert snippets[0] == (
+        "lib/units.py",
+        "def celsius_to_rankine(c):\n    return (c + 273.15) * 9 / 5\n",
+    )
+    assert all("walk" not in text and "shout" not in text for _, text in snippets)
+
+
+def test_a_name_used_near_the_cursor_brings_its_definition() -> None:
+    marked = "reading = sensor.read()\nrankine = rankine_to_celsius(reading)\n█"
+    ctx = ctx_with(marked, doc("units.py", UNITS))
+
+    assert [text for _, text in select_snippets(ctx)] == [
+        "def rankine_to_celsius(r):\n    return r * 5 / 9 - 273.15\n"
+    ]
+
+
+def test_nothing_unrelated_is_sent() -> None:
+    assert select_snippets(ctx_with(MAIN, doc("notes.py", NOTES))) == []
+    assert select_snippets(ctx_with(MAIN)) == []
+    # Keywords and builtins are shared by every file: they relate nothing.
+    keywords = "for x in range(10):\n    print(len(str(x)))\n"
+    assert (
+        select_snippets(ctx_with("for i in range(3):\n    print(█)\n", doc("k.py", keywords))) == []
+    )
+
+
+def test_one_common_name_is_not_enough_but_two_are() -> None:
+    other = doc("other.py", "def helper(result):\n    return result\n\n\ntotal = result + offset\n")
+    one = ctx_with("result = compute()\n█", other)
+    two = ctx_with("result = compute(offset)\n█", other)
+
+    assert [text for _, text in select_snippets(two)] == ["total = result + offset\n"]
+    assert select_snippets(one) == []
+
+
+def test_the_most_recently_edited_of_equally_related_documents_comes_first() -> None:
+    old = doc("old.py", "def celsius_to_kelvin(c):\n    return c + 273.15\n", last_edit=10.0)
+    new = doc("new.py", "def celsius_to_kelvin2(c):\n    return c + 273.15\n", last_edit=20.0)
+    never = doc("never.py", "def celsius_to_kelvin3(c):\n    return c + 273.15\n")
+
+    ranked = [path for path, _ in select_snippets(ctx_with(MAIN, never, old, new))]
+
+    assert ranked == ["new.py", "old.py", "never.py"]
+
+
+def test_documents_in_the_same_language_are_preferred() -> None:
+    python = doc("a.py", "def celsius_to_k(c):\n    return c + 273.15\n")
+    script = doc("b.js", "function celsius_to_k(c) {\n  return c + 273.15;\n}\n", language_id="js")
+
+    ranked = [path for path, _ in select_snippets(ctx_with(MAIN, script, python))]
+
+    assert ranked == ["a.py", "b.js"]
+
+
+def test_a_second_copy_of_the_current_file_adds_nothing() -> None:
+    marked = "def celsius_to_rankine(c):\n    return (c + 273.15) * 9 / 5\n\n\nx = celsius_to_█\n"
+    copy = doc("main.py", marked.replace("█", ""))
+
+    assert select_snippets(ctx_with(marked, copy)) == []
+
+
+def test_snippet_paths_start_at_the_folder_both_files_share() -> None:
+    ctx = ctx_with(MAIN, doc("lib/units.py", UNITS))
+    assert select_snippets(ctx)[0][0] == "lib/units.py"
+    foreign = dataclasses.replace(
+        doc("units.py", UNITS), uri="untitled:Untitled-1", path="Untitled-1"
+    )
+    assert select_snippets(ctx_with(MAIN, foreign))[0][0] == "Untitled-1"
+
+
+def test_snippets_are_capped() -> None:
+    many = "\n\n".join(f"def celsius_to_{i}(c):\n    return c + {i}\n" for i in range(50))
+    assert len(select_snippets(ctx_with(MAIN, doc("many.py", many)))) == crossfile.MAX_SNIPPETS
+
+
+# -- chunks ------------------------------------------------------------------------------
+
+
+def test_top_level_definitions_become_chunks_of_their_own() -> None:
+    assert split_chunks(UNITS) == [
+        "import math\n",
+        "def celsius_to_rankine(c):\n    return (c + 273.15) * 9 / 5\n",
+        "def rankine_to_celsius(r):\n    return r * 5 / 9 - 273.15\n",
+    ]
+
+
+def test_methods_of_a_long_class_come_in_groups_under_the_size_limit() -> None:
+    methods = "\n".join(f"    def m{i}(self):\n        return {i}\n" for i in range(40))
+    chunks = split_chunks("class Big:\n" + methods)
+
+    assert len(chunks) > 1
+    assert all(chunk.count("\n") <= crossfile.CHUNK_LINES for chunk in chunks)
+    assert "".join(chunks).count("def m") == 40
+
+
+def test_a_paragraph_longer_than_a_chunk_is_cut_and_minified_lines_are_dropped() -> None:
+    lines = "".join(f"x{i} = {i}\n" for i in range(100))
+    chunks = split_chunks(lines + "\n" + "y = [" + "1, " * 2000 + "]\n")
+
+    assert [chunk.count("\n") for chunk in chunks] == [30, 30, 30, 10]
+    assert all(len(chunk) <= crossfile.MAX_CHUNK_CHARS for chunk in chunks)
+
+
+def test_cost_is_bounded_for_huge_and_many_documents() -> None:
+    body = "".join(f"def f{i}(value):\n    return value + {i}\n\n" for i in range(60_000))
+    assert len(body) > 2_000_000
+    documents = [doc(f"big{i}.py", body + f"# {i}\n", last_edit=float(i)) for i in range(20)]
+    ctx = ctx_with("value = 1\nprint(f1(value), f2█)\n", *documents)
+
+    started = time.perf_counter()
+    snippets = select_snippets(ctx)
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    assert select_snippets(ctx) == snippets
+    again = time.perf_counter() - started
+
+    assert len(split_chunks(body)) == crossfile.MAX_CHUNKS_PER_DOCUMENT
+    # Only the most recently edited documents are read, each only at its head.
+    assert {path for path, _ in snippets} <= {f"big{i}.py" for i in range(4, 20)}
+    assert first < 5.0  # chunking 16 heads of 256 kB, on a slow shared CPU
+    assert again < first / 3  # chunks are cached per document text
+
+
+# -- the budget --------------------------------------------------------------------------
+
+
+def per4(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+def per_word(text: str) -> int:
+    return len(text.split())
+
+
+def numbered(kind: str, count: int) -> str:
+    return "".join(f"{kind} line {i:04d}\n" for i in range(count))
+
+
+def build(**kwargs: object):  # type: ignore[no-untyped-def]
+    args: dict[str, object] = {
+        "template": get_template("starcoder"),
+        "count_tokens": per4,
+        "context_window": 300,
+        "max_new_tokens": 60,
+    }
+    args.update(kwargs)
+    return build_prompt(**args)  # type: ignore[arg-type]
+
+
+SNIPPET = ("lib/units.py", "def celsius_to_rankine(c):\n    return (c + 273.15) * 9 / 5\n")
+
+
+def test_a_long_file_gives_relevant_snippets_their_reserve() -> None:
+    prefix = numbered("before", 500)
+    plain = build(prefix=prefix, suffix="")
+    reserved = build(prefix=prefix, suffix="", snippets=[SNIPPET], snippet_reserve=60)
+
+    assert reserved.context == "<filename>lib/units.py\n" + SNIPPET[1]
+    assert reserved.text.startswith(reserved.context)
+    assert prefix.endswith(reserved.prefix) and len(reserved.prefix) < len(plain.prefix)
+    assert plain.tokens - 20 <= reserved.tokens <= 240
+
+
+def test_the_reserve_is_taken_only_by_snippets_that_exist_and_fit_it() -> None:
+    prefix = numbered("before", 500)
+    plain = build(prefix=prefix, suffix="")
+
+    assert build(prefix=prefix, suffix="", snippet_reserve=60).prefix == plain.prefix
+    too_big = ("big.py", "BIG = 0\n" * 100)
+    result = build(prefix=prefix, suffix="", snippets=[too_big], snippet_reserve=60)
+    assert result.context == "" and result.prefix == plain.prefix
+    result = build(prefix=prefix, suffix="", snippets=[too_big, SNIPPET], snippet_reserve=60)
+    assert result.context == "<filename>lib/units.py\n" + SNIPPET[1]
+
+
+def test_what_a_short_file_leaves_still_goes_to_more_snippets() -> None:
+    snippets = [SNIPPET, ("b.py", "B = 2\n"), ("c.py", "C = 3\n")]
+    result = build(prefix="x = ", suffix="\n", snippets=snippets, snippet_reserve=20)
+
+    assert result.context == (
+        "<filename>lib/units.py\n" + SNIPPET[1] + "<filename>b.py\nB = 2\n<filename>c.py\nC = 3\n"
+    )
+
+
+def test_each_family_gets_snippets_in_the_form_it_knows() -> None:
+    prefix = numbered("before", 500)
+
+    def context(name: str) -> str:
+        template = get_template(name)
+        return build(
+            prefix=prefix, suffix="", template=template, snippets=[SNIPPET], snippet_reserve=60
+        ).text
+
+    assert context("starcoder").startswith("<filename>lib/units.py\ndef celsius_to_rankine")
+    assert context("starcoder2").startswith("<file_sep>lib/units.py\ndef celsius_to_rankine")
+    # Prefix-only models (the embedded default) read the other file as commented-headed code.
+    only = context("prefix-only")
+    assert only.startswith("# lib/units.py\ndef celsius_to_rankine(c):\n")
+    assert only.endswith(
+        build(
+            prefix=prefix, suffix="", template=PREFIX_ONLY, snippets=[SNIPPET], snippet_reserve=60
+        ).prefix
+    )
+
+
+@pytest.mark.parametrize("counter", [per4, per_word], ids=["per4", "per_word"])
+def test_the_reserve_never_takes_the_prompt_past_the_budget(counter: Callable[[str], int]) -> None:
+    rng = random.Random(4321)
+    names = sorted(TEMPLATES)
+    for _ in range(200):
+        prefix = numbered("p", rng.randint(0, 400))
+        suffix = numbered("s", rng.randint(0, 100))
+        snippets = [
+            (f"m{i}.py", numbered(f"m{i}", rng.randint(1, 40))) for i in range(rng.randint(0, 5))
+        ]
+        window = rng.randint(150, 1500)
+        max_new = rng.randint(1, 50)
+        result = build_prompt(
+            prefix=prefix,
+            suffix=suffix,
+            template=get_template(rng.choice(names)),
+            count_tokens=counter,
+            context_window=window,
+            max_new_tokens=max_new,
+            filename=rng.choice([None, "pkg/mod.py"]),
+            snippets=snippets,
+            snippet_reserve=rng.choice([0, rng.randint(1, window)]),
+        )
+        assert counter(result.text) == result.tokens <= window - max_new
+        assert prefix.endswith(result.prefix)
+        assert suffix.startswith(result.suffix)
+
+
+def test_the_reserve_is_a_share_of_the_window_with_a_cap() -> None:
+    assert crossfile.reserve(2048) == 512
+    assert crossfile.reserve(8192) == crossfile.RESERVE_MAX_TOKENS
+
+
+# -- the setting, through the completion service ------------------------------------------
+
+
+class PromptRecorder:
+    info = EngineInfo(model="fake", template=PREFIX_ONLY, context_window=2048)
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(
+        self, prompt: str, params: GenerationParams, cancel: threading.Event, **kwargs: object
+    ) -> GenerationResult:
+        self.prompts.append(prompt)
+        choice = Generation(text="rankine(temperature)", tokens=5, stop_reason="stop")
+        return GenerationResult(choices=(choice,), prompt_tokens=3, generate_ms=1.0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_cross_file_context_is_a_setting_on_by_default() -> None:
+    assert Settings().cross_file_context is True
+    assert merge(Settings(), {"crossFileContext": False}).settings.cross_file_context is False
+    assert "starcoder.crossFileContext" in merge(Settings(), {"crossFileContext": 1}).errors[0]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_setting_turns_other_files_on_and_off(enabled: bool) -> None:
+    engine = PromptRecorder()
+    service = CompletionService(
+        Settings(debounce_ms=0, cross_file_context=enabled),
+        engine_factory=lambda *args, **kwargs: engine,
+        current_version=lambda uri: 1,
+    )
+    try:
+        assert (await service.load()).state == "ready"
+        ctx = ctx_with(MAIN, doc("notes.py", NOTES), doc("lib/units.py", UNITS))
+        await service.complete(CompletionRequest(ctx=ctx))
+    finally:
+        service.shutdown()
+
+    (prompt,) = engine.prompts
+    header = "# lib/units.py\ndef celsius_to_rankine(c):\n"
+    assert prompt.startswith(header) is enabled
+    assert prompt.endswith("temperature = 21\nprint(celsius_to_")
+    assert "walk" not in prompt
+
+
+# -- with the embedded model -------------------------------------------------------------
+
+
+class Borrowed:
+    """The session's engine, lent to a service that must not close it on shutdown."""
+
+    def __init__(self, engine: object) -> None:
+        self._engine = engine
+        self.info = engine.info  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._engine, name)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+async def test_a_helper_from_another_open_file_is_completed_by_name(embedded_engine) -> None:
+    """SmolLM2 alone completes `celsius_to_` as `fahrenheit`, the name it knows best; with
+    the open file that defines `celsius_to_rankine` it writes the helper's real name."""
+    ctx = ctx_with(MAIN, doc("notes.py", NOTES), doc("lib/units.py", UNITS, last_edit=1.0))
+    answers = {}
+    for enabled in (True, False):
+        service = CompletionService(
+            Settings(debounce_ms=0, max_new_tokens=12, cross_file_context=enabled),
+            engine_factory=lambda *args, **kwargs: Borrowed(embedded_engine),
+            current_version=lambda uri: 1,
+        )
+        try:
+            assert (await service.load()).state == "ready"
+            (answers[enabled],) = await service.complete(CompletionRequest(ctx=ctx))
+        finally:
+            service.shutdown()
+
+    assert answers[True].text.startswith("rankine(")
+    assert not answers[False].text.startswith("rankine")
