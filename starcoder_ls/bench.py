@@ -21,7 +21,8 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from starcoder_ls.demo import choose_holes
+from starcoder_ls.demo import choose_holes, server_args
+from starcoder_ls.driver import Driver, item_text
 from starcoder_ls.engine.base import GenerationParams
 
 
@@ -114,71 +115,21 @@ def bench_engine(args: argparse.Namespace, report: Report) -> None:
 
 
 async def bench_server(args: argparse.Namespace, report: Report) -> None:
-    from lsprotocol import types
-    from pygls.lsp.client import LanguageClient
-
-    command = [sys.executable, "-m", "starcoder_ls", "serve", "--log-file", str(args.log_file)]
-    for flag in ("model", "device", "dtype"):
-        if getattr(args, flag):
-            command += [f"--{flag}", str(getattr(args, flag))]
-    client = LanguageClient("starcoder-ls-bench", "0.1")
-    await client.start_io(*command)
-    await client.initialize_async(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(
-                text_document=types.TextDocumentClientCapabilities(
-                    inline_completion=types.InlineCompletionClientCapabilities()
-                )
-            ),
-            initialization_options={"debounceMs": 0, "maxNewTokens": args.new_tokens},
-        )
-    )
-    client.initialized(types.InitializedParams())
-    while True:
-        status = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="starcoder.status")
-        )
-        if status["state"] != "loading":
-            break
-        await asyncio.sleep(0.2)
+    driver = Driver("starcoder-ls-bench")
+    settings = {"debounceMs": 0, "maxNewTokens": args.new_tokens}
+    await driver.start(server_args(args, args.log_file), settings)
+    status = await driver.wait_ready(timeout_s=600)
     if status["state"] != "ready":
         raise SystemExit(f"model failed to load: {status['message']}")
 
     sample = (resources.files("starcoder_ls.samples") / "inventory.py").read_text()
     holes = choose_holes(sample, count=args.requests)
     uri = "file:///bench/inventory.py"
-    version = 0
 
     async def ask(text: str, line: int, character: int) -> tuple[float, list[str]]:
-        nonlocal version
-        version += 1
-        if version == 1:
-            client.text_document_did_open(
-                types.DidOpenTextDocumentParams(
-                    text_document=types.TextDocumentItem(
-                        uri=uri, language_id="python", version=version, text=text
-                    )
-                )
-            )
-        else:
-            client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-                )
-            )
-        t0 = time.perf_counter()
-        result = await client.text_document_inline_completion_async(
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=types.Position(line=line, character=character),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                ),
-            )
-        )
-        texts = [i.insert_text for i in result.items if isinstance(i.insert_text, str)]
-        return (time.perf_counter() - t0) * 1000, texts
+        driver.set_text(uri, text)
+        items, ms = await driver.inline(uri, line, character, text.split("\n")[line])
+        return ms, [item_text(item) for item in items]
 
     cold: list[float] = []
     hits: list[float] = []
@@ -212,13 +163,10 @@ async def bench_server(args: argparse.Namespace, report: Report) -> None:
     report.add("same request again (exact cache)", line(hits))
     report.add("after typing 2 characters of it (typed-ahead)", line(typed))
     report.add("empty answers", f"{empty} of {len(holes)}")
-    server_pid = client._server.pid if getattr(client, "_server", None) else None
-    if server_pid:
-        current, peak = rss_mb(server_pid)
+    if driver.server_pid:
+        current, peak = rss_mb(driver.server_pid)
         report.add("server resident memory (now / peak)", f"{current:.0f} MB / {peak:.0f} MB")
-    await client.shutdown_async(None)
-    client.exit(None)
-    await client.stop()
+    await driver.stop()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from lsprotocol import types
-from pygls.lsp.client import LanguageClient
-
-from starcoder_ls.server import STATUS_COMMAND
+from starcoder_ls.driver import Driver, item_text
 
 DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
@@ -59,15 +56,13 @@ def show(line_prefix: str, ghost: str, line_suffix: str, color: bool) -> str:
     return shown
 
 
-async def _wait_ready(client: LanguageClient, timeout_s: float) -> dict[str, str]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=STATUS_COMMAND)
-        )
-        if status["state"] in ("ready", "error") or time.monotonic() > deadline:
-            return status
-        await asyncio.sleep(0.25)
+def server_args(args: argparse.Namespace, log_file: Path) -> list[str]:
+    """`serve` flags for the model options given to `demo`, `bench` or `eval`."""
+    flags = ["--log-file", str(log_file)]
+    for flag in ("model", "device", "dtype"):
+        if getattr(args, flag, None):
+            flags += [f"--{flag}", str(getattr(args, flag))]
+    return flags
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -77,26 +72,11 @@ async def _demo(args: argparse.Namespace) -> int:
     color = _styled(sys.stdout)
 
     log_file = args.log_file or Path(tempfile.gettempdir()) / "starcoder-ls-demo.log"
-    command = [sys.executable, "-m", "starcoder_ls", "serve", "--log-file", str(log_file)]
-    for flag in ("model", "device", "dtype"):
-        if getattr(args, flag, None):
-            command += [f"--{flag}", str(getattr(args, flag))]
-    client = LanguageClient("starcoder-ls-demo", "0.1")
-    print(f"starting: {' '.join(command)}  (log: {log_file})")
+    driver = Driver("starcoder-ls-demo")
+    print(f"starting: starcoder-ls serve  (log: {log_file})")
     started = time.perf_counter()
-    await client.start_io(*command)
-    await client.initialize_async(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(
-                text_document=types.TextDocumentClientCapabilities(
-                    inline_completion=types.InlineCompletionClientCapabilities()
-                )
-            ),
-            initialization_options={"debounceMs": 0},
-        )
-    )
-    client.initialized(types.InitializedParams())
-    status = await _wait_ready(client, timeout_s=600)
+    await driver.start(server_args(args, log_file), {"debounceMs": 0})
+    status = await driver.wait_ready(timeout_s=600)
     print(
         f"model {status['model']}: {status['state']} on {status.get('device') or '?'} "
         f"{status.get('dtype', '')} ({status.get('message', '')}; "
@@ -104,47 +84,18 @@ async def _demo(args: argparse.Namespace) -> int:
     )
     failures = 0 if status["state"] == "ready" else 1
     uri = Path(str(sample)).resolve().as_uri()
-    for version, hole in enumerate(holes, start=1):
+    for hole in holes:
         lines = original.split("\n")
         line_prefix = lines[hole.line][: hole.column]
         lines[hole.line] = line_prefix
-        text = "\n".join(lines)
-        if version == 1:
-            client.text_document_did_open(
-                types.DidOpenTextDocumentParams(
-                    text_document=types.TextDocumentItem(
-                        uri=uri, language_id="python", version=version, text=text
-                    )
-                )
-            )
-        else:
-            client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-                )
-            )
-        t0 = time.perf_counter()
-        result = await client.text_document_inline_completion_async(
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=types.Position(line=hole.line, character=hole.column),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                ),
-            )
-        )
-        ms = (time.perf_counter() - t0) * 1000
-        items = result.items if result else []
-        ghost = items[0].insert_text if items else ""
-        ghost = ghost if isinstance(ghost, str) else ghost.value
+        driver.set_text(uri, "\n".join(lines))
+        items, ms = await driver.inline(uri, hole.line, hole.column, line_prefix)
+        ghost = item_text(items[0]) if items else ""
         label = f"{BOLD}line {hole.line + 1}{RESET}" if color else f"line {hole.line + 1}"
         print(f"{label}  ({ms:.0f} ms, {len(items)} suggestion{'s' * (len(items) != 1)})")
         print("  " + show(line_prefix, ghost, "", color).replace("\n", "\n  "))
         print(f"  original: {line_prefix}{hole.expected}\n")
-    await client.shutdown_async(None)
-    client.exit(None)
-    await client.stop()
+    await driver.stop()
     return failures
 
 
