@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from starcoder_ls.config import Settings, describe, merge
@@ -79,3 +81,22 @@ def test_excluded_language() -> None:
 def test_every_setting_is_described_with_its_default() -> None:
     names = {name for name, _, _ in describe()}
     assert {"model", "maxNewTokens", "debounceMs", "fimTemplate", "maxSuggestions"} <= names
+
+
+def test_readme_documents_every_setting_with_its_default() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in readme.splitlines()
+        if line.startswith("| `")
+    }
+    for name, default, _ in describe():
+        assert name in rows, f"README has no row for {name}"
+        shown = "auto" if default is None else default
+        if isinstance(default, bool):
+            shown = str(default).lower()
+        if name == "model":
+            shown = "embedded"
+        if name == "languages":
+            shown = '["*"]'
+        assert str(shown) in rows[name].split("|")[2], f"README default of {name}"
