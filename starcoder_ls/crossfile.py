@@ -59,8 +59,17 @@ _COMMON_WORDS = """
     double print len range list dict set tuple object println printf console log err error
     None True False
 """
-_COMMON = frozenset(_COMMON_WORDS.split())
-"""Keywords and builtins of common languages: shared by every file, they relate none."""
+_ENGLISH_WORDS = """
+    the an of to on at by into over are was were be been being its this that these those
+    there here what which who whom whose when where why how any both each few most other some
+    such nor only own same so than too very can will just should would could may might must
+    shall does did has have had having me my we our you your he him his she her they them
+    their then but because until about against between through during before after above
+    below up down out again further once also it
+"""
+_COMMON = frozenset(_COMMON_WORDS.split()) | frozenset(_ENGLISH_WORDS.split())
+"""Keywords and builtins of common languages, and the function words of comments and
+docstrings: shared by every file, they relate none."""
 
 _DEFINES_WEIGHT = 0.2
 """A chunk that defines a name used at the cursor is what the model most needs to see."""

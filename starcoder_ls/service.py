@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,14 +75,29 @@ def model_label(model: str | None) -> str:
     return model or "SmolLM2-135M (embedded)"
 
 
+_LINE_STARTS = string.ascii_letters + "_#@\"'`"
+"""How a Python line can start that is neither indentation nor a closing bracket."""
+
+
 def _suffix_stops(ctx: CompletionContext | None, prompt: Prompt) -> tuple[str, ...]:
-    """For a model that never saw the text after the cursor (prefix-only), stop once it
-    writes the next line of that text whole: everything from there on repeats the document,
-    and post-processing would cut it anyway, after the tokens were paid for."""
+    """Where to stop a model that never saw the text after the cursor (prefix-only).
+
+    Writing the next line of that text whole repeats the document, and in Python a line
+    indented less than the blank cursor line has left the cursor's block: post-processing
+    cuts both (`trim_suffix_overlap`, `limit_scope_by_indentation`), so stopping there
+    changes no suggestion and saves the tokens, most of the wait on a CPU.
+    """
     if ctx is None or prompt.suffix:
         return ()
     below = following_non_blank_lines(ctx, 1)
-    return (f"\n{below[0]}\n",) if below else ()
+    stops = [f"\n{below[0]}\n"] if below else []
+    indent, unit = ctx.line_prefix, ctx.indent_unit
+    blank = not (indent.strip() or ctx.line_suffix.strip())
+    if ctx.language_id == "python" and indent and blank:
+        levels = len(indent) // len(unit)
+        outer = [unit * level for level in range(levels)] if indent == unit * levels else [""]
+        stops += [f"\n{lead}{start}" for lead in outer for start in _LINE_STARTS]
+    return tuple(stops)
 
 
 def _apply_selected(ctx: CompletionContext, sel: Selected) -> CompletionContext:
@@ -175,8 +191,11 @@ class CompletionService:
     def update_settings(self, settings: Settings) -> bool:
         """Adopt new settings; True when the model must be reloaded."""
         reload = settings.model_key != self.settings.model_key
-        # No cache to clear: keys hold the prompt and every generation parameter, entries
-        # the model's text before post-processing, and a new model clears them in `load`.
+        # Typed-ahead answers reuse the last choices whatever the settings, so a change that
+        # shapes generation forgets them; the cache holds text before post-processing, so
+        # toggling that alone keeps it.
+        if dataclasses.replace(settings, postprocess=self.settings.postprocess) != self.settings:
+            self.cache.clear()
         self.settings = settings
         self.scheduler.debounce_ms = settings.debounce_ms
         if not settings.enabled:

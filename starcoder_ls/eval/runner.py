@@ -138,6 +138,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     log_file = args.log_file or Path(tempfile.gettempdir()) / "starcoder-ls-eval.log"
     settings = {**args.settings, "debounceMs": 0, "postprocess": True}
     started = time.monotonic()
+    commit = git_commit()  # now: the server about to start loads the code as it is now
     client = EvalClient(root, request_timeout_s=args.request_timeout)
     print(f"starting the server (log: {log_file})", file=sys.stderr)
     await client.start(server_args(args, log_file), settings)
@@ -178,7 +179,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "settings": settings,
             "date": datetime.date.today().isoformat(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
-            "commit": git_commit(),
+            "commit": commit,
             "duration_s": time.monotonic() - started,
             "argv": sys.argv[1:],
         },

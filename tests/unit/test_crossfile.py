@@ -96,6 +96,13 @@ def test_nothing_unrelated_is_sent() -> None:
     )
 
 
+def test_the_prose_of_comments_relates_nothing() -> None:
+    other = doc("other.py", 'def helper():\n    """Which of these is the one that was meant?"""\n')
+    marked = "# this is where the work of the day is done, which it was\n█"
+
+    assert select_snippets(ctx_with(marked, other)) == []
+
+
 def test_one_common_name_is_not_enough_but_two_are() -> None:
     other = doc("other.py", "def helper(result):\n    return result\n\n\ntotal = result + offset\n")
     one = ctx_with("result = compute()\n█", other)
