@@ -45,9 +45,15 @@ class Settings:
     """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
     max_suggestions: int = 3
     """Choices for an explicitly invoked inline completion (automatic ones get one)."""
+    rerank: bool = True
+    """Show an invoked request's candidates that keep the code parsing first (rerank.py)."""
+    multiline: str = "auto"
+    """"auto" lets the trigger choose one line or a block (trigger.py); "always" / "never"."""
     postprocess: bool = True
     """False returns the model's text as generated (cut only by the engine's stop strings):
     the raw baseline that `starcoder-ls eval` measures the filters against."""
+    disabled_filters: tuple[str, ...] = ()
+    """Post-processing filters to skip, by name (`postprocess.FILTERS`)."""
 
     def language_enabled(self, language_id: str) -> bool:
         if f"!{language_id}" in self.languages:
@@ -152,6 +158,20 @@ def _languages(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _filters(value: Any) -> tuple[str, ...]:
+    from starcoder_ls.postprocess import FILTERS
+
+    names = [step.__name__ for step in FILTERS]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(f"must be a list of filter names from {', '.join(names)}")
+    unknown = [v for v in value if v not in names]
+    if unknown:
+        raise _Invalid(f"unknown filter {unknown[0]!r}; filters are {', '.join(names)}")
+    return tuple(value)
+
+
+MULTILINE = ("auto", "always", "never")
+
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "enabled": _bool,
     "model": _model,
@@ -169,7 +189,10 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "token_healing": _bool,
     "cross_file_context": _bool,
     "max_suggestions": _int_in(1, 10),
+    "rerank": _bool,
+    "multiline": _one_of(MULTILINE),
     "postprocess": _bool,
+    "disabled_filters": _filters,
 }
 _BY_WIRE_NAME = {_camel(name): name for name in _CHECKS}
 assert set(_CHECKS) == {f.name for f in dataclasses.fields(Settings)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import itertools
 import logging
 import string
@@ -22,8 +23,8 @@ from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, EngineError, GenerationParams, ProgressCallback
 from starcoder_ls.engine.worker import ModelWorker
-from starcoder_ls.postprocess.lines import following_non_blank_lines
 from starcoder_ls.prompt import Prompt, build_prompt
+from starcoder_ls.rerank import rerank
 from starcoder_ls.scheduler import Scheduler, Ticket
 from starcoder_ls.types import CompletionContext, Mode, Suggestion
 
@@ -82,22 +83,29 @@ _LINE_STARTS = string.ascii_letters + "_#@\"'`"
 def _suffix_stops(ctx: CompletionContext | None, prompt: Prompt) -> tuple[str, ...]:
     """Where to stop a model that never saw the text after the cursor (prefix-only).
 
-    Writing the next line of that text whole repeats the document, and in Python a line
-    indented less than the blank cursor line has left the cursor's block: post-processing
-    cuts both (`trim_suffix_overlap`, `limit_scope_by_indentation`), so stopping there
-    changes no suggestion and saves the tokens, most of the wait on a CPU.
+    In Python a line indented less than the blank cursor line has left the cursor's
+    block, which `limit_scope_by_indentation` cuts anyway: stopping there changes no
+    suggestion and saves the tokens, most of the wait on a CPU (3x less on HumanEval
+    multi-line holes, same pass@1; docs/quality.md). A stop at the suffix's next line
+    written whole was tried as well and removed: it never fired in those runs.
     """
     if ctx is None or prompt.suffix:
         return ()
-    below = following_non_blank_lines(ctx, 1)
-    stops = [f"\n{below[0]}\n"] if below else []
     indent, unit = ctx.line_prefix, ctx.indent_unit
     blank = not (indent.strip() or ctx.line_suffix.strip())
-    if ctx.language_id == "python" and indent and blank:
-        levels = len(indent) // len(unit)
-        outer = [unit * level for level in range(levels)] if indent == unit * levels else [""]
-        stops += [f"\n{lead}{start}" for lead in outer for start in _LINE_STARTS]
-    return tuple(stops)
+    if ctx.language_id != "python" or not indent or not blank:
+        return ()
+    levels = len(indent) // len(unit)
+    outer = [unit * level for level in range(levels)] if indent == unit * levels else [""]
+    return tuple(f"\n{lead}{start}" for lead in outer for start in _LINE_STARTS)
+
+
+def _sampling_seed(prompt: str) -> int:
+    """A seed from the prompt: asking again at the same place shows the same alternatives
+    (as cycling through them expects), and quality runs are reproducible."""
+    return int.from_bytes(
+        hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=4).digest()
+    )
 
 
 def _apply_selected(ctx: CompletionContext, sel: Selected) -> CompletionContext:
@@ -194,7 +202,11 @@ class CompletionService:
         # Typed-ahead answers reuse the last choices whatever the settings, so a change that
         # shapes generation forgets them; the cache holds text before post-processing, so
         # toggling that alone keeps it.
-        if dataclasses.replace(settings, postprocess=self.settings.postprocess) != self.settings:
+        shaping_only = {
+            "postprocess": self.settings.postprocess,
+            "disabled_filters": self.settings.disabled_filters,
+        }
+        if dataclasses.replace(settings, **shaping_only) != self.settings:
             self.cache.clear()
         self.settings = settings
         self.scheduler.debounce_ms = settings.debounce_ms
@@ -240,7 +252,7 @@ class CompletionService:
             return self._nothing(rid, f"language {ctx.language_id!r} is not enabled")
         if request.selected is not None:
             ctx = _apply_selected(ctx, request.selected)
-        mode = trigger.decide(ctx)
+        mode = trigger.decide(ctx, multiline=settings.multiline)
         if mode is Mode.SKIP:
             return self._nothing(rid, "no completion makes sense at this position")
         engine = self._engine
@@ -312,7 +324,7 @@ class CompletionService:
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             top_p=settings.top_p,
-            stop=("\n",) if mode is Mode.SINGLE_LINE else _suffix_stops(ctx, prompt),
+            stop=("\n",) if mode is Mode.SINGLE_LINE else self._block_stops(ctx, prompt),
             token_healing=settings.token_healing,
         )
         wanted = settings.max_suggestions if invoked else 1
@@ -321,7 +333,12 @@ class CompletionService:
             calls = [dataclasses.replace(params, n=wanted)]
         elif wanted > 1:
             calls.append(
-                dataclasses.replace(params, n=wanted - 1, temperature=ALTERNATIVES_TEMPERATURE)
+                dataclasses.replace(
+                    params,
+                    n=wanted - 1,
+                    temperature=ALTERNATIVES_TEMPERATURE,
+                    seed=_sampling_seed(prompt.text),
+                )
             )
         choices: list[str] = []
         for call in calls:
@@ -347,6 +364,12 @@ class CompletionService:
             choices.extend(texts)
         return tuple(choices)
 
+    def _block_stops(self, ctx: CompletionContext | None, prompt: Prompt) -> tuple[str, ...]:
+        """`_suffix_stops`, unless the filter whose cut they anticipate is disabled."""
+        if "limit_scope_by_indentation" in self.settings.disabled_filters:
+            return ()
+        return _suffix_stops(ctx, prompt)
+
     def _finish(
         self,
         rid: int,
@@ -358,7 +381,7 @@ class CompletionService:
         suggestions: list[Suggestion] = []
         for text in choices:
             if self.settings.postprocess:
-                suggestion = postprocess.run(text, ctx, mode)
+                suggestion = postprocess.run(text, ctx, mode, skip=self.settings.disabled_filters)
             else:
                 suggestion = (
                     Suggestion(text=text, character=ctx.character, end_character=ctx.character)
@@ -368,6 +391,8 @@ class CompletionService:
             if suggestion is not None and suggestion not in suggestions:
                 suggestions.append(suggestion)
         self.cache.remember(ctx.uri, ctx.prefix, ctx.suffix, choices)
+        if request.invoked and self.settings.rerank and self.settings.postprocess:
+            suggestions = rerank(suggestions, ctx)
         if request.selected is not None:
             suggestions = [self._over_selection(s, request.selected) for s in suggestions]
         if not suggestions:

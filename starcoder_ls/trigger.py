@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from starcoder_ls import syntax
+from starcoder_ls.postprocess.lines import following_non_blank_lines, indent_width
 from starcoder_ls.types import CompletionContext, Mode
 
 _BLOCK_OPENER = re.compile(
@@ -26,8 +27,13 @@ _BLOCK_OPENER = re.compile(
 )
 
 
-def decide(ctx: CompletionContext) -> Mode:
+def decide(ctx: CompletionContext, *, multiline: str = "auto") -> Mode:
     """Pick the completion mode for the cursor in `ctx`.
+
+    `multiline` is the setting: "never" caps every completion at one line,
+    "always" asks for a block wherever the rest of the line is empty, "auto"
+    (the default) follows the rules below. Positions to skip are skipped in
+    every case.
 
     - Inside a name (`fo█o`) the user is editing it; a suggestion would split
       it, so skip. In a comment, a suggestion while a word is being typed
@@ -40,9 +46,23 @@ def decide(ctx: CompletionContext) -> Mode:
       completion would cut away: multi-line. The same holds on a blank line
       right after such a line, or, without a grammar, on a blank line the
       editor indented deeper than the line above.
+    - On an indented blank line at the end of its block (the next code below is
+      indented less, or there is none), the user is writing the rest of the
+      block: multi-line, cut where it leaves the block (`limit_scope_by_indentation`).
+      Between two lines of the same block it is one line: the code below
+      already goes on.
     - Everywhere else (end of an ordinary line, blank line after a statement):
       single line, which is fast and rarely wrong.
     """
+    mode = _decide(ctx)
+    if mode is Mode.SKIP or multiline == "auto":
+        return mode
+    if multiline == "always" and not ctx.line_suffix.strip():
+        return Mode.MULTI_LINE
+    return Mode.SINGLE_LINE
+
+
+def _decide(ctx: CompletionContext) -> Mode:
     line_prefix, line_suffix = ctx.line_prefix, ctx.line_suffix
     if _is_word_char(line_prefix[-1:]) and _is_word_char(line_suffix[:1]):
         return Mode.SKIP
@@ -53,6 +73,8 @@ def decide(ctx: CompletionContext) -> Mode:
         return Mode.SKIP if _is_word_char(line_prefix[-1:]) else Mode.SINGLE_LINE
     if line_suffix.strip() or (tree is not None and tree.in_string):
         return Mode.SINGLE_LINE
+    if _at_end_of_block(ctx):
+        return Mode.MULTI_LINE
     if tree is not None:
         header = tree.block_header()
         opens = opens_block(header.line) if header.opens is None else header.opens
@@ -68,6 +90,14 @@ def decide(ctx: CompletionContext) -> Mode:
 def opens_block(line: str) -> bool:
     """Whether the code after `line` is expected to be an indented body or continuation."""
     return _BLOCK_OPENER.search(line) is not None
+
+
+def _at_end_of_block(ctx: CompletionContext) -> bool:
+    """An indented blank cursor line with nothing below it in its block."""
+    if not ctx.line_prefix or ctx.line_prefix.strip() or ctx.line_suffix.strip():
+        return False
+    below = following_non_blank_lines(ctx, 1)
+    return not below or indent_width(below[0], ctx) < indent_width(ctx.line_prefix, ctx)
 
 
 def _indented_deeper(line_prefix: str, previous: str) -> bool:

@@ -43,16 +43,27 @@ class EvalClient:
         await self._driver.configure(settings)
 
     def uri(self, task: Task) -> str:
-        return (self._root / task.path).resolve().as_uri()
+        return self._uri(task.path)
 
     def open(self, task: Task) -> None:
+        """Open the task's related files, then its own document (the one being edited)."""
+        for other in task.related:
+            self._driver.set_text(self._uri(other.path), other.text, other.language_id)
         self._driver.set_text(self.uri(task), task.text, task.language_id)
 
     def close(self, task: Task) -> None:
         self._driver.close(self.uri(task))
+        for other in task.related:
+            self._driver.close(self._uri(other.path))
 
-    async def complete(self, task: Task) -> Answer:
+    def _uri(self, path: str) -> str:
+        return (self._root / path).resolve().as_uri()
+
+    async def complete(self, task: Task, *, invoked: bool = False) -> Answer:
         """The first inline item as an edit of the task's text; an empty edit when none.
+
+        `invoked` asks as an explicit request (several candidates; the editor shows the
+        first) instead of an automatic one.
 
         A timeout or an error answer is recorded on the task and the run goes on.
         """
@@ -60,7 +71,9 @@ class EvalClient:
         nothing = Edit(text="", start=task.offset, end=task.offset)
         started = time.perf_counter()
         try:
-            items, ms = await self._driver.inline(self.uri(task), task.line, task.column, line_text)
+            items, ms = await self._driver.inline(
+                self.uri(task), task.line, task.column, line_text, invoked=invoked
+            )
         except asyncio.TimeoutError:
             ms = (time.perf_counter() - started) * 1000
             return Answer(edit=nothing, latency_ms=ms, error=f"no answer in {ms / 1000:.0f} s")

@@ -7,11 +7,14 @@ This measures the everyday case, finishing the line being typed, on code the use
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from starcoder_ls.eval.tasks import Task
+from starcoder_ls.eval.tasks import Related, Task
 
 LANGUAGES = {
     ".py": "python",
@@ -79,13 +82,17 @@ def _read(path: Path) -> str | None:
     return text if len(text) <= MAX_FILE_CHARS and "\x00" not in text else None
 
 
-def nextline_tasks(root: Path, limit: int | None, seed: int) -> tuple[list[Task], int]:
+def nextline_tasks(
+    root: Path, limit: int | None, seed: int, *, open_related: int = 0
+) -> tuple[list[Task], int]:
     """`limit` tasks from the lines under `root`, the same for the same files and seed, and
     the number of lines they were drawn from.
 
     Lines are drawn uniformly from all eligible lines (not per file), then the column
     uniformly from the end of the indentation to the last non-blank character, so both
-    whole-line and mid-line completions are asked for.
+    whole-line and mid-line completions are asked for. With `open_related`, each task
+    also opens up to that many other files of the folder that its file names (see
+    `related_files`), as the tabs a user has open beside it.
     """
     texts: dict[Path, str] = {}
     candidates: list[_Line] = []
@@ -103,7 +110,41 @@ def nextline_tasks(root: Path, limit: int | None, seed: int) -> tuple[list[Task]
         picked = sorted(rng.sample(range(len(candidates)), limit))
         candidates = [candidates[i] for i in picked]
     base = root if root.is_dir() else root.parent
-    return [_cut(texts[c.path], c, rng, base) for c in candidates], available
+    tasks = [_cut(texts[c.path], c, rng, base) for c in candidates]
+    if open_related:
+        tasks = [
+            dataclasses.replace(task, related=related_files(task, texts, base, open_related))
+            for task in tasks
+        ]
+    return tasks, available
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_GENERIC_STEMS = frozenset({"__init__", "__main__", "index", "main", "mod", "lib", "types"})
+"""File names too common in code to say that a file uses that module."""
+
+
+def related_files(
+    task: Task, texts: dict[Path, str], base: Path, limit: int
+) -> tuple[Related, ...]:
+    """Up to `limit` other files whose name (stem) the task's document uses as a word, most
+    used first: the modules it imports or calls into, whatever the language.
+
+    The task's own document is the one with the line cut, so what it says of the others
+    (imports above the cursor) is what a user's open tabs would follow.
+    """
+    words = Counter(_WORD.findall(task.text))
+    scored = []
+    for path in texts:
+        relative = path.relative_to(base).as_posix()
+        if relative == task.path or path.stem in _GENERIC_STEMS or not words[path.stem]:
+            continue
+        scored.append((-words[path.stem], relative, path))
+    scored.sort()
+    return tuple(
+        Related(relative, LANGUAGES[path.suffix], texts[path])
+        for _, relative, path in scored[:limit]
+    )
 
 
 def _cut(text: str, where: _Line, rng: random.Random, base: Path) -> Task:

@@ -54,6 +54,20 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         "--path", type=Path, default=None, help="nextline: folder or file of sources"
     )
     parser.add_argument(
+        "--invoked",
+        action="store_true",
+        help="ask as an explicit request (greedy + sampled candidates, reranked) and score "
+        "the first item; default: automatic requests, one candidate",
+    )
+    parser.add_argument(
+        "--open-related",
+        type=int,
+        default=0,
+        metavar="N",
+        help="nextline: also open up to N files of --path that the task's file names "
+        "(imports), as other editor tabs, for cross-file context (default 0)",
+    )
+    parser.add_argument(
         "--cursor",
         choices=("indent", "line-start"),
         default="indent",

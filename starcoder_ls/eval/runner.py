@@ -42,7 +42,9 @@ def build_tasks(args: argparse.Namespace) -> tuple[list[Task], int, Path]:
                 "starcoder-ls eval nextline needs --path FOLDER (sources to cut lines in)"
             )
         root = args.path.resolve()
-        tasks, available = nextline_tasks(root, args.limit, args.seed)
+        tasks, available = nextline_tasks(
+            root, args.limit, args.seed, open_related=getattr(args, "open_related", 0)
+        )
         return tasks, available, root if root.is_dir() else root.parent
     every = load_humaneval(args.data, args.benchmark, cursor=args.cursor)
     root = Path(tempfile.gettempdir()) / "starcoder-eval" / args.benchmark
@@ -82,14 +84,22 @@ def git_commit() -> str:
 
 
 async def ask_all(
-    client: EvalClient, tasks: list[Task], *, raw: bool, progress: Progress
+    client: EvalClient,
+    tasks: list[Task],
+    *,
+    raw: bool,
+    progress: Progress,
+    invoked: bool = False,
 ) -> list[Item]:
+    """Ask for every task; `invoked` sends the pipeline's request as an explicit one (the
+    first of its several candidates is scored). The raw baseline is always an automatic
+    request: the greedy generation, from the cache."""
     items: list[Item] = []
     exact = empty = 0
     for done, task in enumerate(tasks, start=1):
         item = Item(task=task)
         client.open(task)
-        answer = await client.complete(task)
+        answer = await client.complete(task, invoked=invoked)
         baseline = None
         if raw:
             await client.configure({"postprocess": False})
@@ -159,6 +169,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             tasks,
             raw=not args.no_raw,
             progress=progress,
+            invoked=getattr(args, "invoked", False),
         )
     finally:
         await client.stop()
@@ -177,6 +188,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "dtype": status.get("dtype", ""),
             "template": status.get("template", ""),
             "settings": settings,
+            "trigger": "invoked" if getattr(args, "invoked", False) else "automatic",
             "date": datetime.date.today().isoformat(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
             "commit": commit,

@@ -39,6 +39,15 @@ class Check:
         return f"{completed}\n\n{self.test}\n\ncheck({self.entry_point})\n"
 
 
+@dataclass(frozen=True)
+class Related:
+    """A file kept open beside the task's document, as a user's other editor tabs."""
+
+    path: str
+    language_id: str
+    text: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Task:
     task_id: str
@@ -54,6 +63,8 @@ class Task:
     """What the hole held, from the cursor on: the ideal completion."""
     check: Check | None = None
     """Present for HumanEval tasks, whose completed program can be run."""
+    related: tuple[Related, ...] = ()
+    """Other files open in the editor while this task is asked (`nextline --open-related`)."""
 
     @property
     def offset(self) -> int:

@@ -8,7 +8,7 @@ where its input is what it expects (see the comments on the order).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from starcoder_ls.postprocess.balance_brackets import balance_brackets
 from starcoder_ls.postprocess.closing import replaced_suffix_length
@@ -52,8 +52,10 @@ FILTERS: list[Filter] = [
 ]
 
 
-def run(text: str, ctx: CompletionContext, mode: Mode) -> Suggestion | None:
-    """Apply `FILTERS` in order; None when the completion should not be shown.
+def run(
+    text: str, ctx: CompletionContext, mode: Mode, *, skip: Collection[str] = ()
+) -> Suggestion | None:
+    """Apply `FILTERS` in order, but those named in `skip`; None when nothing should show.
 
     The suggestion's range covers auto-closed characters right of the cursor
     that the text reproduces, so the editor replaces them instead of showing
@@ -62,6 +64,8 @@ def run(text: str, ctx: CompletionContext, mode: Mode) -> Suggestion | None:
     if mode is Mode.SKIP:
         return None
     for step in FILTERS:
+        if step.__name__ in skip:
+            continue
         result = step(text, ctx, mode)
         if result is None:
             _log.debug("postprocess: %s dropped the completion", step.__name__)

@@ -13,28 +13,32 @@ def fix_leading_whitespace(text: str, ctx: CompletionContext, mode: Mode) -> str
     A prompt ending in indentation makes models emit the indentation again,
     usually the whole of it, as one token from column 0. So on a blank cursor
     line the line prefix is removed from the completion's indentation when the
-    latter starts with it, and all of it is removed otherwise. When that moves
-    the first line right of where the model put it, the later lines move by the
-    same amount so that the nesting between them survives. After text ending in
-    a blank (`return █`), leading blanks of the completion are dropped.
+    latter starts with it, and all of it is removed otherwise. Later lines are
+    left as they are: the model wrote them after a line break, so their
+    indentation already counts from column 0 of the document. After text
+    ending in a blank (`return █`), leading blanks of the completion are dropped.
+
+    On an indented blank line a completion that opens with line breaks would
+    leave the cursor line blank and start lower: the user already pressed
+    Enter, so the first line with content moves up to the cursor line.
     """
     line_prefix = ctx.line_prefix
     if not line_prefix or line_prefix[-1] not in _BLANKS:
         return text
+    if not line_prefix.strip(_BLANKS) and not ctx.line_suffix.strip():
+        text = _from_first_content_line(text)
     first, newline, rest = text.partition("\n")
     body = first.lstrip(_BLANKS)
     lead = first[: len(first) - len(body)]
     if not lead:
         return text
-    if line_prefix.strip(_BLANKS):
-        return body + newline + rest
-    if lead.startswith(line_prefix):
+    if not line_prefix.strip(_BLANKS) and lead.startswith(line_prefix):
         return lead[len(line_prefix) :] + body + newline + rest
-    shift = line_prefix[len(lead) :] if line_prefix.startswith(lead) else ""
-    return body + newline + _indent(rest, shift)
+    return body + newline + rest
 
 
-def _indent(text: str, shift: str) -> str:
-    if not shift:
-        return text
-    return "\n".join(shift + line if line.strip() else line for line in text.split("\n"))
+def _from_first_content_line(text: str) -> str:
+    start = 0
+    while (end := text.find("\n", start)) >= 0 and not text[start:end].strip():
+        start = end + 1
+    return text[start:]

@@ -23,7 +23,7 @@ PROFILES = (VSCODE, NEOVIM)
 
 
 def capabilities(profile: str) -> types.ClientCapabilities:
-    """The editor's recorded capabilities; VS Code as vscode-languageclient 10 (inline completion)."""
+    """The editor's recorded capabilities; VS Code as vscode-languageclient 10 (inline)."""
     caps = client_capabilities(profile)
     if profile == VSCODE:
         caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(

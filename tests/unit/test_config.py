@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,17 @@ def test_readme_documents_every_setting_with_its_default() -> None:
             shown = str(default).lower()
         if name == "model":
             shown = "embedded"
-        if name == "languages":
-            shown = '["*"]'
+        if isinstance(default, tuple):
+            shown = json.dumps(list(default))
         assert str(shown) in rows[name].split("|")[2], f"README default of {name}"
+
+
+def test_multiline_and_disabled_filters_are_checked() -> None:
+    result = merge(Settings(), {"multiline": "sometimes", "disabledFilters": ["no_such_filter"]})
+    assert result.settings == Settings()
+    assert any("multiline" in e and "auto, always, never" in e for e in result.errors)
+    assert any("no_such_filter" in e and "balance_brackets" in e for e in result.errors)
+    ok = merge(Settings(), {"multiline": "never", "disabledFilters": ["balance_brackets"]})
+    assert ok.errors == []
+    assert ok.settings.multiline == "never"
+    assert ok.settings.disabled_filters == ("balance_brackets",)

@@ -139,3 +139,20 @@ def test_nextline_draw_depends_only_on_files_and_seed(sources: Path) -> None:
 def test_nextline_refuses_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         nextline_tasks(tmp_path / "nowhere", 3, seed=0)
+
+
+def test_open_related_opens_the_files_the_task_file_names(tmp_path: Path) -> None:
+    (tmp_path / "units.py").write_text("def celsius_to_rankine(c):\n    return c * 1.8 + 491.67\n")
+    (tmp_path / "other.py").write_text("def unrelated():\n    return 0\n")
+    (tmp_path / "app.py").write_text(
+        "from units import celsius_to_rankine\n\nprint(celsius_to_rankine(20))\n"
+    )
+    tasks, _ = nextline_tasks(tmp_path, None, seed=0, open_related=3)
+    by_file = {}
+    for task in tasks:
+        by_file.setdefault(task.path, set()).add(tuple(r.path for r in task.related))
+    assert by_file["app.py"] == {("units.py",)}
+    assert by_file["units.py"] == {()} and by_file["other.py"] == {()}
+    (related,) = next(t for t in tasks if t.path == "app.py").related
+    assert related.language_id == "python" and "celsius_to_rankine" in related.text
+    assert all(not t.related for t in nextline_tasks(tmp_path, None, seed=0)[0])

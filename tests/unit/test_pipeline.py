@@ -87,7 +87,8 @@ GOLDEN = [
     pytest.param("x = [f(█)]\n", "abc)]]", "x = [f(abc)]█\n", id="one-closer-too-many"),
     pytest.param("x = [f(█)]\n", "abc]", "x = [f(abc█)]\n", id="wrong-closer-cut"),
     pytest.param('print("█")\n', 'a", "b', 'print("a", "b█")\n', id="quote-kept-for-new-string"),
-    pytest.param("x = █\n", "1", None, id="too-short"),
+    pytest.param("x = █\n", "1", "x = 1█\n", id="one-character"),
+    pytest.param("x = █\n", "  \n\n", None, id="blank"),
 ]
 
 PYTHON = [
@@ -249,3 +250,10 @@ def test_every_filter_is_a_named_function() -> None:
     assert names[0] == "limit_to_single_line"
     assert names[-1] == "drop_too_short"
     assert len(set(names)) == len(names)
+
+
+def test_a_skipped_filter_leaves_its_work_undone() -> None:
+    ctx = ctx_from("x = [f(█)]\n")
+    assert postprocess.run("abc)]]", ctx, decide(ctx)).text == "abc)]"
+    kept = postprocess.run("abc)]]", ctx, decide(ctx), skip=("balance_brackets",))
+    assert kept is not None and kept.text == "abc)]]"

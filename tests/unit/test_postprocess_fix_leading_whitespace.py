@@ -49,16 +49,33 @@ def test_multi_line_later_lines_keep_their_columns_when_the_indent_is_repeated()
     )
 
 
-def test_multi_line_later_lines_move_with_a_first_line_that_moved_right() -> None:
-    ctx = ctx_from("class A:\n    def f(self):\n        █\n")
-    completion = "    if x:\n        return 1\n\n    return 2"
-    assert fix_leading_whitespace(completion, ctx, Mode.MULTI_LINE) == (
-        "if x:\n            return 1\n\n        return 2"
+def test_multi_line_later_lines_keep_their_columns_when_the_first_line_is_shorter() -> None:
+    # The model wrote its later lines after a newline, so they are already absolute:
+    # moving them with the first line broke HumanEval/12 (IndentationError).
+    ctx = ctx_from(
+        "def longest(strings):\n    for s in strings:\n"
+        "        if len(s) == maxlen:\n            █\n"
     )
+    completion = " return s\n    return None"
+    assert fix_leading_whitespace(completion, ctx, Mode.MULTI_LINE) == "return s\n    return None"
 
 
 def test_multi_line_after_a_block_opener_is_left_alone() -> None:
     completion = "\n    return 1"
     assert (
         fix_leading_whitespace(completion, ctx_from("def f():█\n"), Mode.MULTI_LINE) == completion
+    )
+
+
+@pytest.mark.parametrize("mode", [Mode.SINGLE_LINE, Mode.MULTI_LINE])
+def test_leading_blank_lines_move_up_to_an_indented_blank_cursor_line(mode: Mode) -> None:
+    ctx = ctx_from("def f(x):\n    y = x + 1\n    █\n")
+    completion = "\n  \n    if y:\n        return y"
+    assert fix_leading_whitespace(completion, ctx, mode) == "if y:\n        return y"
+
+
+def test_leading_blank_lines_stay_at_column_0() -> None:
+    completion = "\n\ndef g():\n    pass"
+    assert fix_leading_whitespace(completion, ctx_from("x = 1\n█\n"), Mode.MULTI_LINE) == (
+        completion
     )

@@ -1,151 +1,105 @@
-"""Using the text after the cursor with prefix-only models (the embedded default).
-
-Such a model never sees the suffix, so the engine is told where its text stops being useful:
-at the suffix's next line written whole, and in Python at the first line that leaves the
-cursor's block. Reranking candidates by how they lead into the suffix was measured and
-dropped (see the closing notes of that work); the stops are what remained.
-"""
-
 from __future__ import annotations
-
-import threading
 
 import pytest
 
-from starcoder_ls import postprocess
-from starcoder_ls.config import Settings
-from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
-from starcoder_ls.engine.stopping import cut_at_stop
-from starcoder_ls.fim import PREFIX_ONLY, get_template
-from starcoder_ls.prompt import Prompt
-from starcoder_ls.service import CompletionRequest, CompletionService, _suffix_stops
-from starcoder_ls.trigger import decide
-from starcoder_ls.types import Mode
+from starcoder_ls import syntax
+from starcoder_ls.rerank import rerank
+from starcoder_ls.types import Suggestion
 from tests.unit.cursor import ctx_from
 
-LEFT_TO_RIGHT = Prompt(text="", prefix="", suffix="", context="", tokens=0)
-FIM = Prompt(text="", prefix="", suffix="\n    return total\n", context="", tokens=0)
 
-BODY = """\
-def total_price(items):
-    total = 0
-    for item in items:
-        █
-    return total
-"""
+def suggestion(text: str, ctx, covered: int = 0) -> Suggestion:
+    return Suggestion(text=text, character=ctx.character, end_character=ctx.character + covered)
 
 
-def test_the_next_line_written_whole_stops_a_left_to_right_model() -> None:
-    stops = _suffix_stops(ctx_from(BODY), LEFT_TO_RIGHT)
-
-    assert "\n    return total\n" in stops
-    assert _suffix_stops(ctx_from(BODY), FIM) == ()
-    assert _suffix_stops(None, LEFT_TO_RIGHT) == ()
+@pytest.fixture(autouse=True)
+def python_grammar() -> None:
+    if syntax.grammar("python") is None:
+        pytest.skip("no tree-sitter grammar for python")
 
 
-def test_in_python_a_line_left_of_the_cursor_block_stops_it() -> None:
-    stops = _suffix_stops(ctx_from(BODY), LEFT_TO_RIGHT)
-
-    assert {"\nd", "\n#", "\n`", "\n    r", "\n    _"} <= set(stops)
-    assert not any(stop.startswith("\n        ") for stop in stops)  # the block itself
-    assert not any(stop[-1] in ")]}" for stop in stops)  # closers may belong to the block
+def test_a_candidate_that_parses_goes_before_one_that_does_not() -> None:
+    ctx = ctx_from("def f(xs):\n    total = █\n    return total\n")
+    broken, good = suggestion("sum(x for x in xs", ctx), suggestion("sum(xs)", ctx)
+    assert rerank([broken, good], ctx) == [good, broken]
 
 
-def test_tabs_and_odd_indentation() -> None:
-    tabs = _suffix_stops(ctx_from("def f(x):\n\tif x:\n\t\t█\n"), LEFT_TO_RIGHT)
-    assert {"\nd", "\n\tr"} <= set(tabs)
-    odd = _suffix_stops(ctx_from("def f(x):\n    if x:\n      █\n"), LEFT_TO_RIGHT)
-    assert "\nd" in odd and not any(stop.startswith("\n ") for stop in odd)
+def test_ties_keep_the_model_order() -> None:
+    ctx = ctx_from("def f(xs):\n    total = █\n    return total\n")
+    first, second = suggestion("sum(xs)", ctx), suggestion("len(xs)", ctx)
+    assert rerank([first, second], ctx) == [first, second]
 
 
-@pytest.mark.parametrize(
-    ("marked", "language_id"),
-    [
-        pytest.param(BODY.replace("█", "█x"), "python", id="code-right-of-the-cursor"),
-        pytest.param(BODY.replace("        █", "        y = █"), "python", id="code-left"),
-        pytest.param("total = 0\n█\nprint(total)\n", "python", id="top-level"),
-        pytest.param(
-            "function f(xs) {\n  for (const x of xs) {\n    █\n  }\n}\n", "javascript", id="js"
-        ),
-    ],
-)
-def test_block_stops_only_on_a_blank_indented_python_line(marked: str, language_id: str) -> None:
-    stops = _suffix_stops(ctx_from(marked, language_id=language_id), LEFT_TO_RIGHT)
-
-    assert all(stop.endswith("\n") for stop in stops)  # only the suffix's next line
+def test_replaced_closers_are_not_counted_twice() -> None:
+    ctx = ctx_from("print(█)\n")
+    replacing = suggestion("x)", ctx, covered=1)
+    doubled = suggestion("x))", ctx)
+    assert rerank([doubled, replacing], ctx) == [replacing, doubled]
 
 
-@pytest.mark.parametrize(
-    "model_text",
-    [
-        "total += item.price\n    return total\n\n\ndef tax(items):\n    return 0\n",
-        "total += item.price\n        if total > 100:\n            break\n"
-        "    return total\n```\n\nThis function sums the prices.",
-        "if item.price:\n            total += item.price\n\n# Example usage\n"
-        "print(total_price([]))",
-        "total += item.price\n    print(total)\n    return total\n",
-    ],
-)
-def test_stopping_early_changes_no_suggestion(model_text: str) -> None:
-    """What the engine returns when it stops (the text cut before the stop) post-processes
-    to the same suggestion as the whole text would: the stops only save tokens."""
-    ctx = ctx_from(BODY)
-    mode = decide(ctx)
-    cut, stop = cut_at_stop(model_text, _suffix_stops(ctx, LEFT_TO_RIGHT))
-
-    assert mode is Mode.MULTI_LINE and stop is not None
-    whole, early = postprocess.run(model_text, ctx, mode), postprocess.run(cut, ctx, mode)
-    assert whole == early and whole is not None
+def test_without_a_grammar_the_order_is_kept() -> None:
+    ctx = ctx_from("x = █\n", language_id="haskell")
+    first, second = suggestion("(1", ctx), suggestion("1", ctx)
+    assert rerank([first, second], ctx) == [first, second]
 
 
-class StopRecorder:
-    def __init__(self, template_name: str) -> None:
+def test_errors_with_counts_what_the_insertion_breaks() -> None:
+    ctx = ctx_from("items = [█]\n")
+    assert syntax.errors_with(ctx, "1, 2") == 0
+    assert syntax.errors_with(ctx, "1, (2") > 0
+
+
+class ThreeChoices:
+    """Greedy gives a completion that leaves a bracket open; the samples close theirs."""
+
+    def __init__(self) -> None:
+        from starcoder_ls.engine.base import EngineInfo
+        from starcoder_ls.fim import get_template
+
         self.info = EngineInfo(
-            model="fake", template=get_template(template_name), context_window=2048
+            model="fake", template=get_template("starcoder"), context_window=2048
         )
-        self.stops: list[tuple[str, ...]] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def generate(
-        self, prompt: str, params: GenerationParams, cancel: threading.Event, **kwargs: object
-    ) -> GenerationResult:
-        self.stops.append(params.stop)
-        choice = Generation(text="total += item.price", tokens=5, stop_reason="stop")
-        return GenerationResult(choices=(choice,), prompt_tokens=3, generate_ms=1.0)
+    def generate(self, prompt, params, cancel, **kwargs):
+        from starcoder_ls.engine.base import Generation, GenerationResult
+
+        texts = ["sum(x for x in xs"] if params.temperature == 0 else ["sum(xs)", "len(xs)"]
+        choices = tuple(Generation(text=t, tokens=3, stop_reason="stop") for t in texts)
+        return GenerationResult(choices=choices[: params.n], prompt_tokens=3, generate_ms=1.0)
 
     def close(self) -> None:
         pass
 
 
 @pytest.mark.parametrize(
-    ("template", "marked", "expected"),
+    ("invoked", "enabled", "first"),
     [
-        pytest.param(PREFIX_ONLY.name, BODY, "block", id="prefix-only-multi-line"),
-        pytest.param(PREFIX_ONLY.name, "x = max(█)\n", "newline", id="single-line"),
-        pytest.param("starcoder", BODY, "none", id="fim-sees-the-suffix"),
+        (True, True, "sum(xs)"),
+        (True, False, "sum(x for x in xs"),
+        (False, True, "sum(x for x in xs"),
     ],
+    ids=["invoked", "rerank-off", "automatic"],
 )
-async def test_the_service_passes_the_stops_to_the_engine(
-    template: str, marked: str, expected: str
+async def test_the_service_reranks_invoked_requests_only(
+    invoked: bool, enabled: bool, first: str
 ) -> None:
-    engine = StopRecorder(template)
+    from starcoder_ls.config import Settings
+    from starcoder_ls.service import CompletionRequest, CompletionService
+
+    engine = ThreeChoices()
     service = CompletionService(
-        Settings(debounce_ms=0),
+        Settings(debounce_ms=0, rerank=enabled),
         engine_factory=lambda *args, **kwargs: engine,
         current_version=lambda uri: 1,
     )
     try:
         assert (await service.load()).state == "ready"
-        await service.complete(CompletionRequest(ctx=ctx_from(marked)))
+        ctx = ctx_from("def f(xs):\n    total = █\n    return total\n")
+        suggestions = await service.complete(CompletionRequest(ctx=ctx, invoked=invoked))
     finally:
         service.shutdown()
-
-    (stops,) = engine.stops
-    if expected == "block":
-        assert "\n    return total\n" in stops and "\nd" in stops
-    elif expected == "newline":
-        assert stops == ("\n",)
-    else:
-        assert stops == ()
+    assert suggestions[0].text == first
+    assert len(suggestions) == (3 if invoked else 1)

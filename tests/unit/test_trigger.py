@@ -116,7 +116,7 @@ def test_without_a_grammar_a_word_ending_in_a_keyword_opens_nothing() -> None:
         ("if x then\n  █\n", Mode.MULTI_LINE),
         ("where\n  █\n", Mode.MULTI_LINE),
         ("x = 1\n█\n", Mode.SINGLE_LINE),
-        ("  x = 1\n  █\n", Mode.SINGLE_LINE),
+        ("  x = 1\n  █\n  y = 2\n", Mode.SINGLE_LINE),
         ("  x = 1\n█\n", Mode.SINGLE_LINE),
     ],
     ids=["keyword", "indented-by-the-editor", "same-column", "same-indent", "dedented"],
@@ -186,8 +186,43 @@ def test_inside_a_name_the_grammar_knows_skips(marked: str, language_id: str) ->
 
 
 def test_only_the_nearest_non_blank_line_counts() -> None:
-    marked = "def f(x):\n    y = 1\n\n    █\n"
+    marked = "def f(x):\n    y = 1\n\n    █\n    return y\n"
     assert decide(ctx_from(marked)) is Mode.SINGLE_LINE
+
+
+@pytest.mark.parametrize(
+    ("marked", "language_id", "expected"),
+    [
+        ("def f(x):\n    y = 1\n    █\n", "python", Mode.MULTI_LINE),
+        ("def f(x):\n    y = 1\n    █\n\ndef g():\n    pass\n", "python", Mode.MULTI_LINE),
+        ("fn f() {\n    let y = 1;\n    █\n}\n", "rust", Mode.MULTI_LINE),
+        ("  x = 1\n  █\n", "haskell", Mode.MULTI_LINE),
+        ("def f(x):\n    y = 1\n    █\n    return y\n", "python", Mode.SINGLE_LINE),
+        ("x = 1\n█\n", "python", Mode.SINGLE_LINE),
+    ],
+    ids=["end-of-file", "next-def-below", "closing-brace", "no-grammar", "block-goes-on", "top"],
+)
+def test_a_blank_line_at_the_end_of_its_block_means_multi_line(
+    marked: str, language_id: str, expected: Mode
+) -> None:
+    assert decide(ctx_from(marked, language_id=language_id)) is expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "setting", "expected"),
+    [
+        ("def f(x):█\n", "never", Mode.SINGLE_LINE),
+        ("x = 1\n█\n", "always", Mode.MULTI_LINE),
+        ("print(█)\n", "always", Mode.SINGLE_LINE),
+        ("fo█o = 1\n", "always", Mode.SKIP),
+        ("fo█o = 1\n", "never", Mode.SKIP),
+    ],
+    ids=["never-after-opener", "always-after-statement", "always-text-right", "skip", "skip2"],
+)
+def test_the_multiline_setting_overrides_the_choice_but_not_a_skip(
+    marked: str, setting: str, expected: Mode
+) -> None:
+    assert decide(ctx_from(marked), multiline=setting) is expected
 
 
 @pytest.mark.parametrize("line", ["x = {", "while True:", "match x:", "a = b =>", "begin"])

@@ -26,7 +26,10 @@ export const SERVER_SETTINGS = [
   'maxSuggestions',
   'tokenHealing',
   'crossFileContext',
+  'rerank',
+  'multiline',
   'postprocess',
+  'disabledFilters',
 ] as const;
 
 export type ServerSettingName = (typeof SERVER_SETTINGS)[number];
