@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from starcoder_ls import syntax
+from starcoder_ls.postprocess.limit_scope_by_indentation import body_below
 from starcoder_ls.postprocess.lines import following_non_blank_lines, indent_width
 from starcoder_ls.types import CompletionContext, Mode
 
@@ -50,7 +51,8 @@ def decide(ctx: CompletionContext, *, multiline: str = "auto") -> Mode:
       indented less, or there is none), the user is writing the rest of the
       block: multi-line, cut where it leaves the block (`limit_scope_by_indentation`).
       Between two lines of the same block it is one line: the code below
-      already goes on.
+      already goes on. Above code indented deeper (an existing body whose
+      header is being written) it is one line too, whatever the line above.
     - Everywhere else (end of an ordinary line, blank line after a statement):
       single line, which is fast and rarely wrong.
     """
@@ -73,6 +75,8 @@ def _decide(ctx: CompletionContext) -> Mode:
         return Mode.SKIP if _is_word_char(line_prefix[-1:]) else Mode.SINGLE_LINE
     if line_suffix.strip() or (tree is not None and tree.in_string):
         return Mode.SINGLE_LINE
+    if _blank_line(ctx) and body_below(ctx):
+        return Mode.SINGLE_LINE
     if _at_end_of_block(ctx):
         return Mode.MULTI_LINE
     if tree is not None:
@@ -92,9 +96,13 @@ def opens_block(line: str) -> bool:
     return _BLOCK_OPENER.search(line) is not None
 
 
+def _blank_line(ctx: CompletionContext) -> bool:
+    return not (ctx.line_prefix.strip() or ctx.line_suffix.strip())
+
+
 def _at_end_of_block(ctx: CompletionContext) -> bool:
     """An indented blank cursor line with nothing below it in its block."""
-    if not ctx.line_prefix or ctx.line_prefix.strip() or ctx.line_suffix.strip():
+    if not ctx.line_prefix or not _blank_line(ctx):
         return False
     below = following_non_blank_lines(ctx, 1)
     return not below or indent_width(below[0], ctx) < indent_width(ctx.line_prefix, ctx)

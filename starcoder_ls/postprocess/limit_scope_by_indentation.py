@@ -28,12 +28,18 @@ def limit_scope_by_indentation(text: str, ctx: CompletionContext, mode: Mode) ->
     cursor line, `else:` or `} else {` continuing the statement it began.
     Lines inside a string literal are skipped: a docstring's indentation says
     nothing about blocks.
+
+    On a blank line above code indented deeper than it, that code is the body
+    of whatever the cursor line will hold (`for x in xs:` written above an
+    existing loop body): only the completion's first line goes there.
     """
     lines = text.split("\n")
     if mode is not Mode.MULTI_LINE or len(lines) < 2:
         return text
     inside, first = _block_test(lines, ctx)
     header_here = bool(ctx.line_prefix.strip())
+    if not header_here and body_below(ctx):
+        return "\n".join(lines[: first + 1]).rstrip()
     spans = string_spans(text, ctx)
     offset = sum(len(line) + 1 for line in lines[: first + 1])
     for number in range(first + 1, len(lines)):
@@ -51,6 +57,12 @@ def limit_scope_by_indentation(text: str, ctx: CompletionContext, mode: Mode) ->
         keep = number + 1 if needs_closer and _CLOSER.match(body) else number
         return "\n".join(lines[:keep]).rstrip()
     return text
+
+
+def body_below(ctx: CompletionContext) -> bool:
+    """Whether the next code below the cursor line is indented deeper than the cursor line."""
+    below = following_non_blank_lines(ctx, 1)
+    return bool(below) and indent_width(below[0], ctx) > indent_width(ctx.line_prefix, ctx)
 
 
 def _block_test(lines: list[str], ctx: CompletionContext) -> tuple[Callable[[int], bool], int]:

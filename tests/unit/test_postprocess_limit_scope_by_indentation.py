@@ -120,3 +120,10 @@ def test_single_line_mode_is_left_alone() -> None:
 def test_a_completion_within_the_block_is_unchanged() -> None:
     completion = "\n    a = 1\n\n    return a"
     assert limit("def f():█\n", completion) == completion
+
+
+def test_above_an_existing_body_only_the_header_is_kept() -> None:
+    # HumanEval/61: the hole is the `if` line; its body is already in the document.
+    ctx = ctx_from("def f(brackets):\n    for b in brackets:\n        █\n            depth += 1\n")
+    completion = 'if b == "(":\n            depth += 1\n        elif b == ")":'
+    assert limit_scope_by_indentation(completion, ctx, Mode.MULTI_LINE) == 'if b == "(":'

@@ -233,3 +233,18 @@ def test_opens_block(line: str) -> None:
 @pytest.mark.parametrize("line", ["x = {}", "return x", "std::", "a->", "redo", ""])
 def test_does_not_open_block(line: str) -> None:
     assert not opens_block(line)
+
+
+@pytest.mark.parametrize(
+    ("marked", "language_id"),
+    [
+        ("for b in brackets:\n    █\n        depth += 1\n", "python"),
+        ("def f(xs):\n    █\n        return 1\n", "python"),
+        ("  x = 1\n  █\n    y\n", "haskell"),
+    ],
+    ids=["after-an-opener", "inside-def", "no-grammar"],
+)
+def test_a_blank_line_above_a_deeper_body_gets_its_header_only(
+    marked: str, language_id: str
+) -> None:
+    assert decide(ctx_from(marked, language_id=language_id)) is Mode.SINGLE_LINE
