@@ -45,8 +45,6 @@ class Settings:
     """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
     max_suggestions: int = 3
     """Choices for an explicitly invoked inline completion (automatic ones get one)."""
-    rerank: bool = True
-    """Show an invoked request's candidates that keep the code parsing first (rerank.py)."""
     multiline: str = "auto"
     """"auto" lets the trigger choose one line or a block (trigger.py); "always" / "never"."""
     postprocess: bool = True
@@ -189,7 +187,6 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "token_healing": _bool,
     "cross_file_context": _bool,
     "max_suggestions": _int_in(1, 10),
-    "rerank": _bool,
     "multiline": _one_of(MULTILINE),
     "postprocess": _bool,
     "disabled_filters": _filters,

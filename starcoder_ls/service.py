@@ -24,7 +24,6 @@ from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, EngineError, GenerationParams, ProgressCallback
 from starcoder_ls.engine.worker import ModelWorker
 from starcoder_ls.prompt import Prompt, build_prompt
-from starcoder_ls.rerank import rerank
 from starcoder_ls.scheduler import Scheduler, Ticket
 from starcoder_ls.types import CompletionContext, Mode, Suggestion
 
@@ -391,8 +390,6 @@ class CompletionService:
             if suggestion is not None and suggestion not in suggestions:
                 suggestions.append(suggestion)
         self.cache.remember(ctx.uri, ctx.prefix, ctx.suffix, choices)
-        if request.invoked and self.settings.rerank and self.settings.postprocess:
-            suggestions = rerank(suggestions, ctx)
         if request.selected is not None:
             suggestions = [self._over_selection(s, request.selected) for s in suggestions]
         if not suggestions:

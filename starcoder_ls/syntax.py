@@ -254,29 +254,3 @@ def _window(prefix: str, suffix: str) -> tuple[str, str]:
             end = ceiling
             break
     return prefix[start:], suffix[:end]
-
-
-def errors_with(ctx: CompletionContext, text: str, replaced: int = 0) -> int | None:
-    """Syntax errors in the window around the cursor once `text` is inserted there
-    (replacing `replaced` characters right of the cursor); None without a grammar.
-
-    Counts ERROR and MISSING nodes, an error subtree once: what a reader would call
-    the places where the code does not parse. Only differences between candidates for
-    one cursor mean something; errors elsewhere in the window add the same to all.
-    """
-    language = grammar(ctx.language_id)
-    if language is None:
-        return None
-    from tree_sitter import Parser
-
-    before, after = _window(ctx.prefix, ctx.suffix[replaced:])
-    source = (before + text + after).encode("utf-8", "surrogatepass")
-    count = 0
-    stack = [Parser(language).parse(source).root_node]
-    while stack:
-        node = stack.pop()
-        if node.is_error or node.is_missing:
-            count += 1
-        elif node.has_error:
-            stack.extend(node.children)
-    return count

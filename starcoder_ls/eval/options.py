@@ -56,8 +56,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--invoked",
         action="store_true",
-        help="ask as an explicit request (greedy + sampled candidates, reranked) and score "
-        "the first item; default: automatic requests, one candidate",
+        help="ask as an explicit request (greedy + sampled candidates) and score the first "
+        "item; default: automatic requests, one candidate",
     )
     parser.add_argument(
         "--open-related",

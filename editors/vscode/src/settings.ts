@@ -26,7 +26,6 @@ export const SERVER_SETTINGS = [
   'maxSuggestions',
   'tokenHealing',
   'crossFileContext',
-  'rerank',
   'multiline',
   'postprocess',
   'disabledFilters',
