@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-import threading
 import time
 from collections.abc import Callable
 
@@ -15,12 +14,12 @@ import pytest
 from starcoder_ls import crossfile
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.crossfile import select_snippets, split_chunks
-from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
 from starcoder_ls.fim import PREFIX_ONLY, TEMPLATES, get_template
 from starcoder_ls.prompt import build_prompt
 from starcoder_ls.service import CompletionRequest, CompletionService
 from starcoder_ls.types import CompletionContext, OpenDocument
 from tests.unit.cursor import ctx_from
+from tests.unit.fake_engine import FakeEngine, serving
 
 UNITS = """\
 import math
@@ -318,26 +317,6 @@ def test_the_reserve_is_a_share_of_the_window_with_a_cap() -> None:
 # -- the setting, through the completion service ------------------------------------------
 
 
-class PromptRecorder:
-    info = EngineInfo(model="fake", template=PREFIX_ONLY, context_window=2048)
-
-    def __init__(self) -> None:
-        self.prompts: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def generate(
-        self, prompt: str, params: GenerationParams, cancel: threading.Event, **kwargs: object
-    ) -> GenerationResult:
-        self.prompts.append(prompt)
-        choice = Generation(text="rankine(temperature)", tokens=5, stop_reason="stop")
-        return GenerationResult(choices=(choice,), prompt_tokens=3, generate_ms=1.0)
-
-    def close(self) -> None:
-        pass
-
-
 def test_cross_file_context_is_a_setting_on_by_default() -> None:
     assert Settings().cross_file_context is True
     assert merge(Settings(), {"crossFileContext": False}).settings.cross_file_context is False
@@ -346,20 +325,12 @@ def test_cross_file_context_is_a_setting_on_by_default() -> None:
 
 @pytest.mark.parametrize("enabled", [True, False])
 async def test_the_setting_turns_other_files_on_and_off(enabled: bool) -> None:
-    engine = PromptRecorder()
-    service = CompletionService(
-        Settings(debounce_ms=0, cross_file_context=enabled),
-        engine_factory=lambda *args, **kwargs: engine,
-        current_version=lambda uri: 1,
-    )
-    try:
-        assert (await service.load()).state == "ready"
+    engine = FakeEngine(lambda prompt, params: ["rankine(temperature)"])
+    async with serving(engine, Settings(debounce_ms=0, cross_file_context=enabled)) as service:
         ctx = ctx_with(MAIN, doc("notes.py", NOTES), doc("lib/units.py", UNITS))
         await service.complete(CompletionRequest(ctx=ctx))
-    finally:
-        service.shutdown()
 
-    (prompt,) = engine.prompts
+    ((prompt, _),) = engine.calls
     header = "# lib/units.py\ndef celsius_to_rankine(c):\n"
     assert prompt.startswith(header) is enabled
     assert prompt.endswith("temperature = 21\nprint(celsius_to_")

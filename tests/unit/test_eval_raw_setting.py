@@ -3,36 +3,17 @@ untouched, and switching it keeps the cache so the baseline costs no second gene
 
 from __future__ import annotations
 
-import threading
-
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
-from starcoder_ls.fim import PREFIX_ONLY
-from starcoder_ls.service import CompletionRequest, CompletionService
+from starcoder_ls.engine.base import GenerationParams
+from starcoder_ls.service import CompletionRequest
 from tests.unit.cursor import ctx_from
+from tests.unit.fake_engine import FakeEngine, serving
 
 MODEL_TEXT = "a + b  \n\ndef sub(a, b):"
 
 
-class CountingEngine:
-    info = EngineInfo(model="fake", template=PREFIX_ONLY, context_window=2048)
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def generate(
-        self, prompt: str, params: GenerationParams, cancel: threading.Event, **kwargs: object
-    ) -> GenerationResult:
-        self.calls += 1
-        text = MODEL_TEXT.split("\n")[0] if "\n" in params.stop else MODEL_TEXT
-        choice = Generation(text=text, tokens=5, stop_reason="stop")
-        return GenerationResult(choices=(choice,) * params.n, prompt_tokens=3, generate_ms=1.0)
-
-    def close(self) -> None:
-        pass
+def first_line_when_single_line(prompt: str, params: GenerationParams) -> list[str]:
+    return [MODEL_TEXT.split("\n")[0] if "\n" in params.stop else MODEL_TEXT] * params.n
 
 
 def test_postprocess_is_a_boolean_setting_on_by_default() -> None:
@@ -44,14 +25,8 @@ def test_postprocess_is_a_boolean_setting_on_by_default() -> None:
 
 
 async def test_raw_answer_is_the_same_generation_unfiltered_and_costs_no_model_call() -> None:
-    engine = CountingEngine()
-    service = CompletionService(
-        Settings(debounce_ms=0),
-        engine_factory=lambda *args, **kwargs: engine,
-        current_version=lambda uri: 1,
-    )
-    try:
-        assert (await service.load()).state == "ready"
+    engine = FakeEngine(first_line_when_single_line)
+    async with serving(engine, Settings(debounce_ms=0)) as service:
         request = CompletionRequest(ctx=ctx_from("def add(a, b):\n    return █\n"))
 
         filtered = await service.complete(request)
@@ -61,10 +36,8 @@ async def test_raw_answer_is_the_same_generation_unfiltered_and_costs_no_model_c
         raw = await service.complete(request)
         assert [s.text for s in raw] == ["a + b  "]
         assert raw[0].character == raw[0].end_character == request.ctx.character
-        assert engine.calls == 1
+        assert len(engine.calls) == 1
 
         service.update_settings(Settings(debounce_ms=0, postprocess=False, max_new_tokens=64))
         await service.complete(request)
-        assert engine.calls == 2  # a setting that shapes generation still clears the cache
-    finally:
-        service.shutdown()
+        assert len(engine.calls) == 2  # a setting that shapes generation still clears the cache

@@ -6,20 +6,18 @@ is where post-processing would cut anyway, so the engine stops there.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from starcoder_ls import postprocess
 from starcoder_ls.config import Settings
-from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
 from starcoder_ls.engine.stopping import cut_at_stop
 from starcoder_ls.fim import PREFIX_ONLY, get_template
 from starcoder_ls.prompt import Prompt
-from starcoder_ls.service import CompletionRequest, CompletionService, _suffix_stops
+from starcoder_ls.service import CompletionRequest, _suffix_stops
 from starcoder_ls.trigger import decide
 from starcoder_ls.types import Mode
 from tests.unit.cursor import ctx_from
+from tests.unit.fake_engine import FakeEngine, serving
 
 LEFT_TO_RIGHT = Prompt(text="", prefix="", suffix="", context="", tokens=0)
 FIM = Prompt(text="", prefix="", suffix="\n    return total\n", context="", tokens=0)
@@ -93,27 +91,6 @@ def test_stopping_early_changes_no_suggestion(model_text: str) -> None:
     assert whole == early and whole is not None
 
 
-class StopRecorder:
-    def __init__(self, template_name: str) -> None:
-        self.info = EngineInfo(
-            model="fake", template=get_template(template_name), context_window=2048
-        )
-        self.stops: list[tuple[str, ...]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def generate(
-        self, prompt: str, params: GenerationParams, cancel: threading.Event, **kwargs: object
-    ) -> GenerationResult:
-        self.stops.append(params.stop)
-        choice = Generation(text="total += item.price", tokens=5, stop_reason="stop")
-        return GenerationResult(choices=(choice,), prompt_tokens=3, generate_ms=1.0)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.mark.parametrize(
     ("template", "marked", "expected", "disabled"),
     [
@@ -128,19 +105,12 @@ class StopRecorder:
 async def test_the_service_passes_the_stops_to_the_engine(
     template: str, marked: str, expected: str, disabled: tuple[str, ...]
 ) -> None:
-    engine = StopRecorder(template)
-    service = CompletionService(
-        Settings(debounce_ms=0, disabled_filters=disabled),
-        engine_factory=lambda *args, **kwargs: engine,
-        current_version=lambda uri: 1,
-    )
-    try:
-        assert (await service.load()).state == "ready"
+    engine = FakeEngine(lambda prompt, params: ["total += item.price"], get_template(template))
+    async with serving(engine, Settings(debounce_ms=0, disabled_filters=disabled)) as service:
         await service.complete(CompletionRequest(ctx=ctx_from(marked)))
-    finally:
-        service.shutdown()
 
-    (stops,) = engine.stops
+    ((_, params),) = engine.calls
+    stops = params.stop
     if expected == "block":
         assert "\nd" in stops and "\n    r" in stops
     elif expected == "newline":
