@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 from starcoder_ls import syntax
-from starcoder_ls.postprocess.limit_scope_by_indentation import body_below
 from starcoder_ls.postprocess.lines import following_non_blank_lines, indent_width
 from starcoder_ls.types import CompletionContext, Mode
 
@@ -75,10 +74,9 @@ def _decide(ctx: CompletionContext) -> Mode:
         return Mode.SKIP if _is_word_char(line_prefix[-1:]) else Mode.SINGLE_LINE
     if line_suffix.strip() or (tree is not None and tree.in_string):
         return Mode.SINGLE_LINE
-    if _blank_line(ctx) and body_below(ctx):
-        return Mode.SINGLE_LINE
-    if _at_end_of_block(ctx):
-        return Mode.MULTI_LINE
+    by_code_below = _blank_line_by_code_below(ctx)
+    if by_code_below is not None:
+        return by_code_below
     if tree is not None:
         header = tree.block_header()
         opens = opens_block(header.line) if header.opens is None else header.opens
@@ -96,16 +94,20 @@ def opens_block(line: str) -> bool:
     return _BLOCK_OPENER.search(line) is not None
 
 
-def _blank_line(ctx: CompletionContext) -> bool:
-    return not (ctx.line_prefix.strip() or ctx.line_suffix.strip())
-
-
-def _at_end_of_block(ctx: CompletionContext) -> bool:
-    """An indented blank cursor line with nothing below it in its block."""
-    if not ctx.line_prefix or not _blank_line(ctx):
-        return False
+def _blank_line_by_code_below(ctx: CompletionContext) -> Mode | None:
+    """On a blank cursor line, what the next code below says, if anything: one line above
+    a deeper body (its header is being written), a block at the end of an indented block
+    (nothing below it in the block, or nothing below at all)."""
+    if ctx.line_prefix.strip() or ctx.line_suffix.strip():
+        return None
     below = following_non_blank_lines(ctx, 1)
-    return not below or indent_width(below[0], ctx) < indent_width(ctx.line_prefix, ctx)
+    cursor = indent_width(ctx.line_prefix, ctx)
+    below_width = indent_width(below[0], ctx) if below else -1
+    if below_width > cursor:
+        return Mode.SINGLE_LINE
+    if ctx.line_prefix and below_width < cursor:
+        return Mode.MULTI_LINE
+    return None
 
 
 def _indented_deeper(line_prefix: str, previous: str) -> bool:

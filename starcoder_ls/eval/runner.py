@@ -43,7 +43,7 @@ def build_tasks(args: argparse.Namespace) -> tuple[list[Task], int, Path]:
             )
         root = args.path.resolve()
         tasks, available = nextline_tasks(
-            root, args.limit, args.seed, open_related=getattr(args, "open_related", 0)
+            root, args.limit, args.seed, open_related=args.open_related
         )
         return tasks, available, root if root.is_dir() else root.parent
     every = load_humaneval(args.data, args.benchmark, cursor=args.cursor)
@@ -169,7 +169,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             tasks,
             raw=not args.no_raw,
             progress=progress,
-            invoked=getattr(args, "invoked", False),
+            invoked=args.invoked,
         )
     finally:
         await client.stop()
@@ -188,7 +188,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "dtype": status.get("dtype", ""),
             "template": status.get("template", ""),
             "settings": settings,
-            "trigger": "invoked" if getattr(args, "invoked", False) else "automatic",
+            "trigger": "invoked" if args.invoked else "automatic",
             "date": datetime.date.today().isoformat(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
             "commit": commit,

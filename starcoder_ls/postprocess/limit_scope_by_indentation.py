@@ -38,7 +38,7 @@ def limit_scope_by_indentation(text: str, ctx: CompletionContext, mode: Mode) ->
         return text
     inside, first = _block_test(lines, ctx)
     header_here = bool(ctx.line_prefix.strip())
-    if not header_here and body_below(ctx):
+    if not header_here and _body_below(ctx):
         return "\n".join(lines[: first + 1]).rstrip()
     spans = string_spans(text, ctx)
     offset = sum(len(line) + 1 for line in lines[: first + 1])
@@ -59,7 +59,7 @@ def limit_scope_by_indentation(text: str, ctx: CompletionContext, mode: Mode) ->
     return text
 
 
-def body_below(ctx: CompletionContext) -> bool:
+def _body_below(ctx: CompletionContext) -> bool:
     """Whether the next code below the cursor line is indented deeper than the cursor line."""
     below = following_non_blank_lines(ctx, 1)
     return bool(below) and indent_width(below[0], ctx) > indent_width(ctx.line_prefix, ctx)
