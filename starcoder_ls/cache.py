@@ -27,7 +27,8 @@ AUTO_CLOSED = frozenset(")]}>\"'`")
 _MAX_CLOSERS = 16
 
 
-def _digest(text: str) -> bytes:
+def digest(text: str) -> bytes:
+    """A 16-byte fingerprint of `text`, for keys and comparisons that need not keep it."""
     # surrogatepass: LSP text may carry lone surrogates, which are still valid str.
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
@@ -37,7 +38,7 @@ def make_key(prompt: str, **params: Hashable) -> Hashable:
 
     Raises `TypeError` here, rather than at lookup, when a parameter is unhashable.
     """
-    key = (_digest(prompt), tuple(sorted(params.items())))
+    key = (digest(prompt), tuple(sorted(params.items())))
     hash(key)
     return key
 
@@ -98,10 +99,10 @@ class CompletionCache:
         rest = suffix[len(closers) :]
         self._shown[uri] = _Shown(
             prefix_len=len(prefix),
-            prefix_digest=_digest(prefix),
+            prefix_digest=digest(prefix),
             closers=closers,
             rest_len=len(rest),
-            rest_digest=_digest(rest),
+            rest_digest=digest(rest),
             choices=tuple(choices),
             longest=max(map(len, choices)),
         )
@@ -127,7 +128,7 @@ class CompletionCache:
             for choice in shown.choices
             if len(choice) > len(typed) and choice.startswith(typed)
         )
-        if not remainders or _digest(prefix[: shown.prefix_len]) != shown.prefix_digest:
+        if not remainders or digest(prefix[: shown.prefix_len]) != shown.prefix_digest:
             return None
         if not _suffix_follows(shown, suffix, typed):
             return None
@@ -153,7 +154,7 @@ def _suffix_follows(shown: _Shown, suffix: str, typed: str) -> bool:
     if not 0 <= consumed <= len(shown.closers):
         return False
     kept = shown.closers[consumed:]
-    if not suffix.startswith(kept) or _digest(suffix[len(kept) :]) != shown.rest_digest:
+    if not suffix.startswith(kept) or digest(suffix[len(kept) :]) != shown.rest_digest:
         return False
     remaining = iter(typed)
     return all(closer in remaining for closer in shown.closers[:consumed])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import itertools
 import logging
 import string
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starcoder_ls import crossfile, postprocess, trigger
-from starcoder_ls.cache import CompletionCache, make_key
+from starcoder_ls.cache import CompletionCache, digest, make_key
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, EngineError, GenerationParams, ProgressCallback
 from starcoder_ls.engine.worker import ModelWorker
@@ -99,12 +98,17 @@ def _suffix_stops(ctx: CompletionContext | None, prompt: Prompt) -> tuple[str, .
     return tuple(f"\n{lead}{start}" for lead in outer for start in _LINE_STARTS)
 
 
+def _block_stops(ctx: CompletionContext, prompt: Prompt, settings: Settings) -> tuple[str, ...]:
+    """`_suffix_stops`, unless the filter whose cut they anticipate is disabled."""
+    if "limit_scope_by_indentation" in settings.disabled_filters:
+        return ()
+    return _suffix_stops(ctx, prompt)
+
+
 def _sampling_seed(prompt: str) -> int:
     """A seed from the prompt: asking again at the same place shows the same alternatives
     (as cycling through them expects), and quality runs are reproducible."""
-    return int.from_bytes(
-        hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=4).digest()
-    )
+    return int.from_bytes(digest(prompt)[:4])
 
 
 def _apply_selected(ctx: CompletionContext, sel: Selected) -> CompletionContext:
@@ -200,12 +204,12 @@ class CompletionService:
         reload = settings.model_key != self.settings.model_key
         # Typed-ahead answers reuse the last choices whatever the settings, so a change that
         # shapes generation forgets them; the cache holds text before post-processing, so
-        # toggling that alone keeps it.
-        shaping_only = {
+        # changing only how that is done keeps it.
+        post_processing = {
             "postprocess": self.settings.postprocess,
             "disabled_filters": self.settings.disabled_filters,
         }
-        if dataclasses.replace(settings, **shaping_only) != self.settings:
+        if dataclasses.replace(settings, **post_processing) != self.settings:
             self.cache.clear()
         self.settings = settings
         self.scheduler.debounce_ms = settings.debounce_ms
@@ -317,13 +321,13 @@ class CompletionService:
         settings: Settings,
         ticket: Ticket,
         invoked: bool,
-        ctx: CompletionContext | None = None,
+        ctx: CompletionContext,
     ) -> tuple[str, ...] | None:
         params = GenerationParams(
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             top_p=settings.top_p,
-            stop=("\n",) if mode is Mode.SINGLE_LINE else self._block_stops(ctx, prompt),
+            stop=("\n",) if mode is Mode.SINGLE_LINE else _block_stops(ctx, prompt, settings),
             token_healing=settings.token_healing,
         )
         wanted = settings.max_suggestions if invoked else 1
@@ -362,12 +366,6 @@ class CompletionService:
                 self.cache.put(key, texts)
             choices.extend(texts)
         return tuple(choices)
-
-    def _block_stops(self, ctx: CompletionContext | None, prompt: Prompt) -> tuple[str, ...]:
-        """`_suffix_stops`, unless the filter whose cut they anticipate is disabled."""
-        if "limit_scope_by_indentation" in self.settings.disabled_filters:
-            return ()
-        return _suffix_stops(ctx, prompt)
 
     def _finish(
         self,
