@@ -35,6 +35,6 @@ def embedded_engine() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def tiny_starcoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random StarCoder (tokenizer + GPTBigCode weights), built once per session."""
-    from fixtures.tiny_models import make_tiny_starcoder
+    from tests.support.tiny_models import make_tiny_starcoder
 
     return make_tiny_starcoder(tmp_path_factory.mktemp("tiny-gpt-bigcode"))

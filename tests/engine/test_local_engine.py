@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from logit_steering import ban, force, steered
+from tests.support.logit_steering import ban, force, steered
 
 from starcoder_ls.engine.base import EngineError, GenerationParams
 from starcoder_ls.engine.local import LocalEngine

@@ -6,8 +6,8 @@ from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import GenerationParams
 from starcoder_ls.fim import get_template
 from starcoder_ls.service import CompletionRequest
-from tests.unit.cursor import ctx_from
-from tests.unit.fake_engine import FakeEngine, serving
+from tests.support.cursor import ctx_from
+from tests.support.fake_engine import FakeEngine, serving
 
 
 def greedy_then_samples(prompt: str, params: GenerationParams) -> list[str]:

@@ -18,8 +18,8 @@ from starcoder_ls.fim import PREFIX_ONLY, TEMPLATES, get_template
 from starcoder_ls.prompt import build_prompt
 from starcoder_ls.service import CompletionRequest, CompletionService
 from starcoder_ls.types import CompletionContext, OpenDocument
-from tests.unit.cursor import ctx_from
-from tests.unit.fake_engine import FakeEngine, serving
+from tests.support.cursor import ctx_from
+from tests.support.fake_engine import FakeEngine, serving
 
 UNITS = """\
 import math

@@ -6,8 +6,8 @@ from __future__ import annotations
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.engine.base import GenerationParams
 from starcoder_ls.service import CompletionRequest
-from tests.unit.cursor import ctx_from
-from tests.unit.fake_engine import FakeEngine, serving
+from tests.support.cursor import ctx_from
+from tests.support.fake_engine import FakeEngine, serving
 
 MODEL_TEXT = "a + b  \n\ndef sub(a, b):"
 

@@ -12,7 +12,7 @@ import pytest
 from starcoder_ls import postprocess, syntax
 from starcoder_ls.trigger import decide
 from starcoder_ls.types import CompletionContext, Mode, Suggestion
-from tests.unit.cursor import CURSOR, ctx_from
+from tests.support.cursor import CURSOR, ctx_from
 
 
 def accept(ctx: CompletionContext, suggestion: Suggestion) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from starcoder_ls.postprocess.closing import imbalance, is_auto_closed_only, replaced_suffix_length
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import pytest
 from starcoder_ls import postprocess
 from starcoder_ls.postprocess.drop_too_short import drop_too_short
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 @pytest.mark.parametrize("completion", ["", " ", "\n\n", "\t \n  "])

@@ -4,7 +4,7 @@ import pytest
 
 from starcoder_ls.postprocess.limit_scope_by_indentation import limit_scope_by_indentation
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 def limit(marked: str, completion: str, language_id: str = "python") -> str | None:

@@ -4,7 +4,7 @@ import pytest
 
 from starcoder_ls.postprocess.limit_to_single_line import limit_to_single_line
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 @pytest.mark.parametrize(

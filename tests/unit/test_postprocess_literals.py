@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from starcoder_ls.postprocess.literals import inside_string, string_spans
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import pytest
 
 from starcoder_ls.postprocess.normalize_indentation import normalize_indentation
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 def normalize(marked: str, completion: str, language_id: str = "python") -> str | None:

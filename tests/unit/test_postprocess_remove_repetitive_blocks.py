@@ -4,7 +4,7 @@ import pytest
 
 from starcoder_ls.postprocess.remove_repetitive_blocks import remove_repetitive_blocks
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 TEST = "def test_a():\n    assert a()\n\n"
 

@@ -4,7 +4,7 @@ import pytest
 
 from starcoder_ls.postprocess.remove_repetitive_lines import remove_repetitive_lines
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 def remove(marked: str, completion: str) -> str | None:

@@ -4,7 +4,7 @@ import pytest
 
 from starcoder_ls.postprocess.trim_trailing_whitespace import trim_trailing_whitespace
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from starcoder_ls.prompt import Prompt
 from starcoder_ls.service import CompletionRequest, _suffix_stops
 from starcoder_ls.trigger import decide
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
-from tests.unit.fake_engine import FakeEngine, serving
+from tests.support.cursor import ctx_from
+from tests.support.fake_engine import FakeEngine, serving
 
 LEFT_TO_RIGHT = Prompt(text="", prefix="", suffix="", context="", tokens=0)
 FIM = Prompt(text="", prefix="", suffix="\n    return total\n", context="", tokens=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from starcoder_ls import syntax
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 LANGUAGES = ["python", "javascript", "typescript", "typescriptreact", "rust", "go", "java", "c"]
 

@@ -5,7 +5,7 @@ import pytest
 from starcoder_ls import syntax
 from starcoder_ls.trigger import decide, opens_block
 from starcoder_ls.types import Mode
-from tests.unit.cursor import ctx_from
+from tests.support.cursor import ctx_from
 
 
 def with_grammar(language_id: str) -> str:
