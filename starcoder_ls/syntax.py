@@ -6,8 +6,10 @@ on first use; a language without one (or a missing wheel) gets None, and callers
 fall back to their character and indentation rules.
 
 Only a window of lines around the cursor is parsed, so a keystroke in a 2 MB
-file costs a parse of a few thousand lines, and the tree is cached per document
-version so that the trigger and every filter of one request share one parse.
+file costs a parse of a few thousand lines. A request asks once: its context
+keeps the answer (`CompletionContext.cursor_syntax`) for the trigger and every
+filter. Trees are also kept per document version, for the other contexts built
+on the same text (another request at the same place, a popup item applied).
 """
 
 from __future__ import annotations

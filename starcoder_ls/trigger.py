@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-from starcoder_ls import syntax
 from starcoder_ls.postprocess.lines import following_non_blank_lines, indent_width
 from starcoder_ls.types import CompletionContext, Mode
 
@@ -67,7 +66,7 @@ def _decide(ctx: CompletionContext) -> Mode:
     line_prefix, line_suffix = ctx.line_prefix, ctx.line_suffix
     if _is_word_char(line_prefix[-1:]) and _is_word_char(line_suffix[:1]):
         return Mode.SKIP
-    tree = syntax.at_cursor(ctx)
+    tree = ctx.cursor_syntax
     if tree is not None and tree.in_identifier:
         return Mode.SKIP
     if tree is not None and tree.in_comment:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starcoder_ls import syntax
 from starcoder_ls.postprocess.closing import open_quote
 from starcoder_ls.types import CompletionContext
 
@@ -97,7 +96,7 @@ def inside_string(spans: list[tuple[int, int]], index: int) -> bool:
 
 def _quote_at_cursor(ctx: CompletionContext) -> str | None:
     """The parse knows multi-line strings; an unterminated one is an error node to it."""
-    tree = syntax.at_cursor(ctx)
+    tree = ctx.cursor_syntax
     if tree is not None and (tree.in_string or tree.in_comment):
         return tree.string_delimiter
     return open_quote(ctx.line_prefix)

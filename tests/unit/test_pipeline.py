@@ -257,3 +257,39 @@ def test_a_skipped_filter_leaves_its_work_undone() -> None:
     assert postprocess.run("abc)]]", ctx, decide(ctx)).text == "abc)]"
     kept = postprocess.run("abc)]]", ctx, decide(ctx), skip=("balance_brackets",))
     assert kept is not None and kept.text == "abc)]]"
+
+
+def test_one_request_parses_the_cursor_window_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    tree_sitter = pytest.importorskip("tree_sitter")
+    asked: list[CompletionContext] = []
+    parsed: list[bytes] = []
+    real_at_cursor, real_parser = syntax.at_cursor, tree_sitter.Parser
+
+    def counting_at_cursor(ctx: CompletionContext) -> syntax.CursorSyntax | None:
+        asked.append(ctx)
+        return real_at_cursor(ctx)
+
+    class CountingParser:
+        def __init__(self, language: object) -> None:
+            self._parser = real_parser(language)
+
+        def parse(self, source: bytes) -> object:
+            parsed.append(source)
+            return self._parser.parse(source)
+
+    monkeypatch.setattr(syntax, "at_cursor", counting_at_cursor)
+    monkeypatch.setattr(tree_sitter, "Parser", CountingParser)
+    # A version no other test uses, so the per-version tree cache cannot answer.
+    marked = 'def greet(name):\n    """Say hello."""\n    █\n\n\ndef part():\n    pass\n'
+    ctx = ctx_from(marked, uri="file:///work/parsed_once.py", version=987_654)
+    mode = decide(ctx)
+    choices = ['message = f"Hello, {name}"\n    print(message)\n\ndef other():', "return 1"]
+    suggestions = [postprocess.run(text, ctx, mode) for text in choices]
+
+    assert mode is Mode.MULTI_LINE
+    assert [s.text if s else None for s in suggestions] == [
+        'message = f"Hello, {name}"\n    print(message)',
+        "return 1",
+    ]
+    assert asked == [ctx]
+    assert len(parsed) == 1
