@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from starcoder_ls.postprocess.lines import following_non_blank_lines, indent_width
+from starcoder_ls.text.lines import following_non_blank_lines, indent_width
 from starcoder_ls.types import CompletionContext, Mode
 
 _BLOCK_OPENER = re.compile(

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Collection
 
 from starcoder_ls.postprocess.balance_brackets import balance_brackets
-from starcoder_ls.postprocess.closing import replaced_suffix_length
 from starcoder_ls.postprocess.drop_duplicated_suffix import drop_duplicated_suffix
 from starcoder_ls.postprocess.drop_too_short import drop_too_short
 from starcoder_ls.postprocess.fix_leading_whitespace import fix_leading_whitespace
@@ -22,6 +21,7 @@ from starcoder_ls.postprocess.remove_repetitive_blocks import remove_repetitive_
 from starcoder_ls.postprocess.remove_repetitive_lines import remove_repetitive_lines
 from starcoder_ls.postprocess.trim_suffix_overlap import trim_suffix_overlap
 from starcoder_ls.postprocess.trim_trailing_whitespace import trim_trailing_whitespace
+from starcoder_ls.text.closing import replaced_suffix_length
 from starcoder_ls.types import CompletionContext, Mode, Suggestion
 
 Filter = Callable[[str, CompletionContext, Mode], str | None]

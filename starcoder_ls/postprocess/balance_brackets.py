@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from starcoder_ls.postprocess.brackets import first_unmatched_closer
-from starcoder_ls.postprocess.closing import is_auto_closed_only
+from starcoder_ls.text.brackets import first_unmatched_closer
+from starcoder_ls.text.closing import is_auto_closed_only
 from starcoder_ls.types import CompletionContext, Mode
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from starcoder_ls.postprocess.lines import following_non_blank_lines
-from starcoder_ls.postprocess.similarity import nearly_equal
+from starcoder_ls.text.lines import following_non_blank_lines
+from starcoder_ls.text.similarity import nearly_equal
 from starcoder_ls.types import CompletionContext, Mode
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from starcoder_ls.postprocess.lines import following_non_blank_lines, indent_width, indentation
-from starcoder_ls.postprocess.literals import inside_string, string_spans
+from starcoder_ls.text.lines import following_non_blank_lines, indent_width, indentation
+from starcoder_ls.text.literals import inside_string, string_spans
 from starcoder_ls.types import CompletionContext, Mode
 
 _CLOSER = re.compile(r"[)\]}]|(?:end|fi|done|esac)\b(?!\s*[=(.,])")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starcoder_ls.postprocess.lines import (
+from starcoder_ls.text.lines import (
     cursor_line_indentation,
     indentation,
     shows_indent_unit,
 )
-from starcoder_ls.postprocess.literals import inside_string, string_spans
+from starcoder_ls.text.literals import inside_string, string_spans
 from starcoder_ls.types import CompletionContext, Mode
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starcoder_ls.postprocess.lines import document_lines
+from starcoder_ls.text.lines import document_lines
 from starcoder_ls.types import CompletionContext, Mode
 
 REPEATED_LINES = 3

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from starcoder_ls.postprocess.closing import imbalance, is_auto_closed_only
-from starcoder_ls.postprocess.lines import following_non_blank_lines
-from starcoder_ls.postprocess.literals import inside_string, string_spans
+from starcoder_ls.text.closing import imbalance, is_auto_closed_only
+from starcoder_ls.text.lines import following_non_blank_lines
+from starcoder_ls.text.literals import inside_string, string_spans
 from starcoder_ls.types import CompletionContext, Mode
 
 

@@ -9,7 +9,7 @@ one line of code; it does not need to parse any language.
 
 from __future__ import annotations
 
-from starcoder_ls.postprocess.brackets import fits
+from starcoder_ls.text.brackets import fits
 from starcoder_ls.types import CompletionContext
 
 AUTO_CLOSED = frozenset(")]}\"'`;,:")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.postprocess.literals import inside_string, string_spans
+from starcoder_ls.text.literals import inside_string, string_spans
 from tests.support.cursor import ctx_from
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.postprocess.closing import imbalance, is_auto_closed_only, replaced_suffix_length
+from starcoder_ls.text.closing import imbalance, is_auto_closed_only, replaced_suffix_length
 from tests.support.cursor import ctx_from
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.postprocess.similarity import _distance_within, nearly_equal
+from starcoder_ls.text.similarity import _distance_within, nearly_equal
 
 
 @pytest.mark.parametrize(

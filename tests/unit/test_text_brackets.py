@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.postprocess.brackets import first_unmatched_closer, fits, open_at_cursor
+from starcoder_ls.text.brackets import first_unmatched_closer, fits, open_at_cursor
 from tests.support.cursor import ctx_from
 
 

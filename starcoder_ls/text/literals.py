@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starcoder_ls.postprocess.closing import open_quote
+from starcoder_ls.text.closing import open_quote
 from starcoder_ls.types import CompletionContext
 
 
