@@ -13,7 +13,7 @@ else
 TORCH_SPEC := torch==2.13.0
 endif
 
-.PHONY: setup run serve test lint bench clean
+.PHONY: setup run serve test lint bench clean fuzz
 
 setup: $(STAMP)
 
@@ -34,6 +34,12 @@ serve: setup
 test: setup
 	bash editors/install-test-editors.sh
 	$(PY) -m pytest -q
+
+# Long property-based runs of the protocol hardening tests (the normal suite runs a few seconds).
+FUZZ_EXAMPLES ?= 20000
+fuzz: setup
+	STARCODER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+		tests/unit/test_config_merge_errors.py
 
 lint: setup
 	$(VENV)/bin/ruff check starcoder_ls tests

@@ -9,6 +9,7 @@ keeps serving with the old value of each invalid field.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,7 +95,8 @@ def _float_in(low: float, high: float) -> Callable[[Any], float]:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _Invalid(f"must be a number from {low} to {high}")
-        if not (math.isfinite(value) and low <= value <= high):
+        # Compared before any conversion: an integer too big for a float would overflow.
+        if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
             raise _Invalid(f"must be from {low} to {high}")
         return float(value)
 
@@ -143,7 +145,7 @@ def _template(value: Any) -> str | None:
 
     if value == "auto":
         return None
-    if value in TEMPLATES:
+    if isinstance(value, str) and value in TEMPLATES:
         return value
     raise _Invalid(f"must be auto or one of {', '.join(sorted(TEMPLATES))}")
 
@@ -226,12 +228,26 @@ def merge(current: Settings, options: Any) -> MergeResult:
             continue  # null means "leave as it is": editors send unset settings as null
         try:
             changes[name] = _CHECKS[name](value)
-        except _Invalid as exc:
+        except Exception as exc:
+            # Any failure of a check (not only the ones it foresaw) is this field's problem:
+            # the other fields still apply and the model still loads.
+            reason = str(exc) if isinstance(exc, _Invalid) else "is not a valid value"
             old = getattr(current, name)
             errors.append(
-                f"invalid setting starcoder.{_camel(name)} = {value!r}: {exc}; keeping {old!r}"
+                f"invalid setting starcoder.{_camel(name)} = {_show(value)}: {reason};"
+                f" keeping {old!r}"
             )
     return MergeResult(dataclasses.replace(current, **changes), errors)
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """The value as the user wrote it, cut short: a message must stay one readable line."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe() -> list[tuple[str, Any, str]]:
