@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-AUTO_CLOSED = frozenset(")]}>\"'`")
-"""Characters editors insert after the cursor and let the user type over."""
+TYPED_AHEAD_CLOSERS = frozenset(")]}>\"'`")
+"""Characters editors insert after the cursor and let the user type over: typing may
+consume them without the rest of the document changing (see `_suffix_follows`)."""
 _MAX_CLOSERS = 16
 
 
@@ -144,7 +145,7 @@ class CompletionCache:
 
 def _leading_closers(suffix: str) -> str:
     count = 0
-    while count < min(len(suffix), _MAX_CLOSERS) and suffix[count] in AUTO_CLOSED:
+    while count < min(len(suffix), _MAX_CLOSERS) and suffix[count] in TYPED_AHEAD_CLOSERS:
         count += 1
     return suffix[:count]
 

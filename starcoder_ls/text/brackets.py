@@ -1,4 +1,4 @@
-"""Brackets open at the cursor, and whether a completion closes one that nothing opened.
+"""Brackets and quotes open at the cursor, and whether a completion closes one nothing opened.
 
 A single line cannot tell whether the `)` it closes was opened lines above
 (`foo(\\n    bar(█)`), so the scan starts a few dozen lines back. Quotes end at
@@ -14,7 +14,7 @@ from starcoder_ls.types import CompletionContext
 PAIRS = {")": "(", "]": "[", "}": "{"}
 LOOKBEHIND_LINES = 50
 LOOKBEHIND_CHARS = 4000
-_QUOTES = frozenset("\"'`")
+QUOTES = frozenset("\"'`")
 
 
 def open_at_cursor(ctx: CompletionContext) -> list[str]:
@@ -35,18 +35,35 @@ def open_at_cursor(ctx: CompletionContext) -> list[str]:
 
 def first_unmatched_closer(text: str, ctx: CompletionContext) -> int | None:
     """Index of the first bracket in `text` that closes nothing, or closes the wrong kind."""
-    unmatched, _ = _walk(text, _quote_at_cursor(ctx), open_at_cursor(ctx), strict=True)
+    unmatched, _ = _walk(text, open_quote(ctx.line_prefix), open_at_cursor(ctx), strict=True)
     return unmatched
 
 
 def fits(tail: str, ctx: CompletionContext) -> bool:
     """Whether `tail`, written at the cursor, closes only what is open and leaves no string open."""
-    unmatched, quote = _walk(tail, _quote_at_cursor(ctx), open_at_cursor(ctx), strict=True)
+    unmatched, quote = _walk(tail, open_quote(ctx.line_prefix), open_at_cursor(ctx), strict=True)
     return unmatched is None and quote is None
 
 
-def _quote_at_cursor(ctx: CompletionContext) -> str | None:
-    return _walk(ctx.line_prefix, None, [], strict=False)[1]
+def open_quote(line_prefix: str) -> str | None:
+    """The quote of a string left open on the cursor line, from the characters alone.
+
+    The one scan for it: the bracket and closing helpers trust only the cursor
+    line, and `literals` falls back to it where no parse knows better.
+    """
+    quote: str | None = None
+    escaped = False
+    for char in line_prefix:
+        if quote is None:
+            if char in QUOTES:
+                quote = char
+        elif escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == quote:
+            quote = None
+    return quote
 
 
 def _walk(
@@ -67,7 +84,7 @@ def _walk(
                 escaped = True
             elif char == quote:
                 quote = None
-        elif char in _QUOTES:
+        elif char in QUOTES:
             quote = char
         elif char in "([{":
             stack.append(char)

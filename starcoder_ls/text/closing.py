@@ -9,22 +9,25 @@ one line of code; it does not need to parse any language.
 
 from __future__ import annotations
 
-from starcoder_ls.text.brackets import fits
+from starcoder_ls.text.brackets import QUOTES, fits, open_quote
 from starcoder_ls.types import CompletionContext
 
-AUTO_CLOSED = frozenset(")]}\"'`;,:")
-"""Characters editors insert or users type after the cursor that a completion may repeat."""
+REPLACEABLE_AFTER_CURSOR = frozenset(")]}\"'`;,:")
+"""Characters right of the cursor that a completion may write again and then replace.
+
+Editors auto-close brackets and quotes; users type `;`, `,` and `:` ahead. Not
+the cache's `TYPED_AHEAD_CLOSERS`: that set is what typing may consume.
+"""
 
 _OPENERS = frozenset("([{")
 _CLOSERS = frozenset(")]}")
-_QUOTES = frozenset("\"'`")
 _PUNCTUATION = frozenset(";,:")
 
 
 def is_auto_closed_only(line_suffix: str) -> bool:
     """Whether the rest of the line is only auto-closed characters (trailing blanks allowed)."""
     rest = line_suffix.rstrip()
-    return bool(rest) and all(char in AUTO_CLOSED for char in rest)
+    return bool(rest) and all(char in REPLACEABLE_AFTER_CURSOR for char in rest)
 
 
 def closing_positions(text: str, line_prefix: str) -> list[tuple[int, str]]:
@@ -75,23 +78,6 @@ def replaced_suffix_length(text: str, ctx: CompletionContext) -> int:
     return covered
 
 
-def open_quote(line_prefix: str) -> str | None:
-    """The quote of a string left open on the cursor line, for languages without a grammar."""
-    quote: str | None = None
-    escaped = False
-    for char in line_prefix:
-        if quote is None:
-            if char in _QUOTES:
-                quote = char
-        elif escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == quote:
-            quote = None
-    return quote
-
-
 def _scan(text: str, outer_quote: str | None, positions: list[tuple[int, str]]) -> int:
     """Append closing positions to `positions`; return how many openers stay open at the end."""
     quote, quote_is_outer, escaped = outer_quote, outer_quote is not None, False
@@ -106,7 +92,7 @@ def _scan(text: str, outer_quote: str | None, positions: list[tuple[int, str]]) 
                 if quote_is_outer:
                     positions.append((index, char))
                 quote, quote_is_outer = None, False
-        elif char in _QUOTES:
+        elif char in QUOTES:
             quote = char
         elif char in _OPENERS:
             stack += 1

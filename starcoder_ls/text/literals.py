@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starcoder_ls.text.closing import open_quote
+from starcoder_ls.text.brackets import open_quote
 from starcoder_ls.types import CompletionContext
 
 
@@ -65,7 +65,7 @@ def string_spans(text: str, ctx: CompletionContext) -> list[tuple[int, int]]:
     """
     lexicon = _LEXICONS.get(ctx.language_id, _C_LIKE)
     spans: list[tuple[int, int]] = []
-    quote, start, index = _quote_at_cursor(ctx), -1, 0
+    quote, start, index = _delimiter_at_cursor(ctx), -1, 0
     while index < len(text):
         if quote is not None:
             end = _string_end(text, index, quote, lexicon)
@@ -94,8 +94,9 @@ def inside_string(spans: list[tuple[int, int]], index: int) -> bool:
     return any(start < index < end for start, end in spans)
 
 
-def _quote_at_cursor(ctx: CompletionContext) -> str | None:
-    """The parse knows multi-line strings; an unterminated one is an error node to it."""
+def _delimiter_at_cursor(ctx: CompletionContext) -> str | None:
+    """The string delimiter open at the cursor: the parse's answer first, since it knows
+    multi-line strings (a docstring opened lines above); else the cursor line's `open_quote`."""
     tree = ctx.cursor_syntax
     if tree is not None and (tree.in_string or tree.in_comment):
         return tree.string_delimiter

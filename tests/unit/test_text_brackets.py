@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.text.brackets import first_unmatched_closer, fits, open_at_cursor
+from starcoder_ls.text.brackets import first_unmatched_closer, fits, open_at_cursor, open_quote
 from tests.support.cursor import ctx_from
 
 
@@ -29,6 +29,22 @@ from tests.support.cursor import ctx_from
 )
 def test_open_at_cursor(marked: str, stack: list[str]) -> None:
     assert open_at_cursor(ctx_from(marked)) == stack
+
+
+@pytest.mark.parametrize(
+    ("line_prefix", "quote"),
+    [
+        ('print("abc', '"'),
+        ('print("abc")', None),
+        ("x = 'it\\'s", "'"),
+        ('s = "a\\\\" + `b', "`"),
+        ("""s = "it's" + '""", "'"),
+        ("x = (1, 2", None),
+    ],
+    ids=["open", "closed", "escaped-quote", "escaped-backslash", "other-quote-inside", "none"],
+)
+def test_open_quote(line_prefix: str, quote: str | None) -> None:
+    assert open_quote(line_prefix) == quote
 
 
 def test_lookbehind_is_bounded() -> None:
