@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from starcoder_ls.engine.placement import DTYPES
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 EMBEDDED = "embedded"
 """The `model` value that selects the embedded SmolLM2-135M (also the default)."""
 

@@ -8,13 +8,9 @@ load a model (tests, `--help`, remote engines).
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starcoder_ls.engine import models
@@ -32,6 +28,17 @@ from starcoder_ls.engine.healing import (
     split_last_token,
     strip_healed,
 )
+from starcoder_ls.engine.placement import (
+    Placement,
+    cuda_device_map,
+    describe_device,
+    dtype_name,
+    free_memory,
+    is_oom,
+    load_errors,
+    resolve_placement,
+    weights_bytes,
+)
 from starcoder_ls.engine.stopping import (
     CancelCriteria,
     StopStringCriteria,
@@ -45,19 +52,6 @@ if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
-_HEADROOM = 1.2
-"""Weights take this much more once loaded: activations, KV cache, CUDA context."""
-_GB = 1e9
-
-
-@dataclass(frozen=True)
-class _Placement:
-    device: str
-    """"cpu", "mps", "cuda:N" or "cuda" (accelerate may shard over GPUs and CPU)."""
-    dtype: torch.dtype
 
 
 class LocalEngine:
@@ -93,7 +87,7 @@ class LocalEngine:
         report = progress or (lambda message, percent: None)
         started = time.perf_counter()
         source = models.resolve_source(model)
-        placement = _resolve_placement(device, dtype)
+        placement = resolve_placement(device, dtype)
         # A typo in the template name should not cost a minute of loading first.
         chosen = models.choose_template(template, None, source.name) if template else None
         tokenizer, loaded = _load_converted_or(source, placement, report)
@@ -104,8 +98,8 @@ class LocalEngine:
             context_window=models.context_window(
                 context_window, loaded.config, tokenizer, source.name
             ),
-            device=_describe_device(loaded),
-            dtype=_dtype_name(placement.dtype),
+            device=describe_device(loaded),
+            dtype=dtype_name(placement.dtype),
             extra={"load_ms": f"{_ms_since(started):.0f}"},
         )
         engine = cls(model=loaded, tokenizer=tokenizer, info=info)
@@ -181,11 +175,11 @@ class LocalEngine:
                 input_ids, params, max_new, rows, [cancel_check, stop_check], healing
             )
         except Exception as exc:
-            if not _is_oom(exc):
+            if not is_oom(exc):
                 raise
         if output is None:
             # Outside the except block, so the traceback's frames (and tensors) are gone.
-            _free_memory()
+            free_memory()
             raise EngineError(
                 f"out of memory generating {max_new} tokens x {rows} from a "
                 f"{prompt_tokens}-token prompt on {self.info.device}; "
@@ -205,7 +199,7 @@ class LocalEngine:
     def close(self) -> None:
         """Drop the model so a replacement can use the memory."""
         self._model = None
-        _free_memory()
+        free_memory()
 
     def _run(
         self,
@@ -300,7 +294,7 @@ class LocalEngine:
 
 
 def _load_converted_or(
-    source: models.ModelSource, placement: _Placement, report: ProgressCallback
+    source: models.ModelSource, placement: Placement, report: ProgressCallback
 ) -> tuple[Any, Any]:
     """Load `source`, or for a GGUF the converted copy made on its first load."""
     import transformers
@@ -317,172 +311,35 @@ def _load_converted_or(
     if (
         converted is not None
         and placement.device == "cpu"
-        and _dtype_name(loaded.dtype) == "float32"
+        and dtype_name(loaded.dtype) == "float32"
     ):
         models.save_converted(loaded, tokenizer, converted)
     return tokenizer, loaded
 
 
 def _load_pair(
-    source: models.ModelSource, placement: _Placement, report: ProgressCallback
+    source: models.ModelSource, placement: Placement, report: ProgressCallback
 ) -> tuple[Any, Any]:
     report(f"Loading tokenizer of {source.name}", 15)
-    with _load_errors(source):
+    with load_errors(source):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(source.location, **source.kwargs)
     device_map: Any = None
     needed = None
     if placement.device.startswith("cuda"):
-        needed = _weights_bytes(source, placement.dtype)
-        device_map = _cuda_device_map(placement.device, needed)
+        needed = weights_bytes(source, placement.dtype)
+        device_map = cuda_device_map(placement.device, needed)
     elif placement.device == "mps":
         device_map = {"": "mps"}
-    report(f"Loading {source.name} on {placement.device} in {_dtype_name(placement.dtype)}", 30)
-    with _load_errors(source, placement, needed):
+    report(f"Loading {source.name} on {placement.device} in {dtype_name(placement.dtype)}", 30)
+    with load_errors(source, placement, needed):
         from transformers import AutoModelForCausalLM
 
         loaded = AutoModelForCausalLM.from_pretrained(
             source.location, dtype=placement.dtype, device_map=device_map, **source.kwargs
         )
     return tokenizer, loaded.eval()
-
-
-def _resolve_placement(device: str, dtype: str) -> _Placement:
-    import torch
-
-    wanted = _DTYPE_ALIASES.get(dtype.strip().lower(), dtype.strip().lower())
-    if wanted not in DTYPES:
-        raise EngineError(f"unknown dtype {dtype!r}; use one of: {', '.join(DTYPES)}")
-    name = {"auto": "cuda" if torch.cuda.is_available() else "cpu", "gpu": "cuda"}.get(
-        device.strip().lower(), device.strip().lower()
-    )
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise EngineError(f"device {device!r}: CUDA is not available (no NVIDIA GPU or driver)")
-        index, count = name.removeprefix("cuda:"), torch.cuda.device_count()
-        if name != "cuda" and not (index.isdigit() and int(index) < count):
-            raise EngineError(f"unknown device {device!r}; this machine has cuda:0..{count - 1}")
-        fallback = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    elif name == "mps":
-        if not torch.backends.mps.is_available():
-            raise EngineError(f"device {device!r}: Apple MPS is not available on this machine")
-        fallback = torch.float16
-    elif name == "cpu":
-        fallback = torch.float32
-    else:
-        raise EngineError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
-    return _Placement(name, fallback if wanted == "auto" else getattr(torch, wanted))
-
-
-def _weights_bytes(source: models.ModelSource, dtype: torch.dtype) -> int:
-    """Size of the weights in `dtype`, counted on the meta device (nothing allocated)."""
-    import torch
-
-    try:
-        from transformers import AutoConfig, AutoModelForCausalLM
-
-        config = AutoConfig.from_pretrained(source.location, **source.kwargs)
-        with torch.device("meta"):
-            skeleton = AutoModelForCausalLM.from_config(config)
-        return sum(p.numel() for p in skeleton.parameters()) * dtype.itemsize
-    except Exception:
-        known = models.approx_bf16_gb(source.name)
-        return int(known * _GB * dtype.itemsize / 2) if known else 0
-
-
-def _cuda_device_map(device: str, needed: int) -> Any:
-    """One GPU when the model fits it; otherwise let accelerate spread it out.
-
-    `device_map="auto"` fills the GPUs in order, then CPU memory; it is slower than
-    one GPU but beats refusing to load a model that does not fit.
-    """
-    import torch
-
-    if device != "cuda":
-        return {"": int(device.removeprefix("cuda:"))}
-    free, _ = torch.cuda.mem_get_info(0)
-    if needed * _HEADROOM <= free:
-        return {"": 0}
-    log.info(
-        "%.1f GB of weights do not fit the %.1f GB free on cuda:0; sharding with accelerate",
-        needed / _GB,
-        free / _GB,
-    )
-    return "auto"
-
-
-@contextmanager
-def _load_errors(
-    source: models.ModelSource, placement: _Placement | None = None, needed: int | None = None
-) -> Iterator[None]:
-    """Turn loader exceptions into EngineErrors a user can act on."""
-    try:
-        yield
-        return
-    except EngineError:
-        raise
-    except Exception as exc:
-        if not _is_oom(exc):
-            raise EngineError(models.explain_load_failure(exc, source.name)) from exc
-    # Out of memory: only now, with the traceback released, can the half-loaded weights go.
-    _free_memory()
-    raise EngineError(_oom_message(source.name, placement, needed))
-
-
-def _oom_message(name: str, placement: _Placement | None, needed: int | None) -> str:
-    import torch
-
-    dtype = _dtype_name(placement.dtype) if placement else "this dtype"
-    device = placement.device if placement else "the device"
-    known = models.approx_bf16_gb(name)
-    if not needed and known and placement:
-        needed = int(known * _GB * placement.dtype.itemsize / 2)
-    need = f"needs ~{_gb(needed)} GB" if needed else "does not fit"
-    if device.startswith("cuda") and torch.cuda.is_available():
-        index = int(device.partition(":")[2] or 0)
-        total = torch.cuda.get_device_properties(index).total_memory
-        return (
-            f"CUDA out of memory loading {name} in {dtype}: {need}, the GPU has "
-            f"{_gb(total)} GB. Free the GPU, pick a smaller model or use --device cpu"
-        )
-    return f"out of memory loading {name} in {dtype} on {device}: {need}"
-
-
-def _is_oom(exc: BaseException) -> bool:
-    import torch
-
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in text or "can't allocate memory" in text
-    )
-
-
-def _free_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def _describe_device(model: Any) -> str:
-    placement = getattr(model, "hf_device_map", None)
-    if placement and len(set(placement.values())) > 1:
-        names = {f"cuda:{d}" if isinstance(d, int) else str(d) for d in placement.values()}
-        return "+".join(sorted(names))
-    return str(model.device)
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def _gb(size: int | None) -> str:
-    value = (size or 0) / _GB
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def _ms_since(started: float) -> float:

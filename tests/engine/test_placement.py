@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from starcoder_ls.engine import local
+from starcoder_ls.engine import placement
 from starcoder_ls.engine.base import EngineError
+from starcoder_ls.engine.local import LocalEngine
 
 GB = 10**9
 
@@ -29,53 +30,57 @@ def fake_cuda(monkeypatch: pytest.MonkeyPatch):
 
 def test_auto_is_cpu_float32_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert local._resolve_placement("auto", "auto") == local._Placement("cpu", torch.float32)
+    assert placement.resolve_placement("auto", "auto") == placement.Placement("cpu", torch.float32)
 
 
 def test_auto_prefers_the_gpu_in_bfloat16(fake_cuda: SimpleNamespace) -> None:
-    assert local._resolve_placement("auto", "auto") == local._Placement("cuda", torch.bfloat16)
+    assert placement.resolve_placement("auto", "auto") == placement.Placement(
+        "cuda", torch.bfloat16
+    )
 
 
 def test_float16_where_the_gpu_lacks_bfloat16(fake_cuda: SimpleNamespace) -> None:
     fake_cuda.bf16 = False
-    assert local._resolve_placement("cuda:1", "auto") == local._Placement("cuda:1", torch.float16)
+    assert placement.resolve_placement("cuda:1", "auto") == placement.Placement(
+        "cuda:1", torch.float16
+    )
 
 
 @pytest.mark.parametrize(
     ("device", "dtype", "expected"),
     [
-        ("cpu", "bf16", local._Placement("cpu", torch.bfloat16)),
-        ("CUDA", "float32", local._Placement("cuda", torch.float32)),
-        ("gpu", "fp16", local._Placement("cuda", torch.float16)),
+        ("cpu", "bf16", placement.Placement("cpu", torch.bfloat16)),
+        ("CUDA", "float32", placement.Placement("cuda", torch.float32)),
+        ("gpu", "fp16", placement.Placement("cuda", torch.float16)),
     ],
 )
 def test_explicit_choices_are_honoured(
-    fake_cuda: SimpleNamespace, device: str, dtype: str, expected: local._Placement
+    fake_cuda: SimpleNamespace, device: str, dtype: str, expected: placement.Placement
 ) -> None:
-    assert local._resolve_placement(device, dtype) == expected
+    assert placement.resolve_placement(device, dtype) == expected
 
 
 def test_a_gpu_index_beyond_the_machine_is_refused(fake_cuda: SimpleNamespace) -> None:
     with pytest.raises(EngineError, match="'cuda:2'.*cuda:0..1"):
-        local._resolve_placement("cuda:2", "auto")
+        placement.resolve_placement("cuda:2", "auto")
 
 
 def test_one_gpu_when_the_weights_fit_it(fake_cuda: SimpleNamespace) -> None:
-    assert local._cuda_device_map("cuda", 10 * GB) == {"": 0}
-    assert local._cuda_device_map("cuda:1", 100 * GB) == {"": 1}
+    assert placement.cuda_device_map("cuda", 10 * GB) == {"": 0}
+    assert placement.cuda_device_map("cuda:1", 100 * GB) == {"": 1}
 
 
 def test_accelerate_shards_what_does_not_fit_one_gpu(fake_cuda: SimpleNamespace) -> None:
-    assert local._cuda_device_map("cuda", 31 * GB) == "auto"
+    assert placement.cuda_device_map("cuda", 31 * GB) == "auto"
     fake_cuda.free = 11 * GB
-    assert local._cuda_device_map("cuda", 10 * GB) == "auto"
+    assert placement.cuda_device_map("cuda", 10 * GB) == "auto"
 
 
 def test_cuda_oom_message_says_what_is_needed_and_what_the_gpu_has(
     fake_cuda: SimpleNamespace,
 ) -> None:
-    message = local._oom_message(
-        "bigcode/starcoder", local._Placement("cuda", torch.bfloat16), None
+    message = placement.oom_message(
+        "bigcode/starcoder", placement.Placement("cuda", torch.bfloat16), None
     )
     assert message.startswith(
         "CUDA out of memory loading bigcode/starcoder in bfloat16: needs ~32 GB, the GPU has 24 GB"
@@ -83,8 +88,8 @@ def test_cuda_oom_message_says_what_is_needed_and_what_the_gpu_has(
 
 
 def test_measured_size_wins_over_the_table(fake_cuda: SimpleNamespace) -> None:
-    placement = local._Placement("cuda:1", torch.float32)
-    message = local._oom_message("bigcode/starcoder", placement, 62 * GB)
+    where = placement.Placement("cuda:1", torch.float32)
+    message = placement.oom_message("bigcode/starcoder", where, 62 * GB)
     assert "in float32: needs ~62 GB" in message
 
 
@@ -92,5 +97,5 @@ def test_weight_size_is_counted_without_loading(tiny_starcoder_dir) -> None:
     from starcoder_ls.engine import models
 
     source = models.ModelSource("tiny", str(tiny_starcoder_dir))
-    params = local.LocalEngine.load(str(tiny_starcoder_dir)).model.num_parameters()
-    assert local._weights_bytes(source, torch.bfloat16) == 2 * params
+    params = LocalEngine.load(str(tiny_starcoder_dir)).model.num_parameters()
+    assert placement.weights_bytes(source, torch.bfloat16) == 2 * params
