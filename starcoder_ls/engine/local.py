@@ -13,7 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from starcoder_ls.engine import models
+from starcoder_ls.engine import models, weights
 from starcoder_ls.engine.base import (
     EngineError,
     EngineInfo,
@@ -45,6 +45,7 @@ from starcoder_ls.engine.stopping import (
     cut_at_stop,
     decode_tokens,
 )
+from starcoder_ls.engine.tokens import eos_ids, leading_bos
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,11 +63,11 @@ class LocalEngine:
         self._tokenizer = tokenizer
         self.info = info
         vocab = tokenizer.get_vocab()
-        self._eos_ids = models.eos_ids(model, tokenizer, vocab, info.template)
+        self._eos_ids = eos_ids(model, tokenizer, vocab, info.template)
         pad = tokenizer.pad_token_id
         self._pad_id = pad if pad is not None else (self._eos_ids[0] if self._eos_ids else 0)
         self._max_positions = models.config_positions(model.config)
-        self._bos = models.leading_bos(tokenizer)
+        self._bos = leading_bos(tokenizer)
         self._vocab = Vocabulary(tokenizer)
 
     @classmethod
@@ -86,7 +87,7 @@ class LocalEngine:
         """
         report = progress or (lambda message, percent: None)
         started = time.perf_counter()
-        source = models.resolve_source(model)
+        source = weights.resolve_source(model)
         placement = resolve_placement(device, dtype)
         # A typo in the template name should not cost a minute of loading first.
         chosen = models.choose_template(template, None, source.name) if template else None
@@ -294,15 +295,15 @@ class LocalEngine:
 
 
 def _load_converted_or(
-    source: models.ModelSource, placement: Placement, report: ProgressCallback
+    source: weights.ModelSource, placement: Placement, report: ProgressCallback
 ) -> tuple[Any, Any]:
     """Load `source`, or for a GGUF the converted copy made on its first load."""
     import transformers
 
-    converted = models.converted_dir(source, f"transformers-{transformers.__version__}")
+    converted = weights.converted_dir(source, f"transformers-{transformers.__version__}")
     if converted is not None and (converted / "config.json").is_file():
         try:
-            return _load_pair(models.ModelSource(source.name, str(converted)), placement, report)
+            return _load_pair(weights.ModelSource(source.name, str(converted)), placement, report)
         except EngineError as exc:
             log.warning("ignoring the converted copy in %s: %s", converted, exc)
     if source.kwargs.get("gguf_file"):
@@ -313,12 +314,12 @@ def _load_converted_or(
         and placement.device == "cpu"
         and dtype_name(loaded.dtype) == "float32"
     ):
-        models.save_converted(loaded, tokenizer, converted)
+        weights.save_converted(loaded, tokenizer, converted)
     return tokenizer, loaded
 
 
 def _load_pair(
-    source: models.ModelSource, placement: Placement, report: ProgressCallback
+    source: weights.ModelSource, placement: Placement, report: ProgressCallback
 ) -> tuple[Any, Any]:
     report(f"Loading tokenizer of {source.name}", 15)
     with load_errors(source):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from starcoder_ls.engine import models
 from starcoder_ls.engine.base import EngineError
+from starcoder_ls.engine.weights import ModelSource, explain_load_failure
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +65,7 @@ def resolve_placement(device: str, dtype: str) -> Placement:
     return Placement(name, fallback if wanted == "auto" else getattr(torch, wanted))
 
 
-def weights_bytes(source: models.ModelSource, dtype: torch.dtype) -> int:
+def weights_bytes(source: ModelSource, dtype: torch.dtype) -> int:
     """Size of the weights in `dtype`, counted on the meta device (nothing allocated)."""
     import torch
 
@@ -103,7 +104,7 @@ def cuda_device_map(device: str, needed: int) -> Any:
 
 @contextmanager
 def load_errors(
-    source: models.ModelSource, placement: Placement | None = None, needed: int | None = None
+    source: ModelSource, placement: Placement | None = None, needed: int | None = None
 ) -> Iterator[None]:
     """Turn loader exceptions into EngineErrors a user can act on."""
     try:
@@ -113,7 +114,7 @@ def load_errors(
         raise
     except Exception as exc:
         if not is_oom(exc):
-            raise EngineError(models.explain_load_failure(exc, source.name)) from exc
+            raise EngineError(explain_load_failure(exc, source.name)) from exc
     # Out of memory: only now, with the traceback released, can the half-loaded weights go.
     free_memory()
     raise EngineError(oom_message(source.name, placement, needed))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from starcoder_ls.engine import models
+from starcoder_ls.engine import weights
 from starcoder_ls.engine.base import GenerationParams
 from starcoder_ls.engine.local import LocalEngine
 
@@ -26,8 +26,8 @@ def complete(engine: LocalEngine) -> str:
 def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
-    stale = models.converted_dir(models.resolve_source(None), "transformers-0.0")
+    monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path))
+    stale = weights.converted_dir(weights.resolve_source(None), "transformers-0.0")
     stale.mkdir()
     stages: list[str] = []
     first = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))
@@ -58,5 +58,5 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
 
 
 def test_conversion_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(models.CACHE_ENV, "off")
-    assert models.converted_dir(models.resolve_source(None), "transformers-x") is None
+    monkeypatch.setenv(weights.CACHE_ENV, "off")
+    assert weights.converted_dir(weights.resolve_source(None), "transformers-x") is None

