@@ -12,6 +12,8 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from starcoder_ls import languages
+
 _DS_BEGIN = "<\uff5cfim\u2581begin\uff5c>"
 _DS_HOLE = "<\uff5cfim\u2581hole\uff5c>"
 _DS_END = "<\uff5cfim\u2581end\uff5c>"
@@ -109,38 +111,18 @@ class FimTemplate:
         return context + opener + header + filled
 
 
-_COMMENT_PREFIXES: dict[str, str] = {
-    "// ": "c h cc cpp cxx hpp hh cs java js mjs cjs jsx ts tsx go rs swift kt kts scala dart"
-    " php zig proto groovy gradle v sol m mm fs fsx",
-    "-- ": "lua sql hs elm ada adb ads purs",
-    "; ": "lisp clj cljs el scm rkt asm ini",
-    "% ": "tex erl hrl pro",
-}
-_COMMENT_WRAPPED: dict[str, tuple[str, str]] = {
-    "html": ("<!-- ", " -->"),
-    "xml": ("<!-- ", " -->"),
-    "vue": ("<!-- ", " -->"),
-    "svelte": ("<!-- ", " -->"),
-    "md": ("<!-- ", " -->"),
-    "css": ("/* ", " */"),
-    "scss": ("/* ", " */"),
-    "less": ("/* ", " */"),
-    "ml": ("(* ", " *)"),
-}
-_EXTENSION_COMMENT = {
-    ext: (lead, "") for lead, exts in _COMMENT_PREFIXES.items() for ext in exts.split()
-}
-_EXTENSION_COMMENT.update(_COMMENT_WRAPPED)
-
-
 def comment_header(path: str) -> str:
     """`# path` in the file's own comment syntax, so the header reads as part of the code.
 
     Unknown extensions get `#`, the most common line comment among scripting languages.
     """
-    ext = posixpath.splitext(path.replace("\\", "/"))[1].lstrip(".").lower()
-    lead, tail = _EXTENSION_COMMENT.get(ext, ("# ", ""))
-    return f"{lead}{path}{tail}\n"
+    language = languages.by_extension(posixpath.splitext(path.replace("\\", "/"))[1])
+    if language is not None and language.line_comment:
+        return f"{language.line_comment} {path}\n"
+    if language is not None and language.block_comment:
+        opening, closing = language.block_comment
+        return f"{opening} {path} {closing}\n"
+    return f"# {path}\n"
 
 
 def _normalize(token: str) -> str:

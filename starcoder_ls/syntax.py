@@ -22,23 +22,10 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
 
+from starcoder_ls import languages
 from starcoder_ls.types import CompletionContext
 
 _log = logging.getLogger(__name__)
-
-_GRAMMARS: dict[str, tuple[str, str]] = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
-    "javascriptreact": ("tree_sitter_javascript", "language"),
-    "typescript": ("tree_sitter_typescript", "language_typescript"),
-    "typescriptreact": ("tree_sitter_typescript", "language_tsx"),
-    "rust": ("tree_sitter_rust", "language"),
-    "go": ("tree_sitter_go", "language"),
-    "java": ("tree_sitter_java", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
-}
-"""LSP language id -> (grammar module, function returning its language pointer)."""
 
 WINDOW_LINES = 1000
 """Lines parsed on each side of the cursor; local structure is all the decisions need."""
@@ -58,15 +45,18 @@ _BLANKS = frozenset(b" \t\r\n")
 
 @cache
 def grammar(language_id: str) -> Any | None:
-    """The tree-sitter `Language` for an LSP language id, or None when none is installed."""
-    entry = _GRAMMARS.get(language_id)
-    if entry is None:
+    """The tree-sitter `Language` for an LSP language id, or None when none is installed.
+
+    Which wheel holds a language's grammar is recorded in `languages.py`.
+    """
+    record = languages.by_id(language_id)
+    if record is None or record.grammar is None:
         return None
     try:
         from tree_sitter import Language
 
-        module = importlib.import_module(entry[0])
-        return Language(getattr(module, entry[1])())
+        module = importlib.import_module(record.grammar.module)
+        return Language(getattr(module, record.grammar.function)())
     except (ImportError, AttributeError, ValueError) as error:
         _log.info("no tree-sitter grammar for %s (%s): using indentation rules", language_id, error)
         return None

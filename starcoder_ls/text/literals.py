@@ -11,7 +11,9 @@ state at the cursor comes from the document's parse when there is one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+from starcoder_ls import languages
 from starcoder_ls.text.brackets import open_quote
 from starcoder_ls.types import CompletionContext
 
@@ -33,28 +35,21 @@ class _Lexicon:
 
 
 _C_LIKE = _Lexicon()
-_HASH = _Lexicon(line_comments=("#",), block_comment=None)
-_LEXICONS = {
-    "python": _Lexicon(("#",), None, ('"""', "'''")),
-    "javascript": _Lexicon(multi_line_quotes=("`",)),
-    "javascriptreact": _Lexicon(multi_line_quotes=("`",)),
-    "typescript": _Lexicon(multi_line_quotes=("`",)),
-    "typescriptreact": _Lexicon(multi_line_quotes=("`",)),
-    "go": _Lexicon(multi_line_quotes=("`",), raw_quotes=("`",)),
-    "rust": _Lexicon(multi_line_quotes=('"',), line_quotes=()),
-    "java": _Lexicon(multi_line_quotes=('"""',)),
-    "kotlin": _Lexicon(multi_line_quotes=('"""',)),
-    "scala": _Lexicon(multi_line_quotes=('"""',)),
-    "swift": _Lexicon(multi_line_quotes=('"""',)),
-    "shellscript": _HASH,
-    "ruby": _HASH,
-    "yaml": _HASH,
-    "r": _HASH,
-    "perl": _HASH,
-    "lua": _Lexicon(("--",), None),
-    "sql": _Lexicon(("--",)),
-    "haskell": _Lexicon(("--",), None),
-}
+
+
+@lru_cache(maxsize=64)
+def _lexicon(language_id: str) -> _Lexicon:
+    """The scan's rules from `languages.py`; C-like for a language with no string rules there."""
+    language = languages.by_id(language_id)
+    if language is None or language.strings is None:
+        return _C_LIKE
+    return _Lexicon(
+        line_comments=(language.line_comment,) if language.line_comment else (),
+        block_comment=language.block_comment,
+        multi_line_quotes=language.strings.multi_line,
+        raw_quotes=language.strings.raw,
+        line_quotes=language.strings.line,
+    )
 
 
 def string_spans(text: str, ctx: CompletionContext) -> list[tuple[int, int]]:
@@ -63,7 +58,7 @@ def string_spans(text: str, ctx: CompletionContext) -> list[tuple[int, int]]:
     A literal already open at the cursor starts at -1; one left open ends at
     `len(text)`. A cut at index `i` is inside a literal when `start < i < end`.
     """
-    lexicon = _LEXICONS.get(ctx.language_id, _C_LIKE)
+    lexicon = _lexicon(ctx.language_id)
     spans: list[tuple[int, int]] = []
     quote, start, index = _delimiter_at_cursor(ctx), -1, 0
     while index < len(text):

@@ -243,6 +243,12 @@ def test_format_snippet_per_family(name: str, expected: str) -> None:
         ("run.sh", "# run.sh\n"),
         ("Makefile", "# Makefile\n"),
         ("C:\\src\\app.go", "// C:\\src\\app.go\n"),
+        ("core.clj", "; core.clj\n"),
+        ("paper.tex", "% paper.tex\n"),
+        ("main.ml", "(* main.ml *)\n"),
+        ("theme.scss", "/* theme.scss */\n"),
+        ("api.h", "// api.h\n"),
+        ("Main.hs", "-- Main.hs\n"),
     ],
 )
 def test_comment_header_follows_the_file_language(path: str, expected: str) -> None:
