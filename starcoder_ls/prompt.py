@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from starcoder_ls.fim import FimTemplate
 
 CountTokens = Callable[[str], int]
+Encode = Callable[[str], Sequence[int]]
 
 _CHARS_PER_TOKEN_GUESS = 4
 """Starting window width per token; code averages 3-4 characters a token, and the
@@ -41,6 +42,9 @@ class Prompt:
     """Cross-file context used; empty if none."""
     tokens: int
     """Token count of `text`, as counted by the `count_tokens` given."""
+    ids: tuple[int, ...] | None = None
+    """`text`'s token ids when `build_prompt` was given `encode`, so the engine need not
+    tokenize it again."""
 
 
 def build_prompt(
@@ -56,6 +60,7 @@ def build_prompt(
     snippets: Sequence[tuple[str, str]] = (),
     use_fim: bool = True,
     snippet_reserve: int = 0,
+    encode: Encode | None = None,
 ) -> Prompt:
     """The richest prompt whose token count leaves `max_new_tokens` free in the window.
 
@@ -64,6 +69,9 @@ def build_prompt(
     (`snippets`, most related first) fill what the current file leaves free, and may
     take up to `snippet_reserve` tokens from it first: in a long file nothing is left
     free, and a definition from another file can matter more than the file's far end.
+
+    With `encode` (the engine's tokenizer), whole prompts are encoded rather than
+    counted, and the final one's ids are returned on the `Prompt`.
     """
     budget = context_window - max_new_tokens
     if budget <= 0:
@@ -91,6 +99,15 @@ def build_prompt(
             f"max_new_tokens {max_new_tokens})"
         )
 
+    ids: tuple[int, ...] | None = None
+
+    def measure(text: str) -> int:
+        nonlocal ids
+        if encode is None:
+            return count_tokens(text)
+        ids = tuple(encode(text))
+        return len(ids)
+
     if not fim:
         suffix = ""
     reserved: dict[int, str] = {}
@@ -104,13 +121,13 @@ def build_prompt(
 
     chosen = list(reserved.values())
     text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
-    tokens = count_tokens(text)
+    tokens = measure(text)
     if len(reserved) < len(snippets) and tokens < budget:
         more = _fit_snippets(template, snippets, budget - tokens, count_tokens, skip=reserved)
         if more:
             chosen = [formatted for _, formatted in sorted({**reserved, **more}.items())]
             text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
-            tokens = count_tokens(text)
+            tokens = measure(text)
 
     # The parts were counted one by one; merges across their seams can differ.
     while tokens > budget:
@@ -126,7 +143,7 @@ def build_prompt(
         else:
             raise ValueError(f"count_tokens is inconsistent: {overhead} then {tokens} tokens")
         text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
-        tokens = count_tokens(text)
+        tokens = measure(text)
 
     return Prompt(
         text=text,
@@ -134,6 +151,7 @@ def build_prompt(
         suffix=kept_suffix.text,
         context="".join(chosen),
         tokens=tokens,
+        ids=ids,
     )
 
 

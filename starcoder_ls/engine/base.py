@@ -7,7 +7,7 @@ engines through these plain types only.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,7 +65,12 @@ class EngineInfo:
 
 
 class Engine(Protocol):
-    """A loaded model. All methods are called from the engine's own worker thread."""
+    """A loaded model. All methods are called from the engine's own worker thread.
+
+    Engines that tokenize locally also offer `encode(text) -> list[int]`, the ids
+    `generate` would feed for `text`; the prompt builder then hands the final prompt's
+    ids to `generate(prompt_ids=...)` so that it is tokenized once.
+    """
 
     info: EngineInfo
 
@@ -77,9 +82,13 @@ class Engine(Protocol):
         params: GenerationParams,
         cancel: threading.Event,
         *,
+        prompt_ids: Sequence[int] | None = None,
         on_token: Callable[[int], None] | None = None,
     ) -> GenerationResult:
         """Stops within one decode step of `cancel` being set.
+
+        `prompt_ids` are `prompt`'s ids from the engine's own `encode`, when the caller
+        has them; an engine without a local tokenizer ignores them.
 
         `on_token(n)` runs on the engine thread after each decode step with the number
         of tokens generated so far (progress, and tests that cancel mid-generation).

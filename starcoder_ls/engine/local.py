@@ -48,7 +48,7 @@ from starcoder_ls.engine.stopping import (
 from starcoder_ls.engine.tokens import eos_ids, leading_bos
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import torch
 
@@ -115,8 +115,13 @@ class LocalEngine:
     def model(self) -> Any:
         return self._model
 
+    def encode(self, text: str) -> list[int]:
+        """The ids `generate` feeds for `text`: sentinel text becomes the special ids, and no
+        BOS/EOS is added (generate adds the BOS where the model needs one)."""
+        return self._tokenizer.encode(text, add_special_tokens=False)
+
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        return len(self.encode(text))
 
     def generate(
         self,
@@ -124,19 +129,21 @@ class LocalEngine:
         params: GenerationParams,
         cancel: threading.Event,
         *,
+        prompt_ids: Sequence[int] | None = None,
         on_token: Callable[[int], None] | None = None,
     ) -> GenerationResult:
         """Greedy at temperature 0 (one choice however large `n`), else `n` samples.
 
         The prompt's sentinel text (`<fim_prefix>`...) must become the special ids,
-        which is why special tokens are not added and never escaped.
+        which is why special tokens are not added and never escaped. `prompt_ids`, when
+        given, are `encode(prompt)` already computed (by the prompt builder).
         """
         import torch
 
         if self._model is None:
             raise EngineError("the model was unloaded; load it again")
         started = time.perf_counter()
-        ids = self._tokenizer.encode(prompt, add_special_tokens=False)
+        ids = list(prompt_ids) if prompt_ids is not None else self.encode(prompt)
         if self._bos and ids[:1] != self._bos:
             ids = self._bos + ids
         removed = ""

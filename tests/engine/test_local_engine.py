@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.support.logit_steering import ban, force, steered
 
 from starcoder_ls.engine.base import EngineError, GenerationParams
 from starcoder_ls.engine.local import LocalEngine
+from tests.support.logit_steering import ban, force, steered
 
 PREFIX = "def add(a, b):\n    return"
 SUFFIX = "\n\nprint(add(1, 2))\n"
@@ -88,6 +88,28 @@ def test_bos_only_where_the_tokenizer_adds_it_and_never_eos(
     expected = [eos(engine), *ids_of(engine, prompt)]
     assert inputs[0][0].tolist() == expected
     assert inputs[1][0].tolist() == expected
+
+
+def test_ids_handed_in_are_not_encoded_again_and_give_the_same_answer(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompt = engine.info.template.render(PREFIX, SUFFIX)
+    ids = engine.encode(prompt)
+    assert len(ids) == engine.count_tokens(prompt)
+    params = GenerationParams(max_new_tokens=6, stop=("\n",))
+    plain = engine.generate(prompt, params, threading.Event())
+    encodes: list[str] = []
+    original = engine.tokenizer.encode
+
+    def counting(text: str, **kwargs: object) -> list[int]:
+        encodes.append(text)
+        return original(text, **kwargs)
+
+    monkeypatch.setattr(engine.tokenizer, "encode", counting)
+    handed = engine.generate(prompt, params, threading.Event(), prompt_ids=ids)
+    assert encodes == []
+    assert handed.choices == plain.choices
+    assert handed.prompt_tokens == plain.prompt_tokens
 
 
 def test_spm_order_when_forced(tiny_starcoder_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -348,3 +349,30 @@ def _random_code(rng: random.Random, lines: int) -> str:
         width = rng.choice([0, 1, 2, 3, 40]) if rng.random() < 0.97 else 400
         out.append("    " * rng.randint(0, 3) + " ".join(rng.choice(words) for _ in range(width)))
     return "\n".join(out) + rng.choice(["", "\n", "    "])
+
+
+def every_fourth(text: str) -> list[int]:
+    """Ids that `per4` counts: one per started run of four characters."""
+    return [ord(c) for c in text[::4]]
+
+
+def test_the_final_prompt_s_ids_come_back_when_an_encoder_is_given() -> None:
+    prefix, suffix = numbered("prefix", 200), numbered("suffix", 200)
+    counted = build(prefix=prefix, suffix=suffix, count_tokens=seams)
+    encoded = build(
+        prefix=prefix,
+        suffix=suffix,
+        count_tokens=seams,
+        encode=lambda text: [0] * seams(text),
+    )
+
+    assert counted.ids is None
+    assert dataclasses.replace(encoded, ids=None) == counted
+    assert encoded.ids is not None and len(encoded.ids) == encoded.tokens
+
+
+def test_the_ids_are_those_of_the_text_sent() -> None:
+    prompt = build(prefix=numbered("prefix", 200), suffix="x = 1\n", encode=every_fourth)
+
+    assert prompt.ids == tuple(every_fourth(prompt.text))
+    assert prompt.tokens == per4(prompt.text) <= 300 - 60
