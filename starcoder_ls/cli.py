@@ -113,10 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_eval(args)
 
-    from starcoder_ls.engine.local import LocalEngine
     from starcoder_ls.server import create_server
 
-    server = create_server(settings_from_args(args), LocalEngine.load)
+    server = create_server(settings_from_args(args))
     if args.tcp is not None:
         log.info("serving LSP on %s:%d", args.host, args.tcp)
         server.start_tcp(args.host, args.tcp)

@@ -41,13 +41,16 @@ def offset_at(
     codec = _codec(encoding)
     if line < 0 or character < 0:
         raise PositionError(f"position {line}:{character} in {uri} is negative")
-    start = _line_start(text, line)
-    if start is None:
-        lines = len(_LINE_BREAK.findall(text)) + 1
-        raise PositionError(f"line {line} is past the end of {uri} ({lines} lines)")
-    match = _LINE_BREAK.search(text, start)
-    end = len(text) if match is None else match.start()
+    start, end = _line_span(text, line, uri)
     return start + _units_to_index(text[start:end], character, codec)
+
+
+def line_text(text: str, line: int, *, uri: str = "the document") -> str:
+    """The text of one line, without its line break."""
+    if line < 0:
+        raise PositionError(f"line {line} in {uri} is negative")
+    start, end = _line_span(text, line, uri)
+    return text[start:end]
 
 
 def character_to_units(line_text: str, index: int, encoding: str) -> int:
@@ -141,6 +144,15 @@ def _codec(encoding: str) -> tuple[str, int]:
     except KeyError:
         known = ", ".join(_CODECS)
         raise ValueError(f"unknown position encoding {encoding!r} (expected {known})") from None
+
+
+def _line_span(text: str, line: int, uri: str) -> tuple[int, int]:
+    start = _line_start(text, line)
+    if start is None:
+        lines = len(_LINE_BREAK.findall(text)) + 1
+        raise PositionError(f"line {line} is past the end of {uri} ({lines} lines)")
+    match = _LINE_BREAK.search(text, start)
+    return start, len(text) if match is None else match.start()
 
 
 def _line_start(text: str, line: int) -> int | None:

@@ -12,24 +12,28 @@ engine's worker thread is each ticket's `threading.Event`, which is thread-safe.
 
 A handler is expected to read::
 
-    with scheduler.track(uri, version) as ticket:
+    ticket = scheduler.begin(uri, version, request_id)
+    try:
         if not await scheduler.debounce(ticket, skip=invoked_explicitly):
             return []
         result = await run_on_engine_thread(prompt, params, ticket.cancel)
         if not scheduler.is_current(ticket, current_version(uri)):
             return []
         return result
+    except asyncio.CancelledError:
+        scheduler.cancel(ticket)  # the worker thread stops generating too
+        raise
+    finally:
+        scheduler.finish(ticket)
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,8 @@ class Ticket:
     """
 
     id: int
-    """Increasing per scheduler, so log lines of one request can be told apart."""
+    """The request's id, given by the caller, so the scheduler's log lines name the same
+    request as the caller's."""
     key: str
     """The document uri: superseding is per document."""
     version: int
@@ -77,9 +82,8 @@ class Scheduler:
         self.debounce_ms = debounce_ms
         self._clock = clock
         self._sleep = sleep
-        self._ids = itertools.count(1)
         self._latest: dict[str, Ticket] = {}
-        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._waiters: dict[Ticket, asyncio.Future[None]] = {}
 
     @property
     def debounce_ms(self) -> int:
@@ -96,9 +100,9 @@ class Scheduler:
         """Documents with a live ticket; stays bounded by the open documents."""
         return len(self._latest)
 
-    def begin(self, key: str, version: int) -> Ticket:
+    def begin(self, key: str, version: int, request_id: int) -> Ticket:
         """Start a request; the previous one for the same document is superseded."""
-        ticket = Ticket(id=next(self._ids), key=key, version=version, created=self._clock())
+        ticket = Ticket(id=request_id, key=key, version=version, created=self._clock())
         previous = self._latest.get(key)
         if previous is not None:
             log.debug("request %d superseded by %d", previous.id, ticket.id)
@@ -146,39 +150,19 @@ class Scheduler:
         if self._latest.get(ticket.key) is ticket:
             del self._latest[ticket.key]
 
-    def elapsed_ms(self, ticket: Ticket) -> float:
-        """Time since `begin`, for the per-request timings in the log."""
-        return (self._clock() - ticket.created) * 1000
-
-    @contextlib.contextmanager
-    def track(self, key: str, version: int) -> Iterator[Ticket]:
-        """`begin` and `finish` around a handler, cancelling the ticket if it exits by exception.
-
-        pygls cancels a handler by raising `CancelledError` at its `await`, which
-        leaves the worker thread generating; setting the event here stops it too.
-        """
-        ticket = self.begin(key, version)
-        try:
-            yield ticket
-        except BaseException:
-            self._cancel(ticket)
-            raise
-        finally:
-            self.finish(ticket)
-
     def _cancel(self, ticket: Ticket) -> None:
         ticket.cancel.set()
-        waiter = self._waiters.get(ticket.id)
+        waiter = self._waiters.get(ticket)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         self.finish(ticket)
 
     async def _sleep_unless_cancelled(self, ticket: Ticket, delay: float) -> None:
         woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[ticket.id] = woken
+        self._waiters[ticket] = woken
         sleeping = asyncio.ensure_future(self._sleep(delay))
         try:
             await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._waiters.pop(ticket.id, None)
+            self._waiters.pop(ticket, None)
             sleeping.cancel()

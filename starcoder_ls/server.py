@@ -1,13 +1,13 @@
 """LSP wiring: capabilities, thin handlers, and the one error boundary.
 
-Handlers fetch the document, build a `CompletionContext` and hand it to `CompletionService`;
-this is the only module that imports pygls.
+Handlers fetch the document, hand it to `CompletionService` as a `CompletionRequest` and
+turn the answer into LSP types with `lsp_convert`; this is the only module that imports
+pygls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import time
@@ -18,36 +18,26 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
-from starcoder_ls import __version__
+from starcoder_ls import __version__, lsp_convert
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.context import (
-    PositionError,
-    build_context,
-    character_to_units,
-    detect_line_ending,
-    offset_at,
-)
+from starcoder_ls.context import PositionError
 from starcoder_ls.engine.base import EngineError
-from starcoder_ls.service import (
-    CompletionRequest,
-    CompletionService,
-    EngineFactory,
-    ModelStatus,
-    Selected,
-)
-from starcoder_ls.types import OpenDocument, Suggestion
+from starcoder_ls.lifecycle import EngineFactory, ModelStatus, load_engine
+from starcoder_ls.lsp_convert import ACCEPTED_COMMAND
+from starcoder_ls.request import MAX_DOCUMENT_CHARS, Answer, CompletionRequest
+from starcoder_ls.service import CompletionService
+from starcoder_ls.types import OpenDocument
 
 log = logging.getLogger(__name__)
 
 STATUS_COMMAND = "starcoder.status"
 """workspace/executeCommand: returns the model status (state, model, message, device, ...)."""
-ACCEPTED_COMMAND = "starcoder.accepted"
-"""Attached to every item; the editor runs it when the user accepts a suggestion."""
+STATS_COMMAND = "starcoder.stats"
+"""workspace/executeCommand: the service's counters since start (`stats.ServiceStats`)."""
 STATUS_NOTIFICATION = "starcoder/status"
 """Sent whenever the status changes, so a status bar needs no polling."""
-MAX_DOCUMENT_CHARS = 16 * 1024 * 1024
-"""Larger documents are not completed: building context for them costs more than it helps."""
 
 R = TypeVar("R")
 
@@ -79,7 +69,6 @@ def error_boundary(
 class StarcoderServer(LanguageServer):
     def __init__(self, settings: Settings, engine_factory: EngineFactory) -> None:
         super().__init__("starcoder-ls", __version__)
-        self.settings = settings
         self.service = CompletionService(
             settings,
             engine_factory=engine_factory,
@@ -91,6 +80,11 @@ class StarcoderServer(LanguageServer):
         """uri -> monotonic time of its last didOpen/didChange, to rank other files by recency."""
         self._pending_options: Any = None
         self._load_task: asyncio.Task[None] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """Kept by the service only, so that no second copy can fall behind."""
+        return self.service.settings
 
     @property
     def encoding(self) -> str:
@@ -119,7 +113,6 @@ class StarcoderServer(LanguageServer):
         result = merge(self.settings, options)
         for error in result.errors:
             self.show_error(error)
-        self.settings = result.settings
         if self.service.update_settings(result.settings):
             self.start_loading()
 
@@ -158,62 +151,32 @@ class StarcoderServer(LanguageServer):
         if status.state == "error":
             self.show_error(f"could not load {status.model}: {status.message}")
 
-    def context_for(
-        self, text_document: types.TextDocumentIdentifier, position: types.Position
-    ) -> tuple[Any, Any]:
-        doc = self.workspace.text_documents.get(text_document.uri)
+    def document(self, uri: str) -> TextDocument:
+        doc = self.workspace.text_documents.get(uri)
         if doc is None:
             raise JsonRpcInvalidParams(
-                f"unknown document {text_document.uri}: open it with textDocument/didOpen first"
+                f"unknown document {uri}: open it with textDocument/didOpen first"
             )
-        text = doc.source
-        if len(text) > MAX_DOCUMENT_CHARS:
-            return doc, None
-        others = tuple(
+        return doc
+
+    def other_documents(self, uri: str) -> tuple[OpenDocument, ...]:
+        """Every open document but `uri` and the huge ones, for cross-file context."""
+        return tuple(
             OpenDocument(
                 uri=d.uri,
                 path=d.filename or d.uri,
                 language_id=d.language_id or "",
                 text=d.source,
-                last_edit=self.last_edit.get(uri, 0.0),
+                last_edit=self.last_edit.get(other, 0.0),
             )
-            for uri, d in self.workspace.text_documents.items()
-            if uri != doc.uri and len(d.source) <= MAX_DOCUMENT_CHARS
-        )
-        ctx = build_context(
-            text=text,
-            uri=doc.uri,
-            version=doc.version or 0,
-            language_id=doc.language_id or "",
-            line=position.line,
-            character=position.character,
-            encoding=self.encoding,
-            other_documents=others,
-        )
-        return doc, ctx
-
-    def lsp_range(self, ctx: Any, suggestion: Suggestion) -> types.Range:
-        """The cursor-line range a suggestion replaces, in the negotiated encoding."""
-        line_text = ctx.line_prefix + ctx.line_suffix
-        encoding = self.encoding
-        start = character_to_units(line_text, suggestion.character, encoding)
-        end = character_to_units(line_text, suggestion.end_character, encoding)
-        return types.Range(
-            start=types.Position(line=ctx.line, character=start),
-            end=types.Position(line=ctx.line, character=end),
+            for other, d in self.workspace.text_documents.items()
+            if other != uri and len(d.source) <= MAX_DOCUMENT_CHARS
         )
 
 
-def looks_binary(text: str) -> bool:
-    """NUL bytes or mostly control characters: not source code, nothing to complete."""
-    sample = text[:8192]
-    if "\x00" in sample:
-        return True
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f\v")
-    return bool(sample) and controls / len(sample) > 0.1
-
-
-def create_server(settings: Settings, engine_factory: EngineFactory) -> StarcoderServer:
+def create_server(
+    settings: Settings, engine_factory: EngineFactory = load_engine
+) -> StarcoderServer:
     server = StarcoderServer(settings, engine_factory)
 
     @server.feature(types.INITIALIZE)
@@ -231,7 +194,6 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
         result = merge(ls.settings, ls._pending_options)
         for error in result.errors:
             ls.show_error(error)
-        ls.settings = result.settings
         ls.service.update_settings(result.settings)
         ls.start_loading()
 
@@ -271,6 +233,10 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
     def status(ls: StarcoderServer, *args: Any) -> dict[str, str]:
         return ls.service.status.to_json()
 
+    @server.command(STATS_COMMAND)
+    def stats(ls: StarcoderServer, *args: Any) -> dict[str, int | float]:
+        return ls.service.stats.to_json()
+
     @server.command(ACCEPTED_COMMAND)
     def accepted(ls: StarcoderServer, *args: Any) -> None:
         ls.accepted += 1
@@ -283,29 +249,24 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
         *,
         invoked: bool,
         selected: types.SelectedCompletionInfo | None = None,
-    ) -> tuple[Any, list[Suggestion]]:
-        doc, ctx = ls.context_for(text_document, position)
-        if ctx is None:
-            log.info("no completion: %s is over %d characters", doc.uri, MAX_DOCUMENT_CHARS)
-            return None, []
-        if looks_binary(doc.source):
-            log.info("no completion: %s looks binary", doc.uri)
-            return ctx, []
-        sel = None
-        if selected is not None and selected.range.start.line == position.line:
-            encoding = ls.encoding
-            line_text = ctx.line_prefix + ctx.line_suffix
-            sel = Selected(
-                text=selected.text,
-                start=offset_at(line_text, 0, selected.range.start.character, encoding),
-                end=offset_at(line_text, 0, selected.range.end.character, encoding),
-            )
-        request = CompletionRequest(ctx=ctx, invoked=invoked, selected=sel)
-        found = await ls.service.complete(request)
-        eol = detect_line_ending(doc.source)
-        if eol != "\n":
-            found = [dataclasses.replace(s, text=s.text.replace("\n", eol)) for s in found]
-        return ctx, found
+    ) -> Answer:
+        doc = ls.document(text_document.uri)
+        encoding = ls.encoding
+        request = CompletionRequest(
+            uri=doc.uri,
+            version=doc.version or 0,
+            language_id=doc.language_id or "",
+            text=doc.source,
+            line=position.line,
+            character=position.character,
+            encoding=encoding,
+            invoked=invoked,
+            selected=lsp_convert.selected(selected, position, doc.source, encoding),
+            other_documents=functools.partial(ls.other_documents, doc.uri),
+        )
+        answer = await ls.service.complete(request)
+        found = lsp_convert.with_line_endings(answer.suggestions, doc.source)
+        return Answer(ctx=answer.ctx, suggestions=found)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @error_boundary
@@ -313,26 +274,16 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
         ls: StarcoderServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        ctx, found = await suggestions(
+        answer = await suggestions(
             ls,
             params.text_document,
             params.position,
             invoked=invoked,
             selected=params.context.selected_completion_info,
         )
-        items = [
-            types.InlineCompletionItem(
-                insert_text=s.text,
-                range=ls.lsp_range(ctx, s),
-                command=types.Command(
-                    title="Accepted",
-                    command=ACCEPTED_COMMAND,
-                    arguments=[{"uri": params.text_document.uri, "index": i}],
-                ),
-            )
-            for i, s in enumerate(found)
-        ]
-        return types.InlineCompletionList(items=items)
+        return lsp_convert.inline_list(
+            answer.ctx, answer.suggestions, ls.encoding, params.text_document.uri
+        )
 
     @error_boundary
     async def completion(
@@ -342,51 +293,8 @@ def create_server(settings: Settings, engine_factory: EngineFactory) -> Starcode
             params.context is not None
             and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
         )
-        ctx, found = await suggestions(ls, params.text_document, params.position, invoked=invoked)
+        answer = await suggestions(ls, params.text_document, params.position, invoked=invoked)
         model = ls.service.status.model
-        return types.CompletionList(
-            is_incomplete=True,
-            items=[completion_item(ls, ctx, s, model, i) for i, s in enumerate(found)],
-        )
+        return lsp_convert.completion_list(answer.ctx, answer.suggestions, ls.encoding, model)
 
     return server
-
-
-def _word_start(line_prefix: str) -> int:
-    i = len(line_prefix)
-    while i > 0 and (line_prefix[i - 1].isalnum() or line_prefix[i - 1] == "_"):
-        i -= 1
-    return i
-
-
-def completion_item(
-    ls: StarcoderServer, ctx: Any, suggestion: Suggestion, model: str, index: int
-) -> types.CompletionItem:
-    """A popup item that inserts the same text as the inline suggestion.
-
-    The edit starts at the word being typed so that the editor's own filtering keeps the
-    item while the user types on (the list is incomplete and will be asked for again).
-    """
-    start = min(_word_start(ctx.line_prefix), suggestion.character)
-    typed = ctx.line_prefix[start : suggestion.character]
-    new_text = typed + suggestion.text
-    edit_suggestion = Suggestion(
-        text=new_text, character=start, end_character=suggestion.end_character
-    )
-    first_line = new_text.split("\n", 1)[0].strip() or new_text.strip()
-    label = first_line if len(first_line) <= 60 else first_line[:57] + "..."
-    if "\n" in new_text.strip():
-        label += " …"
-    return types.CompletionItem(
-        label=label,
-        kind=types.CompletionItemKind.Snippet,
-        detail=f"starcoder-ls · {model}",
-        documentation=types.MarkupContent(
-            kind=types.MarkupKind.Markdown, value=f"```{ctx.language_id}\n{new_text}\n```"
-        ),
-        sort_text=f"0{index}",
-        filter_text=new_text,
-        insert_text_format=types.InsertTextFormat.PlainText,
-        text_edit=types.TextEdit(range=ls.lsp_range(ctx, edit_suggestion), new_text=new_text),
-        command=types.Command(title="Accepted", command=ACCEPTED_COMMAND, arguments=[]),
-    )

@@ -14,7 +14,10 @@ from starcoder_ls.postprocess.balance_brackets import balance_brackets
 from starcoder_ls.postprocess.drop_duplicated_suffix import drop_duplicated_suffix
 from starcoder_ls.postprocess.drop_too_short import drop_too_short
 from starcoder_ls.postprocess.fix_leading_whitespace import fix_leading_whitespace
-from starcoder_ls.postprocess.limit_scope_by_indentation import limit_scope_by_indentation
+from starcoder_ls.postprocess.limit_scope_by_indentation import (
+    block_exit_stops,
+    limit_scope_by_indentation,
+)
 from starcoder_ls.postprocess.limit_to_single_line import limit_to_single_line
 from starcoder_ls.postprocess.normalize_indentation import normalize_indentation
 from starcoder_ls.postprocess.remove_repetitive_blocks import remove_repetitive_blocks
@@ -25,6 +28,10 @@ from starcoder_ls.text.closing import replaced_suffix_length
 from starcoder_ls.types import CompletionContext, Mode, Suggestion
 
 Filter = Callable[[str, CompletionContext, Mode], str | None]
+StopRule = Callable[[CompletionContext, Mode, bool], tuple[str, ...]]
+"""`(ctx, mode, sees_suffix) -> stop strings`: where the engine may stop because its filter
+would cut there anyway; `sees_suffix` says whether the prompt shows the text after the
+cursor."""
 
 _log = logging.getLogger(__name__)
 
@@ -50,6 +57,24 @@ FILTERS: list[Filter] = [
     # Last: any filter above may have left nothing worth showing.
     drop_too_short,
 ]
+
+
+ENGINE_STOPS: dict[Filter, StopRule] = {
+    limit_scope_by_indentation: block_exit_stops,
+}
+"""Stops that anticipate a filter's cut, so generation ends where the filter would cut."""
+
+
+def engine_stops(
+    ctx: CompletionContext, mode: Mode, *, sees_suffix: bool, skip: Collection[str] = ()
+) -> tuple[str, ...]:
+    """The stop strings of every filter in `ENGINE_STOPS` but those named in `skip`: a
+    disabled filter cuts nothing, so stopping early for it would change the answer."""
+    stops: list[str] = []
+    for step, rule in ENGINE_STOPS.items():
+        if step.__name__ not in skip:
+            stops.extend(stop for stop in rule(ctx, mode, sees_suffix) if stop not in stops)
+    return tuple(stops)
 
 
 def run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 
 from starcoder_ls.text.lines import following_non_blank_lines, indent_width, indentation
@@ -89,3 +90,27 @@ def _document_needs_closer(ctx: CompletionContext, width: int) -> bool:
     if next_width > width:
         return False
     return not (next_width == width and _CLOSER.match(below[0].strip()))
+
+
+_LINE_STARTS = string.ascii_letters + "_#@\"'`"
+"""How a Python line can start that is neither indentation nor a closing bracket."""
+
+
+def block_exit_stops(ctx: CompletionContext, mode: Mode, sees_suffix: bool) -> tuple[str, ...]:
+    """Where to stop a multi-line model that never saw the text after the cursor.
+
+    In Python a line indented less than the blank cursor line has left the cursor's
+    block, which this filter cuts anyway: stopping there changes no suggestion and
+    saves the tokens, most of the wait on a CPU (3x less on HumanEval multi-line holes,
+    same pass@1; docs/quality.md). A stop at the suffix's next line written whole was
+    tried as well and removed: it never fired in those runs.
+    """
+    if mode is not Mode.MULTI_LINE or sees_suffix:
+        return ()
+    indent, unit = ctx.line_prefix, ctx.indent_unit
+    blank = not (indent.strip() or ctx.line_suffix.strip())
+    if ctx.language_id != "python" or not indent or not blank:
+        return ()
+    levels = len(indent) // len(unit)
+    outer = [unit * level for level in range(levels)] if indent == unit * levels else [""]
+    return tuple(f"\n{lead}{start}" for lead in outer for start in _LINE_STARTS)

@@ -7,23 +7,42 @@ what it answers, without loading a model.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
 from starcoder_ls.fim import PREFIX_ONLY, FimTemplate
+from starcoder_ls.request import CompletionRequest
+from starcoder_ls.selection import Selected
 from starcoder_ls.service import CompletionService
+from starcoder_ls.types import OpenDocument
+from tests.support.cursor import CURSOR
 
 Reply = Callable[[str, GenerationParams], list[str]]
 
 
-class FakeEngine:
-    """Answers each generate call with `reply(prompt, params)` and records the call."""
+@dataclass(frozen=True, kw_only=True)
+class PrefilledResult(GenerationResult):
+    """A result from an engine that reused part of the prompt's KV cache."""
 
-    def __init__(self, reply: Reply, template: FimTemplate = PREFIX_ONLY) -> None:
+    prefilled_tokens: int
+
+
+class FakeEngine:
+    """Answers each generate call with `reply(prompt, params)` and records the call.
+
+    `prefilled` makes its results report that many prefilled tokens (an engine with KV
+    reuse); without it they carry no such attribute.
+    """
+
+    def __init__(
+        self, reply: Reply, template: FimTemplate = PREFIX_ONLY, *, prefilled: int | None = None
+    ) -> None:
         self.info = EngineInfo(model="fake", template=template, context_window=2048)
         self.reply = reply
+        self.prefilled = prefilled
         self.calls: list[tuple[str, GenerationParams]] = []
 
     def count_tokens(self, text: str) -> int:
@@ -37,10 +56,52 @@ class FakeEngine:
             Generation(text=text, tokens=5, stop_reason="stop")
             for text in self.reply(prompt, params)
         )
+        if self.prefilled is not None:
+            return PrefilledResult(
+                choices=choices, prompt_tokens=3, generate_ms=1.0, prefilled_tokens=self.prefilled
+            )
         return GenerationResult(choices=choices, prompt_tokens=3, generate_ms=1.0)
 
     def close(self) -> None:
         pass
+
+
+def request_from(
+    marked: str,
+    *,
+    language_id: str = "python",
+    uri: str = "file:///work/example.py",
+    version: int = 1,
+    invoked: bool = False,
+    selected: Selected | None = None,
+    other_documents: Iterable[OpenDocument] | Callable[[], Iterable[OpenDocument]] = (),
+) -> CompletionRequest:
+    """The request for the cursor at the single `█` in `marked` (positions in utf-32, so
+    the character is the column)."""
+    if marked.count(CURSOR) != 1:
+        raise ValueError(f"expected exactly one {CURSOR} in {marked!r}")
+    offset = marked.index(CURSOR)
+    text = marked.replace(CURSOR, "")
+    if callable(other_documents):
+        collect = other_documents
+    else:
+        documents = tuple(other_documents)
+
+        def collect() -> tuple[OpenDocument, ...]:
+            return documents
+
+    return CompletionRequest(
+        uri=uri,
+        version=version,
+        language_id=language_id,
+        text=text,
+        line=text.count("\n", 0, offset),
+        character=offset - (text.rfind("\n", 0, offset) + 1),
+        encoding="utf-32",
+        invoked=invoked,
+        selected=selected,
+        other_documents=collect,
+    )
 
 
 @asynccontextmanager
@@ -48,7 +109,7 @@ async def serving(engine: FakeEngine, settings: Settings) -> AsyncIterator[Compl
     """A loaded `CompletionService` on `engine`, shut down on exit."""
     service = CompletionService(
         settings,
-        engine_factory=lambda *args, **kwargs: engine,
+        engine_factory=lambda settings, progress: engine,
         current_version=lambda uri: 1,
     )
     try:

@@ -16,10 +16,10 @@ from starcoder_ls.config import Settings, merge
 from starcoder_ls.crossfile import select_snippets, split_chunks
 from starcoder_ls.fim import PREFIX_ONLY, TEMPLATES, get_template
 from starcoder_ls.prompt import build_prompt
-from starcoder_ls.service import CompletionRequest, CompletionService
+from starcoder_ls.service import CompletionService
 from starcoder_ls.types import CompletionContext, OpenDocument
 from tests.support.cursor import ctx_from
-from tests.support.fake_engine import FakeEngine, serving
+from tests.support.fake_engine import FakeEngine, request_from, serving
 
 UNITS = """\
 import math
@@ -42,6 +42,7 @@ def shout(text):
     return text.upper()
 """
 MAIN = "temperature = 21\nprint(celsius_to_█)\n"
+APP = "file:///work/app/main.py"
 
 
 def doc(
@@ -57,7 +58,7 @@ def doc(
 
 
 def ctx_with(marked: str, *documents: OpenDocument, **kwargs: str) -> CompletionContext:
-    ctx = ctx_from(marked, uri="file:///work/app/main.py", **kwargs)
+    ctx = ctx_from(marked, uri=APP, **kwargs)
     return dataclasses.replace(ctx, other_documents=documents)
 
 
@@ -327,8 +328,8 @@ def test_cross_file_context_is_a_setting_on_by_default() -> None:
 async def test_the_setting_turns_other_files_on_and_off(enabled: bool) -> None:
     engine = FakeEngine(lambda prompt, params: ["rankine(temperature)"])
     async with serving(engine, Settings(debounce_ms=0, cross_file_context=enabled)) as service:
-        ctx = ctx_with(MAIN, doc("notes.py", NOTES), doc("lib/units.py", UNITS))
-        await service.complete(CompletionRequest(ctx=ctx))
+        others = (doc("notes.py", NOTES), doc("lib/units.py", UNITS))
+        await service.complete(request_from(MAIN, uri=APP, other_documents=others))
 
     ((prompt, _),) = engine.calls
     header = "# lib/units.py\ndef celsius_to_rankine(c):\n"
@@ -358,17 +359,18 @@ class Borrowed:
 async def test_a_helper_from_another_open_file_is_completed_by_name(embedded_engine) -> None:
     """SmolLM2 alone completes `celsius_to_` as `fahrenheit`, the name it knows best; with
     the open file that defines `celsius_to_rankine` it writes the helper's real name."""
-    ctx = ctx_with(MAIN, doc("notes.py", NOTES), doc("lib/units.py", UNITS, last_edit=1.0))
+    others = (doc("notes.py", NOTES), doc("lib/units.py", UNITS, last_edit=1.0))
+    request = request_from(MAIN, uri=APP, other_documents=others)
     answers = {}
     for enabled in (True, False):
         service = CompletionService(
             Settings(debounce_ms=0, max_new_tokens=12, cross_file_context=enabled),
-            engine_factory=lambda *args, **kwargs: Borrowed(embedded_engine),
+            engine_factory=lambda settings, progress: Borrowed(embedded_engine),
             current_version=lambda uri: 1,
         )
         try:
             assert (await service.load()).state == "ready"
-            (answers[enabled],) = await service.complete(CompletionRequest(ctx=ctx))
+            (answers[enabled],) = (await service.complete(request)).suggestions
         finally:
             service.shutdown()
 

@@ -1,0 +1,149 @@
+"""The model's life cycle: loading, reloading, status and shutdown, on its one worker thread.
+
+Loading and generating share the worker (a model lives on one thread), so every engine
+call goes through `Model.call`. Nothing here knows about requests or documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from starcoder_ls.config import Settings
+from starcoder_ls.engine.base import Engine, EngineError, ProgressCallback
+from starcoder_ls.engine.models import EMBEDDED_NAME
+from starcoder_ls.engine.worker import ModelWorker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+EngineFactory = Callable[[Settings, ProgressCallback | None], Engine]
+"""Loads the engine the settings ask for; runs on the worker thread."""
+
+
+def load_engine(settings: Settings, progress: ProgressCallback | None) -> Engine:
+    """The default `EngineFactory`: a local transformers model (torch is imported here,
+    on first load, not when the server starts)."""
+    from starcoder_ls.engine.local import LocalEngine
+
+    return LocalEngine.load(
+        settings.model,
+        device=settings.device,
+        dtype=settings.dtype,
+        template=settings.fim_template,
+        context_window=settings.context_window,
+        progress=progress,
+    )
+
+
+def model_label(model: str | None) -> str:
+    """The name users see for the `model` setting (None is the embedded default)."""
+    return model or EMBEDDED_NAME
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    state: str
+    """"loading", "ready", "error" or "disabled"."""
+    model: str
+    message: str = ""
+    device: str = ""
+    dtype: str = ""
+    template: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+class Model:
+    """The loaded engine (or why there is none), and the worker thread it runs on."""
+
+    def __init__(
+        self,
+        engine_factory: EngineFactory,
+        *,
+        model: str | None,
+        on_status: Callable[[ModelStatus], None] = lambda status: None,
+    ) -> None:
+        self._engine_factory = engine_factory
+        self._on_status = on_status
+        self._worker = ModelWorker()
+        self._engine: Engine | None = None
+        self._load_generation = 0
+        self.status = ModelStatus("loading", model_label(model))
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine when the last load succeeded; None while loading or after a failure."""
+        return self._engine
+
+    def _set_status(self, status: ModelStatus) -> None:
+        self.status = status
+        log.info("model %s: %s %s", status.model, status.state, status.message)
+        self._on_status(status)
+
+    async def load(self, settings: Settings, progress: ProgressCallback | None) -> ModelStatus:
+        """(Re)load the model for `settings` on the worker thread.
+
+        A newer load started meanwhile wins: this one's result is dropped.
+        """
+        label = model_label(settings.model)
+        self._load_generation += 1
+        generation = self._load_generation
+        self._engine = None
+        self._set_status(ModelStatus("loading", label, "loading"))
+        started = time.perf_counter()
+        try:
+            engine = await self.call(self._replace_engine, settings, progress)
+        except EngineError as exc:
+            status = ModelStatus("error", label, str(exc))
+        except Exception as exc:  # a loader bug must not take the server down
+            log.exception("loading %s failed", label)
+            status = ModelStatus("error", label, f"{type(exc).__name__}: {exc}")
+        else:
+            if generation != self._load_generation:
+                return self.status
+            self._engine = engine
+            info = engine.info
+            seconds = time.perf_counter() - started
+            status = ModelStatus(
+                "ready",
+                info.model,
+                f"loaded in {seconds:.1f} s",
+                device=info.device,
+                dtype=info.dtype,
+                template=info.template.name,
+            )
+        if generation == self._load_generation:
+            self._set_status(status)
+        return self.status
+
+    def _replace_engine(self, settings: Settings, progress: ProgressCallback | None) -> Engine:
+        old, self._engine = self._engine, None
+        if old is not None:
+            old.close()
+        return self._engine_factory(settings, progress)
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Show "disabled" while completions are off, and the model's own state again after."""
+        if not enabled:
+            self._set_status(dataclasses.replace(self.status, state="disabled"))
+        elif self.status.state == "disabled":
+            state = "ready" if self._engine else "loading"
+            self._set_status(dataclasses.replace(self.status, state=state))
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the model's thread, after what is queued there."""
+        return await asyncio.wrap_future(self._worker.submit(fn, *args))
+
+    def shutdown(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            self._worker.submit(engine.close)
+        self._worker.shutdown(wait=False)

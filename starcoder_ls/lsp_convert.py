@@ -1,0 +1,129 @@
+"""Conversions between LSP types and the pipeline's plain data, beside `server.py`.
+
+Positions cross here in the negotiated encoding (`context.py` does the arithmetic);
+suggestions leave as `InlineCompletionItem`s or, for editors without inline completion,
+as popup `CompletionItem`s that insert the same text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lsprotocol import types
+
+from starcoder_ls.context import character_to_units, detect_line_ending, line_text, offset_at
+from starcoder_ls.selection import Selected
+from starcoder_ls.types import CompletionContext, Suggestion
+
+ACCEPTED_COMMAND = "starcoder.accepted"
+"""Attached to every item; the editor runs it when the user accepts a suggestion."""
+
+
+def selected(
+    info: types.SelectedCompletionInfo | None, position: types.Position, text: str, encoding: str
+) -> Selected | None:
+    """The popup item to complete over, as string indices into the cursor line.
+
+    An item on another line than the cursor cannot be extended there: ignored.
+    """
+    if info is None or info.range.start.line != position.line:
+        return None
+    line = line_text(text, position.line)
+    return Selected(
+        text=info.text,
+        start=offset_at(line, 0, info.range.start.character, encoding),
+        end=offset_at(line, 0, info.range.end.character, encoding),
+    )
+
+
+def with_line_endings(suggestions: list[Suggestion], text: str) -> list[Suggestion]:
+    """Suggestions with the document's own line ending (the pipeline writes "\\n")."""
+    eol = detect_line_ending(text)
+    if eol == "\n":
+        return suggestions
+    return [dataclasses.replace(s, text=s.text.replace("\n", eol)) for s in suggestions]
+
+
+def lsp_range(ctx: CompletionContext, suggestion: Suggestion, encoding: str) -> types.Range:
+    """The cursor-line range a suggestion replaces, in the negotiated encoding."""
+    line = ctx.line_prefix + ctx.line_suffix
+    start = character_to_units(line, suggestion.character, encoding)
+    end = character_to_units(line, suggestion.end_character, encoding)
+    return types.Range(
+        start=types.Position(line=ctx.line, character=start),
+        end=types.Position(line=ctx.line, character=end),
+    )
+
+
+def inline_list(
+    ctx: CompletionContext | None, suggestions: list[Suggestion], encoding: str, uri: str
+) -> types.InlineCompletionList:
+    if ctx is None:
+        return types.InlineCompletionList(items=[])
+    items = [
+        types.InlineCompletionItem(
+            insert_text=s.text,
+            range=lsp_range(ctx, s, encoding),
+            command=types.Command(
+                title="Accepted",
+                command=ACCEPTED_COMMAND,
+                arguments=[{"uri": uri, "index": i}],
+            ),
+        )
+        for i, s in enumerate(suggestions)
+    ]
+    return types.InlineCompletionList(items=items)
+
+
+def completion_list(
+    ctx: CompletionContext | None, suggestions: list[Suggestion], encoding: str, model: str
+) -> types.CompletionList:
+    """Always incomplete: the editor asks again as the user types, for a fresh answer."""
+    items = (
+        []
+        if ctx is None
+        else [completion_item(ctx, s, model, i, encoding) for i, s in enumerate(suggestions)]
+    )
+    return types.CompletionList(is_incomplete=True, items=items)
+
+
+def _word_start(line_prefix: str) -> int:
+    i = len(line_prefix)
+    while i > 0 and (line_prefix[i - 1].isalnum() or line_prefix[i - 1] == "_"):
+        i -= 1
+    return i
+
+
+def completion_item(
+    ctx: CompletionContext, suggestion: Suggestion, model: str, index: int, encoding: str
+) -> types.CompletionItem:
+    """A popup item that inserts the same text as the inline suggestion.
+
+    The edit starts at the word being typed so that the editor's own filtering keeps the
+    item while the user types on (the list is incomplete and will be asked for again).
+    """
+    start = min(_word_start(ctx.line_prefix), suggestion.character)
+    typed = ctx.line_prefix[start : suggestion.character]
+    new_text = typed + suggestion.text
+    edit_suggestion = Suggestion(
+        text=new_text, character=start, end_character=suggestion.end_character
+    )
+    first_line = new_text.split("\n", 1)[0].strip() or new_text.strip()
+    label = first_line if len(first_line) <= 60 else first_line[:57] + "..."
+    if "\n" in new_text.strip():
+        label += " …"
+    return types.CompletionItem(
+        label=label,
+        kind=types.CompletionItemKind.Snippet,
+        detail=f"starcoder-ls · {model}",
+        documentation=types.MarkupContent(
+            kind=types.MarkupKind.Markdown, value=f"```{ctx.language_id}\n{new_text}\n```"
+        ),
+        sort_text=f"0{index}",
+        filter_text=new_text,
+        insert_text_format=types.InsertTextFormat.PlainText,
+        text_edit=types.TextEdit(
+            range=lsp_range(ctx, edit_suggestion, encoding), new_text=new_text
+        ),
+        command=types.Command(title="Accepted", command=ACCEPTED_COMMAND, arguments=[]),
+    )

@@ -1,0 +1,48 @@
+"""Counters of the completion service since it started (`starcoder.stats`).
+
+A benchmark reads them over LSP to tell where time and tokens went (model calls,
+prefill, cache reuse) without parsing the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from starcoder_ls.engine.base import GenerationResult
+
+
+@dataclass(kw_only=True)
+class ServiceStats:
+    requests: int = 0
+    """Completion requests received, refused or not."""
+    suggested: int = 0
+    """Requests answered with at least one suggestion."""
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    prefilled_tokens: int = 0
+    """Prompt tokens the engine computed, less any it reused (all of them without reuse)."""
+    generated_tokens: int = 0
+    engine_ms: float = 0.0
+    """Sum of the engine's `generate_ms`."""
+    cache_hits: int = 0
+    """Engine calls answered from the exact cache."""
+    typed_ahead_hits: int = 0
+    """Requests answered by the rest of a suggestion the user is typing."""
+
+    def count_generation(self, result: GenerationResult) -> None:
+        self.model_calls += 1
+        self.prompt_tokens += result.prompt_tokens
+        prefilled = getattr(result, "prefilled_tokens", None)
+        self.prefilled_tokens += result.prompt_tokens if prefilled is None else prefilled
+        self.generated_tokens += sum(choice.tokens for choice in result.choices)
+        self.engine_ms += result.generate_ms
+
+    def to_json(self) -> dict[str, int | float]:
+        """camelCase keys, as every other name on the wire."""
+        return {_camel(name): value for name, value in dataclasses.asdict(self).items()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
