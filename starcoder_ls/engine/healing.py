@@ -81,21 +81,32 @@ def split_last_token(
 
 class HealingProcessor:
     """A transformers logits processor: until a row has spelled out `removed`, only
-    tokens that continue it may be chosen. Rows are independent (sampled choices)."""
+    tokens that continue it may be chosen. Rows are independent (sampled choices).
+
+    Healing is over within a few tokens, and a healed row stays healed, so once every
+    row is done a step costs nothing: no copy of the ids, no decoding.
+    """
 
     def __init__(self, tokenizer: Any, vocab: Vocabulary, removed: str, prompt_length: int):
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.removed = removed
         self.prompt_length = prompt_length
+        self._healed: set[int] = set()
+        self._all_healed = False
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         import torch
 
-        generated = input_ids[:, self.prompt_length :].tolist()
-        for row, tokens in enumerate(generated):
+        if self._all_healed:
+            return scores
+        rows = input_ids.shape[0]
+        pending = [row for row in range(rows) if row not in self._healed]
+        generated = input_ids[pending, self.prompt_length :].tolist()
+        for row, tokens in zip(pending, generated, strict=True):
             done = decode_tokens(self.tokenizer, tokens) if tokens else ""
             if len(done) >= len(self.removed):
+                self._healed.add(row)
                 continue
             allowed = self.vocab.allowed(self.removed[len(done) :])
             if not allowed:
@@ -103,6 +114,7 @@ class HealingProcessor:
             mask = torch.full_like(scores[row], float("-inf"))
             mask[list(allowed)] = 0
             scores[row] = scores[row] + mask
+        self._all_healed = len(self._healed) == rows
         return scores
 
 

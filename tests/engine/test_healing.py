@@ -183,6 +183,34 @@ def test_rows_are_healed_independently_and_released_once_spelled(tokenizer, voca
     assert torch.equal(out[1], scores[1])  # "items" spelled "ite" and more: free again
 
 
+def test_once_every_row_is_healed_a_step_does_no_work(tokenizer, vocab) -> None:
+    prompt = ids("self", ".")
+    processor = HealingProcessor(tokenizer, vocab, "ite", prompt_length=len(prompt))
+    assert vocab.texts  # the vocabulary is decoded once per model, not per step
+    decoded: list[list[int]] = []
+    original = tokenizer.decode
+
+    def counting(token_ids: list[int], **kwargs: object) -> str:
+        decoded.append(token_ids)
+        return original(token_ids, **kwargs)
+
+    tokenizer.decode = counting
+
+    def step(first: list[str], second: list[str], scores: torch.Tensor) -> torch.Tensor:
+        return processor(torch.tensor([prompt + ids(*first), prompt + ids(*second)]), scores)
+
+    step(["i"], ["ite"], torch.zeros(2, len(PIECES)))
+    assert decoded == [ids("i"), ids("ite")]
+    step(["i", "te"], ["ite", "ms"], torch.zeros(2, len(PIECES)))
+    assert decoded[2:] == [ids("i", "te")]  # the healed second row is not decoded again
+
+    scores = torch.randn(2, len(PIECES))
+    expected = scores.clone()
+    out = step(["i", "te", "ms"], ["ite", "ms", "ms"], scores)
+    assert out is scores and torch.equal(out, expected)
+    assert len(decoded) == 3
+
+
 def test_nothing_is_masked_when_no_token_continues_the_text(tokenizer, vocab) -> None:
     processor = HealingProcessor(tokenizer, vocab, "zz", prompt_length=1)
     scores = torch.randn(1, len(PIECES))
