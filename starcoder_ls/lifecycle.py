@@ -1,12 +1,14 @@
 """The model's life cycle: loading, reloading, status and shutdown, on its one worker thread.
 
 Loading and generating share the worker (a model lives on one thread), so every engine
-call goes through `Model.call`. Nothing here knows about requests or documents.
+call goes through `Model.call`. A request that arrives while the model loads can wait for
+it (`Model.loaded`). Nothing here knows about requests or documents.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -76,15 +78,39 @@ class Model:
         self._worker = ModelWorker()
         self._engine: Engine | None = None
         self._load_generation = 0
-        self.status = ModelStatus("loading", model_label(model))
+        self._settled = asyncio.Event()
+        """Set while no load is under way (cleared until the first load ends)."""
+        self._status = ModelStatus("loading", model_label(model))
+        self._enabled = True
 
     @property
     def engine(self) -> Engine | None:
         """The engine when the last load succeeded; None while loading or after a failure."""
         return self._engine
 
+    @property
+    def status(self) -> ModelStatus:
+        """The model's state, shown as "disabled" while completions are off."""
+        if self._enabled:
+            return self._status
+        return dataclasses.replace(self._status, state="disabled")
+
+    @property
+    def loading(self) -> bool:
+        return not self._settled.is_set()
+
+    async def loaded(self) -> Engine | None:
+        """The engine once no load is under way; None when the last one failed."""
+        while not self._settled.is_set():
+            await self._settled.wait()
+        return self._engine
+
     def _set_status(self, status: ModelStatus) -> None:
-        self.status = status
+        self._status = status
+        self._publish()
+
+    def _publish(self) -> None:
+        status = self.status
         log.info("model %s: %s %s", status.model, status.state, status.message)
         self._on_status(status)
 
@@ -97,7 +123,18 @@ class Model:
         self._load_generation += 1
         generation = self._load_generation
         self._engine = None
+        self._settled.clear()
         self._set_status(ModelStatus("loading", label, "loading"))
+        try:
+            return await self._load(settings, progress, generation)
+        finally:
+            if generation == self._load_generation:
+                self._settled.set()
+
+    async def _load(
+        self, settings: Settings, progress: ProgressCallback | None, generation: int
+    ) -> ModelStatus:
+        label = model_label(settings.model)
         started = time.perf_counter()
         try:
             engine = await self.call(self._replace_engine, settings, progress)
@@ -108,6 +145,7 @@ class Model:
             status = ModelStatus("error", label, f"{type(exc).__name__}: {exc}")
         else:
             if generation != self._load_generation:
+                self._close_later(engine)  # a newer load replaces it
                 return self.status
             self._engine = engine
             info = engine.info
@@ -132,18 +170,22 @@ class Model:
 
     def set_enabled(self, enabled: bool) -> None:
         """Show "disabled" while completions are off, and the model's own state again after."""
-        if not enabled:
-            self._set_status(dataclasses.replace(self.status, state="disabled"))
-        elif self.status.state == "disabled":
-            state = "ready" if self._engine else "loading"
-            self._set_status(dataclasses.replace(self.status, state=state))
+        if enabled != self._enabled:
+            self._enabled = enabled
+            self._publish()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the model's thread, after what is queued there."""
         return await asyncio.wrap_future(self._worker.submit(fn, *args))
 
+    def _close_later(self, engine: Engine) -> None:
+        """Close on the model's thread, after what is queued there; after `shutdown` the
+        process is ending and there is nothing left to close it on."""
+        with contextlib.suppress(RuntimeError):
+            self._worker.submit(engine.close)
+
     def shutdown(self) -> None:
         engine, self._engine = self._engine, None
         if engine is not None:
-            self._worker.submit(engine.close)
+            self._close_later(engine)
         self._worker.shutdown(wait=False)

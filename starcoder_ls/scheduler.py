@@ -122,7 +122,15 @@ class Scheduler:
             return not ticket.cancelled
         delay = ticket.created + self._debounce_ms / 1000 - self._clock()
         if delay > 0:
-            await self._sleep_unless_cancelled(ticket, delay)
+            await self._unless_cancelled(ticket, self._sleep(delay))
+        return not ticket.cancelled
+
+    async def wait_for(self, ticket: Ticket, until: Callable[[], Awaitable[object]]) -> bool:
+        """Wait for `until()` (a model still loading); False if the ticket was cancelled
+        first, which wakes the wait at once as in `debounce`."""
+        if ticket.cancelled:
+            return False
+        await self._unless_cancelled(ticket, until())
         return not ticket.cancelled
 
     def cancel(self, ticket: Ticket) -> None:
@@ -157,12 +165,12 @@ class Scheduler:
             waiter.set_result(None)
         self.finish(ticket)
 
-    async def _sleep_unless_cancelled(self, ticket: Ticket, delay: float) -> None:
+    async def _unless_cancelled(self, ticket: Ticket, awaitable: Awaitable[object]) -> None:
         woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[ticket] = woken
-        sleeping = asyncio.ensure_future(self._sleep(delay))
+        waiting = asyncio.ensure_future(awaitable)
         try:
-            await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((waiting, woken), return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._waiters.pop(ticket, None)
-            sleeping.cancel()
+            waiting.cancel()

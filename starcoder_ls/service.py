@@ -96,7 +96,8 @@ class CompletionService:
 
         Every early return logs its reason at info level (never the document text).
         Refusals come from the cheapest facts first: settings and the document's size
-        and bytes, then the cursor's context, then the trigger, then the model.
+        and bytes, then the cursor's context, then the trigger, then the model. A model
+        still loading is waited for, as long as no newer request supersedes this one.
         """
         rid = next(self._ids)
         settings = self._settings
@@ -109,10 +110,8 @@ class CompletionService:
         mode = trigger.decide(ctx, multiline=settings.multiline)
         if mode is Mode.SKIP:
             return self._nothing(rid, "no completion makes sense at this position", located)
-        engine = self.model.engine
-        if engine is None:
-            status = self.model.status
-            return self._nothing(rid, f"model not ready: {status.state} {status.message}", located)
+        if self.model.engine is None and not self.model.loading:
+            return self._nothing(rid, self._not_ready(), located)
 
         ticket = self.scheduler.begin(ctx.uri, ctx.version, rid)
         job = Job(
@@ -125,7 +124,7 @@ class CompletionService:
             selected=request.selected,
         )
         try:
-            suggestions = await self._complete(job, engine, request.other_documents)
+            suggestions = await self._complete(job, request.other_documents)
         except asyncio.CancelledError:
             ticket.cancel.set()
             log.info("request %d cancelled by the client", rid)
@@ -137,11 +136,16 @@ class CompletionService:
         return Answer(ctx=located, suggestions=suggestions)
 
     async def _complete(
-        self,
-        job: Job,
-        engine: Engine,
-        other_documents: Callable[[], Iterable[OpenDocument]],
+        self, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
     ) -> list[Suggestion]:
+        engine = self.model.engine
+        if engine is None:
+            log.info("request %d waits for the model to load", job.id)
+            if not await self.scheduler.wait_for(job.ticket, self.model.loaded):
+                return self._no(job, "superseded while the model loaded")
+            engine = self.model.engine
+            if engine is None:
+                return self._no(job, self._not_ready())
         ctx = job.ctx
         typed = self.cache.typed_ahead(ctx.uri, ctx.prefix, ctx.suffix)
         if typed:
@@ -224,6 +228,10 @@ class CompletionService:
         if not suggestions:
             return self._no(job, f"all {len(choices)} choices were filtered out")
         return suggestions
+
+    def _not_ready(self) -> str:
+        status = self.model.status
+        return f"model not ready: {status.state} {status.message}"
 
     @staticmethod
     def _no(job: Job, reason: str) -> list[Suggestion]:

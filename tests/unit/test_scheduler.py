@@ -275,3 +275,40 @@ async def test_state_stays_bounded_over_many_requests(fake: FakeTime, scheduler:
         scheduler.document_closed(uri)
     assert len(scheduler) == 0
     assert fake.pending == 0
+
+
+@pytest.mark.asyncio
+async def test_wait_for_ends_with_what_it_waits_for(scheduler: Scheduler) -> None:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    ticket = scheduler.begin(URI, 1, next(IDS))
+    task = asyncio.ensure_future(scheduler.wait_for(ticket, lambda: done))
+    await settle()
+    assert not task.done()
+    done.set_result(None)
+    await settle()
+    assert task.result() is True
+
+
+@pytest.mark.asyncio
+async def test_wait_for_wakes_at_once_when_superseded(scheduler: Scheduler) -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    first = scheduler.begin(URI, 1, next(IDS))
+    task = asyncio.ensure_future(scheduler.wait_for(first, lambda: never))
+    await settle()
+    scheduler.begin(URI, 2, next(IDS))
+    await settle()
+    assert task.result() is False
+    assert never.cancelled()  # nothing is left waiting on its behalf
+
+
+@pytest.mark.asyncio
+async def test_wait_for_a_cancelled_ticket_does_not_start_waiting(scheduler: Scheduler) -> None:
+    started: list[bool] = []
+
+    async def load() -> None:
+        started.append(True)
+
+    ticket = scheduler.begin(URI, 1, next(IDS))
+    scheduler.cancel(ticket)
+    assert await scheduler.wait_for(ticket, load) is False
+    assert started == []

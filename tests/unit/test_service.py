@@ -9,18 +9,23 @@ import re
 import subprocess
 import sys
 import threading
+from asyncio import Task
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
 from starcoder_ls import request as request_module
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.engine.base import GenerationParams
+from starcoder_ls.engine.base import EngineError, GenerationParams
 from starcoder_ls.fim import PREFIX_ONLY, get_template
 from starcoder_ls.request import MAX_DOCUMENT_CHARS
+from starcoder_ls.service import CompletionService
 from starcoder_ls.types import OpenDocument
 from tests.support.fake_engine import FakeEngine, request_from, serving
 
 ADD = "def add(a, b):\n    return █\n"
+OTHER_URI = "file:///work/other.py"
 BODY = """\
 def total_price(items):
     total = 0
@@ -252,6 +257,121 @@ async def test_every_log_line_of_a_request_names_the_same_id(
     assert any(line.startswith("request 2: generated") for line in lines)
     ids = {int(n) for line in lines for n in re.findall(r"request (\d+)", line)}
     assert ids == {1, 2}
+
+
+# -- while the model loads --------------------------------------------------------------
+
+
+class BlockingFactory:
+    """An engine factory that loads (or fails) only when the test releases it."""
+
+    def __init__(self, engine: FakeEngine, *, error: str = "") -> None:
+        self.engine = engine
+        self.error = error
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, settings: Settings, progress: object) -> FakeEngine:
+        self.started.set()
+        self.release.wait(30)
+        if self.error:
+            raise EngineError(self.error)
+        return self.engine
+
+
+@asynccontextmanager
+async def loading(factory: BlockingFactory) -> AsyncIterator[tuple[CompletionService, Task]]:
+    """A service whose model is loading until `factory.release` is set."""
+    service = CompletionService(
+        Settings(debounce_ms=0), engine_factory=factory, current_version=lambda uri: 1
+    )
+    load = asyncio.ensure_future(service.load())
+    try:
+        assert await asyncio.to_thread(factory.started.wait, 30)
+        yield service, load
+    finally:
+        factory.release.set()
+        await load
+        service.shutdown()
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_a_request_during_the_load_waits_for_the_model() -> None:
+    factory = BlockingFactory(answer_with("a + b"))
+    async with loading(factory) as (service, load):
+        waiting = asyncio.ensure_future(service.complete(request_from(ADD)))
+        await settle()
+        assert not waiting.done() and service.status.state == "loading"
+        factory.release.set()
+        answer = await waiting
+        assert (await load).state == "ready"
+
+    assert [s.text for s in answer.suggestions] == ["a + b"]
+
+
+async def test_a_failed_load_answers_the_waiting_request_with_the_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="starcoder_ls")
+    factory = BlockingFactory(answer_with("a + b"), error="no such model: /m")
+    async with loading(factory) as (service, load):
+        waiting = asyncio.ensure_future(service.complete(request_from(ADD)))
+        await settle()
+        assert not waiting.done()
+        factory.release.set()
+        answer = await waiting
+
+    assert answer.suggestions == [] and factory.engine.calls == []
+    assert "request 1: no completion: model not ready: error no such model: /m" in caplog.text
+
+
+async def test_a_waiting_request_is_superseded_or_cancelled_as_usual(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="starcoder_ls")
+    factory = BlockingFactory(answer_with("a + b"))
+    async with loading(factory) as (service, load):
+        first = asyncio.ensure_future(service.complete(request_from(ADD)))
+        await settle()
+        second = asyncio.ensure_future(service.complete(request_from(ADD)))
+        await settle()
+        assert first.done() and first.result().suggestions == []  # before the model is there
+        other = asyncio.ensure_future(service.complete(request_from(ADD, uri=OTHER_URI)))
+        await settle()
+        other.cancel()
+        await settle()
+        assert other.cancelled()
+        factory.release.set()
+        answer = await second
+
+    assert [s.text for s in answer.suggestions] == ["a + b"]
+    assert "request 1: no completion: superseded while the model loaded" in caplog.text
+    assert "request 3 cancelled by the client" in caplog.text
+    assert len(factory.engine.calls) == 1  # for the second request only
+
+
+async def test_after_a_failed_load_requests_are_refused_at_once_even_across_disabling() -> None:
+    """Turning completions off and on shows the model's own state again, "error": a
+    request then is refused instead of waiting for a load that is not coming."""
+    factory = BlockingFactory(answer_with("a + b"), error="out of memory")
+    factory.release.set()
+    service = CompletionService(
+        Settings(debounce_ms=0), engine_factory=factory, current_version=lambda uri: 1
+    )
+    try:
+        assert (await service.load()).state == "error"
+        service.update_settings(Settings(debounce_ms=0, enabled=False))
+        assert service.status.state == "disabled"
+        service.update_settings(Settings(debounce_ms=0))
+        assert (service.status.state, service.status.message) == ("error", "out of memory")
+        answer = await asyncio.wait_for(service.complete(request_from(ADD)), 30)
+    finally:
+        service.shutdown()
+    assert answer.suggestions == [] and answer.ctx is not None
 
 
 # -- statistics -------------------------------------------------------------------------
