@@ -5,6 +5,10 @@ measure but is not free: a whole multi-megabyte file is never counted. Each cut
 grows a window outward from the cursor until it holds more than the budget, then
 searches the line boundaries inside it, so a prompt costs about ten counts of
 text no longer than a few times the budget.
+
+The far ends move in steps, not line by line: an engine that keeps the previous
+prompt's KV cache reuses it only up to the first token that differs, and a head
+that shifted by one line on every keystroke would differ at the very start.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ window grows when a tokenizer packs more."""
 _SLOW_PROBES = 3
 """Aimed probes in a row that fail to halve the search before falling back to bisection."""
 _MAX_SNIPPET_CHARS_PER_TOKEN = 64
+_CUT_STEPS_PER_BUDGET = 16
+"""Far-end cuts snap to a grid of about 1/16 of the budget: at most that much of the
+budget goes unused, and typing moves the prompt's head about once per 1/16 of it."""
 """A snippet longer than this many characters per remaining token cannot fit in any
 tokenizer we know, so it is skipped without the cost of counting it."""
 
@@ -60,6 +67,7 @@ def build_prompt(
     snippets: Sequence[tuple[str, str]] = (),
     use_fim: bool = True,
     snippet_reserve: int = 0,
+    cut_step: int | None = None,
     encode: Encode | None = None,
 ) -> Prompt:
     """The richest prompt whose token count leaves `max_new_tokens` free in the window.
@@ -69,6 +77,11 @@ def build_prompt(
     (`snippets`, most related first) fill what the current file leaves free, and may
     take up to `snippet_reserve` tokens from it first: in a long file nothing is left
     free, and a definition from another file can matter more than the file's far end.
+
+    A far end is cut only at the first line boundary after a multiple of `cut_step`
+    characters, counted from the document's start (prefix) or end (suffix), so that
+    typing at the cursor or moving it down a line leaves the cuts where they were. By
+    default the step is a sixteenth of the budget; 0 cuts at any line that fits.
 
     With `encode` (the engine's tokenizer), whole prompts are encoded rather than
     counted, and the final one's ids are returned on the `Prompt`.
@@ -115,14 +128,20 @@ def build_prompt(
         reserved = _fit_snippets(template, snippets, min(snippet_reserve, available), count_tokens)
     # Counted in place: some families add a file separator once other files come first.
     taken = count_tokens(render("", "", "".join(reserved.values()))) - overhead if reserved else 0
+    step = (
+        budget * _CHARS_PER_TOKEN_GUESS // _CUT_STEPS_PER_BUDGET if cut_step is None else cut_step
+    )
     kept_prefix, kept_suffix = _split_budget(
-        prefix, suffix, available - taken, prefix_share, count_tokens
+        prefix, suffix, available - taken, prefix_share, count_tokens, step
     )
 
     chosen = list(reserved.values())
     text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
     tokens = measure(text)
-    if len(reserved) < len(snippets) and tokens < budget:
+    # Room a stepped cut leaves is kept free: snippets moving in and out of it as the
+    # user types would change the prompt's head, the part a KV cache reuses.
+    stepped_cut = step > 1 and not (kept_prefix.whole and kept_suffix.whole)
+    if len(reserved) < len(snippets) and tokens < budget and not stepped_cut:
         more = _fit_snippets(template, snippets, budget - tokens, count_tokens, skip=reserved)
         if more:
             chosen = [formatted for _, formatted in sorted({**reserved, **more}.items())]
@@ -164,17 +183,17 @@ class _Kept:
 
 
 def _split_budget(
-    prefix: str, suffix: str, available: int, share: float, count: CountTokens
+    prefix: str, suffix: str, available: int, share: float, count: CountTokens, step: int
 ) -> tuple[_Kept, _Kept]:
     """Give each side its share, and what one side leaves unused to the other."""
     prefix_cap = int(available * share)
     suffix_cap = available - prefix_cap
-    kept_prefix = _keep_tail(prefix, prefix_cap, count)
+    kept_prefix = _keep_tail(prefix, prefix_cap, count, step)
     if kept_prefix.whole:
-        return kept_prefix, _keep_head(suffix, available - kept_prefix.tokens, count)
-    kept_suffix = _keep_head(suffix, suffix_cap, count)
+        return kept_prefix, _keep_head(suffix, available - kept_prefix.tokens, count, step)
+    kept_suffix = _keep_head(suffix, suffix_cap, count, step)
     if kept_suffix.whole and kept_suffix.tokens < suffix_cap:
-        kept_prefix = _keep_tail(prefix, available - kept_suffix.tokens, count)
+        kept_prefix = _keep_tail(prefix, available - kept_suffix.tokens, count, step)
     return kept_prefix, kept_suffix
 
 
@@ -202,21 +221,23 @@ def _fit_snippets(
     return chosen
 
 
-def _keep_tail(text: str, limit: int, count: CountTokens) -> _Kept:
+def _keep_tail(text: str, limit: int, count: CountTokens, step: int = 0) -> _Kept:
     """The most of the end of `text` within `limit` tokens, starting at a line start."""
-    return _keep(text, limit, count, from_end=True)
+    return _keep(text, limit, count, step, from_end=True)
 
 
-def _keep_head(text: str, limit: int, count: CountTokens) -> _Kept:
+def _keep_head(text: str, limit: int, count: CountTokens, step: int = 0) -> _Kept:
     """The most of the start of `text` within `limit` tokens, ending at a line end."""
-    return _keep(text, limit, count, from_end=False)
+    return _keep(text, limit, count, step, from_end=False)
 
 
-def _keep(text: str, limit: int, count: CountTokens, *, from_end: bool) -> _Kept:
+def _keep(text: str, limit: int, count: CountTokens, step: int, *, from_end: bool) -> _Kept:
     """Cut the end of `text` far from the cursor, at a line boundary when one fits.
 
     A cut is a string index: `text[cut:]` is kept when `from_end`, else `text[:cut]`.
-    When even the line nearest the cursor is too long (minified code) it is cut by
+    With a `step`, only the first line boundary of each step from the far end is a
+    candidate (`_first_per_step`); any line boundary is when none of those fits. When
+    even the line nearest the cursor is too long (minified code) it is cut by
     characters, so that the text right at the cursor still reaches the model.
     """
     if not text:
@@ -250,13 +271,47 @@ def _keep(text: str, limit: int, count: CountTokens, *, from_end: bool) -> _Kept
         line_cuts: Sequence[int] = [i + 1 for i in _newlines(text, over, n)]
     else:
         line_cuts = [i + 1 for i in reversed(_newlines(text, 0, over - 1))]
-    found, over = _first_fitting(line_cuts, size, tokens, limit, over)
+    found = None
+    if step > 1:
+        stepped = _first_per_step(text, line_cuts, step, from_end=from_end)
+        found, _ = _first_fitting(stepped, size, tokens, limit, over)
+    if found is None:
+        found, over = _first_fitting(line_cuts, size, tokens, limit, over)
     if found is None:
         char_cuts = range(over + 1, n + 1) if from_end else range(over - 1, -1, -1)
         found, over = _first_fitting(char_cuts, size, tokens, limit, over)
     if found is None:
         return _Kept("", 0, False)
     return _Kept(text[found:] if from_end else text[:found], counted[found], False)
+
+
+def _first_per_step(text: str, cuts: Sequence[int], step: int, *, from_end: bool) -> list[int]:
+    """Of the line `cuts` (ordered from the far end toward the cursor), the first in each
+    run of `step` characters counted from the far end of `text`.
+
+    Which cuts qualify depends only on the text between each one and the far end, so
+    edits nearer the cursor leave them, and the cut chosen among them, where they were.
+    """
+    if not cuts:
+        return []
+    n = len(text)
+
+    def step_of(cut: int) -> int:
+        return (cut if from_end else n - cut) // step
+
+    if from_end:
+        farther = text.rfind("\n", 0, cuts[0] - 1) + 1
+    else:
+        line_end = text.find("\n", cuts[0])
+        farther = n if line_end < 0 else line_end + 1
+    chosen: list[int] = []
+    previous = step_of(farther)
+    for cut in cuts:
+        current = step_of(cut)
+        if current != previous:
+            chosen.append(cut)
+        previous = current
+    return chosen
 
 
 def _first_fitting(

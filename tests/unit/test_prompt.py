@@ -65,6 +65,7 @@ def build(**kwargs: object) -> Prompt:
         "count_tokens": per4,
         "context_window": 300,
         "max_new_tokens": 60,
+        "cut_step": 0,  # cut at any line: these tests measure how tightly the budget is packed
     }
     args.update(kwargs)
     return build_prompt(**args)  # type: ignore[arg-type]
