@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import logging
 import time
@@ -191,7 +192,12 @@ class CompletionService:
                 log.info("request %d: cache hit", job.id)
                 choices.extend(cached)
                 continue
-            result = await self.model.call(engine.generate, prompt.text, call, job.ticket.cancel)
+            result = await self.model.call(
+                functools.partial(engine.generate, prompt_ids=prompt.ids),
+                prompt.text,
+                call,
+                job.ticket.cancel,
+            )
             self.stats.count_generation(result)
             if result.cancelled or job.ticket.cancel.is_set():
                 return None
@@ -260,6 +266,7 @@ def _build_prompt(
         suffix=ctx.suffix,
         template=info.template,
         count_tokens=engine.count_tokens,
+        encode=getattr(engine, "encode", None),
         context_window=window,
         max_new_tokens=min(settings.max_new_tokens, window // 2),
         prefix_share=settings.prefix_share,
