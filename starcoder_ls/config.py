@@ -54,6 +54,20 @@ class Settings:
     the raw baseline that `starcoder-ls eval` measures the filters against."""
     disabled_filters: tuple[str, ...] = ()
     """Post-processing filters to skip, by name (`postprocess.FILTERS`)."""
+    backend: str = "local"
+    """"local" runs the model in this process; "openai", "tgi" or "ollama" ask a serving
+    engine over HTTP (engine/remote.py), and `model` then only names a tokenizer."""
+    endpoint: str = ""
+    """The remote engine's base URL as its docs give it; "" is its default on this machine."""
+    remote_model: str = ""
+    """The model name the remote engine expects; "" lets an OpenAI-compatible one choose."""
+    api_key_env: str = "STARCODER_API_KEY"
+    """Environment variable holding the remote engine's bearer token (never logged)."""
+    ca_bundle: str = ""
+    """PEM file of the CA that signed the remote engine's certificate; "" is the system's."""
+    connect_timeout_ms: int = 3000
+    read_timeout_ms: int = 30000
+    """Longest silence of a remote engine within a response."""
 
     def language_enabled(self, language_id: str) -> bool:
         if f"!{language_id}" in self.languages:
@@ -63,7 +77,18 @@ class Settings:
     @property
     def model_key(self) -> tuple[Any, ...]:
         """The fields that need the model reloaded when they change."""
-        return (self.model, self.device, self.dtype, self.fim_template, self.context_window)
+        key = (self.backend, self.model, self.fim_template, self.context_window)
+        if self.backend == "local":
+            return (*key, self.device, self.dtype)
+        return (
+            *key,
+            self.endpoint,
+            self.remote_model,
+            self.api_key_env,
+            self.ca_bundle,
+            self.connect_timeout_ms,
+            self.read_timeout_ms,
+        )
 
 
 def _camel(name: str) -> str:
@@ -172,6 +197,27 @@ def _filters(value: Any) -> tuple[str, ...]:
 
 
 MULTILINE = ("auto", "always", "never")
+BACKENDS = ("local", "openai", "tgi", "ollama")
+
+
+def _optional_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("must be a string")
+    return value.strip()
+
+
+def _endpoint(value: Any) -> str:
+    text = _optional_text(value)
+    if text and not (text.startswith(("http://", "https://")) and len(text.split("//", 1)[1])):
+        raise _Invalid('must be an http:// or https:// URL, e.g. "http://gpu-box:8000/v1"')
+    return text.rstrip("/")
+
+
+def _env_name(value: Any) -> str:
+    text = _text(value)
+    if not (text.replace("_", "a").isalnum() and not text[0].isdigit()):
+        raise _Invalid("must be an environment variable name, e.g. STARCODER_API_KEY")
+    return text
 
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "enabled": _bool,
@@ -193,6 +239,13 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "multiline": _one_of(MULTILINE),
     "postprocess": _bool,
     "disabled_filters": _filters,
+    "backend": _one_of(BACKENDS),
+    "endpoint": _endpoint,
+    "remote_model": _optional_text,
+    "api_key_env": _env_name,
+    "ca_bundle": _optional_text,
+    "connect_timeout_ms": _int_in(100, 120_000),
+    "read_timeout_ms": _int_in(100, 600_000),
 }
 _BY_WIRE_NAME = {_camel(name): name for name in _CHECKS}
 assert set(_CHECKS) == {f.name for f in dataclasses.fields(Settings)}

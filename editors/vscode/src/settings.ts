@@ -29,6 +29,13 @@ export const SERVER_SETTINGS = [
   'multiline',
   'postprocess',
   'disabledFilters',
+  'backend',
+  'endpoint',
+  'remoteModel',
+  'apiKeyEnv',
+  'caBundle',
+  'connectTimeoutMs',
+  'readTimeoutMs',
 ] as const;
 
 export type ServerSettingName = (typeof SERVER_SETTINGS)[number];

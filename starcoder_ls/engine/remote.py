@@ -1,0 +1,328 @@
+"""A model served by another program over HTTP, behind the same `Engine` contract.
+
+vLLM, llama.cpp's llama-server and llama-cpp-python (OpenAI-compatible completions),
+TGI and Ollama: the prompt is ours, FIM template included, and the engine only
+continues it. Every request streams, so that a cancelled or superseded completion
+closes its connection, which is how those servers learn to stop generating.
+
+Failures are for a person at an editor: each distinct error is raised once (the server
+shows it), and while it persists later requests return nothing, quietly; an engine
+that is down or overloaded is not asked again before a growing back-off has passed.
+Completions are never retried within a request: they are not idempotent (GPU time, and
+a sampled answer changes), and the editor's next request is the retry. The token never
+reaches the log, at any level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starcoder_ls.engine import http
+from starcoder_ls.engine.base import (
+    EngineError,
+    EngineInfo,
+    Generation,
+    GenerationParams,
+    GenerationResult,
+)
+from starcoder_ls.engine.dialects import (
+    Dialect,
+    MalformedStream,
+    RemoteError,
+    error_text,
+)
+from starcoder_ls.engine.stopping import cut_at_stop
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+CHARS_PER_TOKEN = 2.5
+"""Token estimate without a tokenizer: code runs 3-4 characters per token in the BPE
+vocabularies of StarCoder-family models, so this over-counts and keeps prompts in the
+window, at the cost of some context."""
+FALLBACK_CONTEXT = 2048
+"""Context window when neither the setting, the engine nor the models table gives one
+(llama-cpp-python's and llama-server's default n_ctx)."""
+PROBE_TIMEOUT_S = 2.0
+UNAVAILABLE = "unavailable"
+"""`stop_reason` of the empty answer given while an error persists."""
+
+
+class _StatusError(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"returned {status}: {text}" if text else f"returned {status}")
+        self.status = status
+
+
+@dataclass
+class Backoff:
+    """Waits of `first`, doubling up to `longest` seconds, between tries of a failing engine."""
+
+    first: float = 0.5
+    longest: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    _delay: float = 0.0
+    _until: float = 0.0
+
+    def failed(self) -> float:
+        self._delay = min(self.longest, self._delay * 2 if self._delay else self.first)
+        self._until = self.clock() + self._delay
+        return self._delay
+
+    def reset(self) -> None:
+        self._delay = self._until = 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self._until - self.clock())
+
+
+@dataclass
+class _Choice:
+    text: str = ""
+    events: int = 0
+    tokens: int | None = None
+    reason: str | None = None
+    seen: bool = False
+
+    def generation(self, reason: str | None = None) -> Generation:
+        count = self.tokens if self.tokens is not None else self.events
+        return Generation(text=self.text, tokens=count, stop_reason=reason or self.reason or "eos")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    """Where and how to reach the engine."""
+
+    dialect: Dialect
+    endpoint: str
+    label: str
+    model: str = ""
+    token: str = field(default="", repr=False)
+    connect_timeout: float = 3.0
+    read_timeout: float = 30.0
+    tls: ssl.SSLContext | None = None
+    max_stops: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.label} at {self.endpoint}"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+
+def masked(headers: dict[str, str]) -> dict[str, str]:
+    """Headers fit for a log line: credentials replaced, at every level."""
+    secret = ("authorization", "proxy-authorization")
+    return {k: ("***" if k.lower() in secret else v) for k, v in headers.items()}
+
+
+class RemoteEngine:
+    """The Engine protocol over a serving engine's streaming HTTP API (one worker thread)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        info: EngineInfo,
+        count_tokens: Callable[[str], int],
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.connection = connection
+        self.info = info
+        self._count = count_tokens
+        self.backoff = backoff or Backoff()
+        self._last_error: str | None = None
+        self.requests = 0
+        """HTTP requests sent (tests and the log count them)."""
+
+    def count_tokens(self, text: str) -> int:
+        return self._count(text)
+
+    def close(self) -> None:
+        """Nothing stays open between requests: each one has its own connection."""
+
+    def generate(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        cancel: threading.Event,
+        *,
+        on_token: Callable[[int], None] | None = None,
+    ) -> GenerationResult:
+        started = time.perf_counter()
+        if cancel.is_set():
+            return self._result([_Choice().generation("cancelled")], prompt, started, True)
+        wait = self.backoff.remaining()
+        if wait > 0:
+            log.info("%s: not asked, still in back-off for %.1f s", self.connection.where, wait)
+            return self._result([_Choice().generation(UNAVAILABLE)], prompt, started, True)
+        wanted = max(1, params.n) if params.temperature > 0 else 1
+        done: list[_Choice] = []
+        current: list[_Choice] = []
+        try:
+            # One request when the API gives `n` choices and the server honours it; else
+            # one request per missing choice (llama-cpp-python ignores `n`, TGI and Ollama
+            # have no such parameter).
+            for attempt in range(wanted):
+                call = params
+                if attempt and params.seed is not None:
+                    call = _with_seed(params, params.seed + len(done))
+                many = self.connection.dialect.many_choices
+                current = [_Choice() for _ in range(wanted - len(done) if many else 1)]
+                self._stream(prompt, call, current, cancel, on_token, done)
+                done += [c for c in current if c.seen]
+                current = []
+                if len(done) >= wanted:
+                    break
+        except http.Cancelled:
+            partial = [*done, *(c for c in current if c.seen)] or [_Choice()]
+            choices = [c.generation("cancelled") for c in partial]
+            log.info("%s: request cancelled, stream closed", self.connection.where)
+            return self._result(choices, prompt, started, True)
+        except (http.TransportError, MalformedStream) as exc:
+            return self._failure(str(exc), prompt, started, down=True)
+        except _StatusError as exc:
+            down = exc.status >= 500 or exc.status == 429
+            return self._failure(str(exc), prompt, started, down=down)
+        except RemoteError as exc:
+            return self._failure(f"reported an error: {exc}", prompt, started, down=False)
+        if self._last_error is not None:
+            log.info("%s answers again", self.connection.where)
+        self._last_error = None
+        self.backoff.reset()
+        return self._result([c.generation() for c in done[:wanted]], prompt, started, False)
+
+    def _stream(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        choices: list[_Choice],
+        cancel: threading.Event,
+        on_token: Callable[[int], None] | None,
+        earlier: list[_Choice],
+    ) -> None:
+        """Fill `choices` (as many as asked for) from one streamed request."""
+        conn = self.connection
+        dialect = conn.dialect
+        n = len(choices)
+        stops = list(params.stop)
+        if conn.max_stops is not None:
+            stops = stops[: conn.max_stops]  # the rest are checked below, on our side
+        body = dialect.body(prompt, params, conn.model, n, stops)
+        url = dialect.url(conn.endpoint, dialect.generate_path)
+        headers = conn.headers()
+        log.debug("POST %s headers=%s body=%s", url, masked(headers), json.dumps(body))
+        self.requests += 1
+        response = http.request(
+            "POST",
+            url,
+            body=json.dumps(body).encode(),
+            headers=headers,
+            cancel=cancel,
+            connect_timeout=conn.connect_timeout,
+            read_timeout=conn.read_timeout,
+            tls=conn.tls,
+        )
+        try:
+            if response.status != 200:
+                raise _StatusError(response.status, _body_message(response))
+            finished = self._read(response, params, choices, earlier, on_token)
+        finally:
+            # Closing early (a stop string seen here, a cancel) is what stops the engine.
+            response.close()
+        seen = [c for c in choices if c.seen]
+        if not finished and not all(c.reason for c in seen or choices):
+            got = sum(c.events for c in choices)
+            raise http.TransportError(
+                "protocol", f"the stream ended before the engine finished (after {got} tokens)"
+            )
+
+    def _read(
+        self,
+        response: http.Response,
+        params: GenerationParams,
+        choices: list[_Choice],
+        earlier: list[_Choice],
+        on_token: Callable[[int], None] | None,
+    ) -> bool:
+        """Fill `choices` from the stream; True when the engine said the response is over."""
+        dialect = self.connection.dialect
+        for line in response.lines():
+            for piece in dialect.parse(line):
+                if piece.done and piece.index >= len(choices):
+                    return True
+                if piece.index >= len(choices):
+                    continue
+                choice = choices[piece.index]
+                choice.seen = True
+                if choice.reason is None:
+                    choice.text += piece.text
+                    choice.events += int(piece.token)
+                    if piece.tokens is not None:
+                        choice.tokens = piece.tokens
+                    choice.text, stop = cut_at_stop(choice.text, params.stop)
+                    if stop is not None:
+                        choice.reason = "stop"
+                    elif piece.finish is not None:
+                        choice.reason = piece.finish
+                if on_token is not None and piece.token:
+                    on_token(sum(c.events for c in [*earlier, *choices]))
+                if piece.done:
+                    return True
+            if all(c.reason for c in choices):
+                return True
+        return False
+
+    def _failure(
+        self, problem: str, prompt: str, started: float, *, down: bool
+    ) -> GenerationResult:
+        joiner = " " if problem.startswith(("returned", "reported")) else ": "
+        message = f"{self.connection.where}{joiner}{problem}"
+        retry = f"; next try in {self.backoff.failed():g} s" if down else ""
+        if message != self._last_error:
+            self._last_error = message
+            raise EngineError(message)
+        log.info("%s (again%s)", message, retry)
+        return self._result([_Choice().generation(UNAVAILABLE)], prompt, started, True)
+
+    def _result(
+        self, choices: list[Generation], prompt: str, started: float, cancelled: bool
+    ) -> GenerationResult:
+        return GenerationResult(
+            choices=tuple(choices),
+            prompt_tokens=self._count(prompt),
+            generate_ms=(time.perf_counter() - started) * 1000.0,
+            cancelled=cancelled,
+        )
+
+
+def _with_seed(params: GenerationParams, seed: int) -> GenerationParams:
+    return dataclasses.replace(params, seed=seed)
+
+
+def _body_message(response: http.Response) -> str:
+    """The engine's own words for a failed request, whatever shape they come in."""
+    try:
+        raw = response.read()
+    except (http.TransportError, http.Cancelled):
+        return response.reason
+    text = raw.decode("utf-8", errors="replace").strip()
+    try:
+        message = error_text(json.loads(text))
+    except ValueError:
+        message = None
+    return (message or text or response.reason)[:300]

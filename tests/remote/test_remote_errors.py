@@ -1,0 +1,235 @@
+"""Error paths of the remote engine against real sockets on 127.0.0.1.
+
+Each failure gives one clear EngineError naming the engine and what went wrong; the
+same failure again is quiet (an empty, uncacheable answer) and, for an engine that is
+down, not even tried until the back-off has passed; the first answer after it clears
+the error. Nothing hangs: every wait is bounded by the engine's timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from starcoder_ls.engine.base import EngineError
+from starcoder_ls.engine.remote import UNAVAILABLE
+from tests.remote.engines import free_port, generate, make_engine
+from tests.remote.servers import (
+    LoopbackServer,
+    openai_events,
+    reply,
+    routes,
+    silent,
+    sse,
+    stream,
+)
+
+pytestmark = pytest.mark.usefixtures("no_proxy_env")
+
+COMPLETIONS = "/v1/completions"
+
+
+def _answers(pieces: list[str]) -> LoopbackServer:
+    return LoopbackServer(routes({COMPLETIONS: stream(openai_events(pieces))}))
+
+
+def _until_answer(engine, tries: int = 200):  # type: ignore[no-untyped-def]
+    """Ask until the engine answers (past its back-off); bounded by `tries`."""
+    for _ in range(tries):
+        result = generate(engine)
+        if not result.cancelled:
+            return result
+        time.sleep(0.02)
+    raise AssertionError("the engine never answered again")
+
+
+def test_connection_refused_is_shown_once_then_quiet_then_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()
+    engine = make_engine(f"http://127.0.0.1:{port}")
+    with pytest.raises(EngineError) as first:
+        generate(engine)
+    assert f"OpenAI-compatible server at http://127.0.0.1:{port}/v1" in str(first.value)
+    assert "refused" in str(first.value)
+
+    again = generate(engine)  # the same failure: no second error for the user
+    assert again.cancelled and again.choices[0].stop_reason == UNAVAILABLE
+    assert again.choices[0].text == ""
+
+    caplog.set_level(logging.INFO, logger="starcoder_ls.engine.remote")
+    with LoopbackServer(routes({COMPLETIONS: stream(openai_events(["x", " + 1"]))}), port=port):
+        result = _until_answer(engine)
+    assert result.choices[0].text == "x + 1"
+    assert "answers again" in caplog.text
+
+
+def test_back_off_keeps_a_down_engine_from_being_asked() -> None:
+    with LoopbackServer(reply(503, {"error": {"message": "Loading model", "code": 503}})) as srv:
+        engine = make_engine(srv.url, label="llama-server")
+        engine.backoff.first = engine.backoff.longest = 30.0  # nothing passes it in this test
+        with pytest.raises(EngineError, match="returned 503: Loading model"):
+            generate(engine)
+        for _ in range(3):
+            assert generate(engine).choices[0].stop_reason == UNAVAILABLE
+        assert len(srv.requests) == 1, "requests during the back-off reached the engine"
+
+
+def test_503_message_names_engine_endpoint_status_and_reason() -> None:
+    with LoopbackServer(reply(503, {"error": {"message": "Loading model", "code": 503}})) as srv:
+        engine = make_engine(srv.url, label="llama-server")
+        with pytest.raises(EngineError) as info:
+            generate(engine)
+    assert str(info.value) == f"llama-server at {srv.url}/v1 returned 503: Loading model"
+
+
+def test_500_with_a_plain_text_body_and_recovery() -> None:
+    calls = {"n": 0}
+    ok = stream(openai_events(["return a + b"]))
+    broken = reply(500, "Internal Server Error: CUDA error", content_type="text/plain")
+
+    def flaky(exchange):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        (broken if calls["n"] <= 2 else ok)(exchange)
+
+    with LoopbackServer(routes({COMPLETIONS: flaky})) as srv:
+        engine = make_engine(srv.url)
+        with pytest.raises(EngineError, match="returned 500: Internal Server Error: CUDA error"):
+            generate(engine)
+        assert _until_answer(engine).choices[0].text == "return a + b"
+
+
+def test_a_client_error_is_not_backed_off_and_a_new_error_is_shown_again() -> None:
+    answers = iter(
+        [
+            reply(401, {"error": {"message": "Invalid API key"}}),
+            reply(401, {"error": {"message": "Invalid API key"}}),
+            reply(404, {"detail": "The model `nope` does not exist."}),
+        ]
+    )
+    with LoopbackServer(routes({COMPLETIONS: lambda ex: next(answers)(ex)})) as srv:
+        engine = make_engine(srv.url)
+        with pytest.raises(EngineError, match="401: Invalid API key"):
+            generate(engine)
+        assert generate(engine).choices[0].stop_reason == UNAVAILABLE  # same error: quiet
+        with pytest.raises(EngineError, match="404: The model `nope` does not exist"):
+            generate(engine)
+        assert len(srv.requests) == 3, "a 4xx must not start a back-off"
+
+
+def test_a_port_that_accepts_and_never_answers_times_out() -> None:
+    with LoopbackServer(silent) as srv:
+        engine = make_engine(srv.url, read_timeout=0.3)
+        with pytest.raises(EngineError, match=r"sent nothing for 0\.3 s"):
+            generate(engine)
+        deadline = time.monotonic() + 5
+        while not srv.exchanges[0].client_gone and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert srv.exchanges[0].client_gone, "the timed-out connection was left open"
+
+
+def test_malformed_json_in_the_stream() -> None:
+    lines = ['data: {"choices": [{"index": 0, "text": "ok"}]}\n\n', "data: {not json\n\n"]
+    with LoopbackServer(routes({COMPLETIONS: stream(lines)})) as srv:
+        engine = make_engine(srv.url)
+        with pytest.raises(EngineError, match="not JSON: '{not json'"):
+            generate(engine)
+
+
+def test_a_response_that_is_not_http() -> None:
+    def garbage(exchange):  # type: ignore[no-untyped-def]
+        exchange.send(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    with (
+        LoopbackServer(garbage) as srv,
+        pytest.raises(EngineError, match="did not answer in HTTP: 'SSH-2.0"),
+    ):
+        generate(make_engine(srv.url))
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_stream_cut_halfway(chunked: bool) -> None:
+    events = openai_events(["a", "b", "c", "d"])
+    if chunked:
+        handler = stream(events, cut_after=2)
+    else:
+
+        def handler(exchange):  # type: ignore[no-untyped-def]
+            # No length and no chunks: the end of the connection ends the body.
+            exchange.head(200, {"Content-Type": "text/event-stream"})
+            exchange.send("".join(events[:2]).encode())
+
+    with LoopbackServer(routes({COMPLETIONS: handler})) as srv, pytest.raises(EngineError) as info:
+        generate(make_engine(srv.url))
+    expected = "in the middle of a response" if chunked else "before the engine finished"
+    assert expected in str(info.value)
+
+
+def test_an_error_event_inside_the_stream() -> None:
+    lines = sse([{"choices": [{"index": 0, "text": "x"}]}, {"error": {"message": "KV full"}}])
+    with (
+        LoopbackServer(routes({COMPLETIONS: stream(lines)})) as srv,
+        pytest.raises(EngineError, match="reported an error: KV full"),
+    ):
+        generate(make_engine(srv.url))
+
+
+def test_cancel_closes_the_stream_and_the_server_sees_it() -> None:
+    endless = openai_events(["tok "] * 2000)
+    with LoopbackServer(routes({COMPLETIONS: stream(endless, delay=0.005)})) as srv:
+        engine = make_engine(srv.url)
+        cancel = threading.Event()
+
+        def on_token(count: int) -> None:
+            if count >= 3:
+                cancel.set()
+
+        result = generate(engine, cancel=cancel, on_token=on_token, max_new_tokens=2000)
+        assert result.cancelled
+        assert result.choices[0].stop_reason == "cancelled"
+        assert result.choices[0].text.startswith("tok tok tok")
+        exchange = srv.exchanges[0]
+        deadline = time.monotonic() + 5
+        while not exchange.client_gone and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert exchange.client_gone, "the server never saw the connection close"
+    assert exchange.sent_events < 2000
+
+
+def test_a_stop_string_seen_here_closes_the_stream_early() -> None:
+    endless = openai_events(["x = 1", "\n", "y = 2"] + ["\n"] * 2000)
+    with LoopbackServer(routes({COMPLETIONS: stream(endless, delay=0.005)})) as srv:
+        result = generate(make_engine(srv.url), stop=("\n",))
+        exchange = srv.exchanges[0]
+        deadline = time.monotonic() + 5
+        while not exchange.client_gone and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert result.choices[0].text == "x = 1"
+    assert result.choices[0].stop_reason == "stop"
+    assert not result.cancelled
+    assert exchange.client_gone
+
+
+def test_the_token_is_sent_and_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    token = "sk-test-5e3b9c0d7a"
+    caplog.set_level(logging.DEBUG)
+    with _answers(["ok"]) as srv:
+        result = generate(make_engine(srv.url, token=token))
+    assert result.choices[0].text == "ok"
+    assert srv.requests[0].headers["authorization"] == f"Bearer {token}"
+    assert "Authorization': '***'" in caplog.text, "the debug log shows the masked header"
+    assert token not in caplog.text
+    for record in caplog.records:
+        assert token not in record.getMessage()
+
+
+def test_several_choices_from_a_server_that_ignores_n() -> None:
+    with _answers(["same"]) as srv:
+        result = generate(make_engine(srv.url), temperature=0.7, n=3, seed=11)
+    assert [c.text for c in result.choices] == ["same"] * 3
+    bodies = [r.json() for r in srv.requests]
+    assert [b["n"] for b in bodies] == [3, 2, 1]
+    assert [b["seed"] for b in bodies] == [11, 12, 13], "each extra request samples anew"
