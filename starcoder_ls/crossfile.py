@@ -1,4 +1,4 @@
-"""Snippets from the other open documents, most related first, for context beyond the file.
+"""Snippets of the other open documents related to the cursor, for context beyond the file.
 
 The function the user is about to call is often defined in another file they have open,
 and a model that never saw its name can only guess it. The ranking is deliberately
@@ -104,35 +104,40 @@ def select_snippets(ctx: CompletionContext, *, limit: int = MAX_SNIPPETS) -> lis
     """(path, text) of the chunks of other open documents most related to the cursor.
 
     Only chunks that share names with the code at the cursor come back, so an empty list
-    means nothing deserves room in the prompt.
+    means nothing deserves room in the prompt. The score picks them; they come back in
+    document order (by URI, then position), since they head the prompt: as the user
+    types, scores shift and equally related chunks trade ranks, and a prompt ordered by
+    rank would change at its first token, where an engine's KV cache stops being reused.
     """
     query = _query(ctx)
     if not query.identifiers and not query.partial:
         return []
     documents = _by_recency(ctx.other_documents)[:MAX_DOCUMENTS]
-    scored: list[tuple[float, int, str, str]] = []
+    scored: list[tuple[float, int, str, int, str, str]] = []
     for order, doc in enumerate(documents):
         factor = 1.0
         if doc.last_edit > 0:
             factor += _RECENT_WEIGHT / (1 + order)  # edited documents come first
         if not _same_language(ctx, doc):
             factor *= _OTHER_LANGUAGE_FACTOR
-        for chunk in _chunks(doc):
+        for position, chunk in enumerate(_chunks(doc)):
             score = _score(query, chunk)
             if score > 0:
-                scored.append((score * factor, -order, _snippet_path(ctx, doc), chunk.text))
+                path = _snippet_path(ctx, doc)
+                scored.append((score * factor, -order, doc.uri, position, path, chunk.text))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     here = ctx.prefix[-MAX_SCAN_CHARS:] + ctx.suffix[:MAX_SCAN_CHARS]
-    picked: list[tuple[str, str]] = []
+    picked: list[tuple[str, int, str, str]] = []
     seen: set[str] = set()
-    for _, _, path, text in scored:
+    for _, _, uri, position, path, text in scored:
         if text in seen or text in here:
             continue  # a second copy of the current file (a diff view) adds nothing
         seen.add(text)
-        picked.append((path, text))
+        picked.append((uri, position, path, text))
         if len(picked) >= limit:
             break
-    return picked
+    picked.sort(key=lambda item: (item[0], item[1]))
+    return [(path, text) for _, _, path, text in picked]
 
 
 def _query(ctx: CompletionContext) -> _Query:

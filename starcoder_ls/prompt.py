@@ -74,7 +74,7 @@ def build_prompt(
 
     The lines nearest the cursor matter most, so the far ends are cut first: the
     start of the prefix and the end of the suffix, at line boundaries. Other files
-    (`snippets`, most related first) fill what the current file leaves free, and may
+    (`snippets`, taken in the order given) fill what the current file leaves free, and may
     take up to `snippet_reserve` tokens from it first: in a long file nothing is left
     free, and a definition from another file can matter more than the file's far end.
 
@@ -204,7 +204,7 @@ def _fit_snippets(
     count: CountTokens,
     skip: Collection[int] = (),
 ) -> dict[int, str]:
-    """Whole snippets by index, most related first; one that does not fit is skipped, not cut."""
+    """Whole snippets by index, in the order given; one that does not fit is skipped, not cut."""
     chosen: dict[int, str] = {}
     for index, (path, body) in enumerate(snippets):
         if room <= 0:

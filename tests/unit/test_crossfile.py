@@ -112,23 +112,54 @@ def test_one_common_name_is_not_enough_but_two_are() -> None:
     assert select_snippets(one) == []
 
 
-def test_the_most_recently_edited_of_equally_related_documents_comes_first() -> None:
+def test_the_most_recently_edited_of_equally_related_documents_is_picked_first() -> None:
     old = doc("old.py", "def celsius_to_kelvin(c):\n    return c + 273.15\n", last_edit=10.0)
     new = doc("new.py", "def celsius_to_kelvin2(c):\n    return c + 273.15\n", last_edit=20.0)
     never = doc("never.py", "def celsius_to_kelvin3(c):\n    return c + 273.15\n")
+    ctx = ctx_with(MAIN, never, old, new)
 
-    ranked = [path for path, _ in select_snippets(ctx_with(MAIN, never, old, new))]
+    picked = [[path for path, _ in select_snippets(ctx, limit=n)] for n in (1, 2, 3)]
 
-    assert ranked == ["new.py", "old.py", "never.py"]
+    assert picked == [["new.py"], ["new.py", "old.py"], ["never.py", "new.py", "old.py"]]
 
 
 def test_documents_in_the_same_language_are_preferred() -> None:
     python = doc("a.py", "def celsius_to_k(c):\n    return c + 273.15\n")
     script = doc("b.js", "function celsius_to_k(c) {\n  return c + 273.15;\n}\n", language_id="js")
 
-    ranked = [path for path, _ in select_snippets(ctx_with(MAIN, script, python))]
+    ctx = ctx_with(MAIN, script, python)
 
-    assert ranked == ["a.py", "b.js"]
+    assert [path for path, _ in select_snippets(ctx, limit=1)] == ["a.py"]
+    assert [path for path, _ in select_snippets(ctx)] == ["a.py", "b.js"]
+
+
+TABLES = """\
+def load_table(path, columns):
+    return read_rows(path, columns)
+
+
+def save_table(path, rows):
+    return write_rows(path, rows)
+"""
+
+
+def test_snippets_keep_document_order_when_their_ranks_trade_places() -> None:
+    """They head the prompt: reordered, it would differ from the first token on."""
+    loading = ctx_with("table = load_table(source, columns)\nsave_table(█", doc("io.py", TABLES))
+    saving = ctx_with("saved = save_table(target, rows)\nload_table(█", doc("io.py", TABLES))
+    load, save = split_chunks(TABLES)
+
+    assert [text for _, text in select_snippets(loading, limit=1)] == [load]
+    assert [text for _, text in select_snippets(saving, limit=1)] == [save]
+    assert select_snippets(loading) == select_snippets(saving) == [("io.py", load), ("io.py", save)]
+
+
+def test_snippets_come_by_document_then_position_not_by_score() -> None:
+    first = doc("a.py", "def save_table(path, rows, mode):\n    return write_rows(path, rows)\n")
+    ctx = ctx_with("table = load_table(source, columns)\nsave_table(█", doc("b.py", TABLES), first)
+
+    assert [text for _, text in select_snippets(ctx, limit=1)] == [split_chunks(TABLES)[0]]
+    assert [path for path, _ in select_snippets(ctx)] == ["a.py", "b.py", "b.py"]
 
 
 def test_a_second_copy_of_the_current_file_adds_nothing() -> None:
