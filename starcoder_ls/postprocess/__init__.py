@@ -68,11 +68,13 @@ ENGINE_STOPS: dict[Filter, StopRule] = {
 def engine_stops(
     ctx: CompletionContext, mode: Mode, *, sees_suffix: bool, skip: Collection[str] = ()
 ) -> tuple[str, ...]:
-    """The stop strings of every filter in `ENGINE_STOPS` but those named in `skip`: a
-    disabled filter cuts nothing, so stopping early for it would change the answer."""
+    """The stop strings of every filter of the pipeline in `ENGINE_STOPS` but those named
+    in `skip`: a disabled filter cuts nothing, so stopping early for it would change the
+    answer."""
     stops: list[str] = []
-    for step, rule in ENGINE_STOPS.items():
-        if step.__name__ not in skip:
+    for step in FILTERS:
+        rule = ENGINE_STOPS.get(step)
+        if rule is not None and step.__name__ not in skip:
             stops.extend(stop for stop in rule(ctx, mode, sees_suffix) if stop not in stops)
     return tuple(stops)
 

@@ -252,6 +252,24 @@ def test_every_filter_is_a_named_function() -> None:
     assert len(set(names)) == len(names)
 
 
+def test_engine_stops_belong_to_filters_of_the_pipeline() -> None:
+    assert postprocess.ENGINE_STOPS
+    assert all(step in postprocess.FILTERS for step in postprocess.ENGINE_STOPS)
+
+
+def test_engine_stops_only_anticipate_the_cut_of_their_filter() -> None:
+    """Stopping the model at an engine stop leaves the suggestion as the whole text gives."""
+    ctx = ctx_from("def total(items):\n    result = 0\n    for item in items:\n        █\n")
+    mode = decide(ctx)
+    stops = postprocess.engine_stops(ctx, mode, sees_suffix=False)
+    text = "result += item\n    return result\n\n\ndef other():\n    pass\n"
+    first = min(text.find(stop) for stop in stops if stop in text)
+
+    assert mode is Mode.MULTI_LINE and first > 0
+    assert postprocess.run(text, ctx, mode) == postprocess.run(text[:first], ctx, mode)
+    assert postprocess.engine_stops(ctx, mode, sees_suffix=True) == ()
+
+
 def test_a_skipped_filter_leaves_its_work_undone() -> None:
     ctx = ctx_from("x = [f(█)]\n")
     assert postprocess.run("abc)]]", ctx, decide(ctx)).text == "abc)]"
