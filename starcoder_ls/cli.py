@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
     serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead")
     serve.add_argument("--host", default="127.0.0.1", help="TCP address (default: loopback)")
+    serve.add_argument(
+        "--allow-downloads",
+        action="store_true",
+        help="fetch a hub model missing from the local cache (the allowDownloads setting)",
+    )
 
     demo = sub.add_parser("demo", help="start the server, complete a sample file, print results")
     _add_model_flags(demo)
@@ -87,7 +92,12 @@ def setup_logging(level: str, log_file: Path | None) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     model = None if args.model in (None, EMBEDDED) else args.model
-    return Settings(model=model, device=args.device, dtype=args.dtype)
+    return Settings(
+        model=model,
+        device=args.device,
+        dtype=args.dtype,
+        allow_downloads=getattr(args, "allow_downloads", False),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

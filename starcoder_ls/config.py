@@ -29,6 +29,9 @@ class Settings:
     """Local directory or hub id; None (on the wire: "embedded") is SmolLM2-135M."""
     device: str = "auto"
     dtype: str = "auto"
+    allow_downloads: bool = False
+    """Fetch a hub id missing from the local hub cache from huggingface.co; off, such a model
+    fails at once with a message saying so (`HF_HUB_OFFLINE`, when set, overrides this)."""
     max_new_tokens: int = 128
     context_window: int | None = None
     """Tokens of prompt + completion; None ("auto") takes the model's own (StarCoder: 8192)."""
@@ -77,7 +80,13 @@ class Settings:
     @property
     def model_key(self) -> tuple[Any, ...]:
         """The fields that need the model reloaded when they change."""
-        key = (self.backend, self.model, self.fim_template, self.context_window)
+        key = (
+            self.backend,
+            self.model,
+            self.fim_template,
+            self.context_window,
+            self.allow_downloads,
+        )
         if self.backend == "local":
             return (*key, self.device, self.dtype)
         return (
@@ -224,6 +233,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "model": _model,
     "device": _device,
     "dtype": _one_of(DTYPES),
+    "allow_downloads": _bool,
     "max_new_tokens": _int_in(1, 4096),
     "context_window": _auto_or(_int_in(256, 1_048_576)),
     "temperature": _float_in(0.0, 2.0),

@@ -41,6 +41,7 @@ def load_engine(settings: Settings, progress: ProgressCallback | None) -> Engine
         template=settings.fim_template,
         context_window=settings.context_window,
         progress=progress,
+        allow_downloads=settings.allow_downloads,
     )
 
 

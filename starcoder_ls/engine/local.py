@@ -80,6 +80,7 @@ class LocalEngine:
         template: str | None = None,
         context_window: int | None = None,
         progress: ProgressCallback | None = None,
+        allow_downloads: bool = False,
     ) -> LocalEngine:
         """Load tokenizer and weights; raises EngineError with a message for the user.
 
@@ -87,11 +88,12 @@ class LocalEngine:
         """
         report = progress or (lambda message, percent: None)
         started = time.perf_counter()
-        source = weights.resolve_source(model)
+        source = weights.resolve_source(model, allow_downloads=allow_downloads)
         placement = resolve_placement(device, dtype)
         # A typo in the template name should not cost a minute of loading first.
         chosen = models.choose_template(template, None, source.name) if template else None
-        tokenizer, loaded = _load_converted_or(source, placement, report)
+        with weights.hub_access(source):
+            tokenizer, loaded = _load_converted_or(source, placement, report)
         report("Preparing the prompt template", 95)
         info = EngineInfo(
             model=source.name,

@@ -14,6 +14,7 @@ export const SERVER_SETTINGS = [
   'model',
   'device',
   'dtype',
+  'allowDownloads',
   'maxNewTokens',
   'contextWindow',
   'temperature',
