@@ -48,6 +48,9 @@ class Settings:
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
     cross_file_context: bool = True
     """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
+    excluded_files: tuple[str, ...] = ()
+    """Glob patterns of files never completed nor used as context, added to the built-in
+    deny list (`exclusions.BUILT_IN`: `.env`, private keys, credential files...)."""
     max_suggestions: int = 3
     """Choices for an explicitly invoked inline completion (automatic ones get one)."""
     multiline: str = "auto"
@@ -193,6 +196,14 @@ def _languages(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _patterns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _Invalid('must be a list of glob patterns, e.g. ["*.csv", "fixtures/"]')
+    return tuple(v.strip() for v in value)
+
+
 def _filters(value: Any) -> tuple[str, ...]:
     from starcoder_ls.postprocess import FILTERS
 
@@ -245,6 +256,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "languages": _languages,
     "token_healing": _bool,
     "cross_file_context": _bool,
+    "excluded_files": _patterns,
     "max_suggestions": _int_in(1, 10),
     "multiline": _one_of(MULTILINE),
     "postprocess": _bool,

@@ -76,13 +76,21 @@ def inline_list(
 
 
 def completion_list(
-    ctx: CompletionContext | None, suggestions: list[Suggestion], encoding: str, model: str
+    ctx: CompletionContext | None,
+    suggestions: list[Suggestion],
+    encoding: str,
+    model: str,
+    *,
+    markdown: bool = True,
 ) -> types.CompletionList:
     """Always incomplete: the editor asks again as the user types, for a fresh answer."""
     items = (
         []
         if ctx is None
-        else [completion_item(ctx, s, model, i, encoding) for i, s in enumerate(suggestions)]
+        else [
+            completion_item(ctx, s, model, i, encoding, markdown=markdown)
+            for i, s in enumerate(suggestions)
+        ]
     )
     return types.CompletionList(is_incomplete=True, items=items)
 
@@ -95,12 +103,20 @@ def _word_start(line_prefix: str) -> int:
 
 
 def completion_item(
-    ctx: CompletionContext, suggestion: Suggestion, model: str, index: int, encoding: str
+    ctx: CompletionContext,
+    suggestion: Suggestion,
+    model: str,
+    index: int,
+    encoding: str,
+    *,
+    markdown: bool = True,
 ) -> types.CompletionItem:
     """A popup item that inserts the same text as the inline suggestion.
 
     The edit starts at the word being typed so that the editor's own filtering keeps the
     item while the user types on (the list is incomplete and will be asked for again).
+    The documentation shows the whole text, as a fenced block only for clients that
+    render Markdown (eglot offers plain text only).
     """
     start = min(_word_start(ctx.line_prefix), suggestion.character)
     typed = ctx.line_prefix[start : suggestion.character]
@@ -116,8 +132,12 @@ def completion_item(
         label=label,
         kind=types.CompletionItemKind.Snippet,
         detail=f"starcoder-ls · {model}",
-        documentation=types.MarkupContent(
-            kind=types.MarkupKind.Markdown, value=f"```{ctx.language_id}\n{new_text}\n```"
+        documentation=(
+            types.MarkupContent(
+                kind=types.MarkupKind.Markdown, value=f"```{ctx.language_id}\n{new_text}\n```"
+            )
+            if markdown
+            else types.MarkupContent(kind=types.MarkupKind.PlainText, value=new_text)
         ),
         sort_text=f"0{index}",
         filter_text=new_text,

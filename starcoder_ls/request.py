@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from starcoder_ls.config import Settings
 from starcoder_ls.context import build_context
+from starcoder_ls.exclusions import deny_list
 from starcoder_ls.scheduler import Ticket
 from starcoder_ls.selection import Selected
 from starcoder_ls.types import CompletionContext, Mode, OpenDocument, Suggestion
@@ -61,6 +62,9 @@ def refusal(request: CompletionRequest, settings: Settings) -> str | None:
         return "completions are disabled"
     if not settings.language_enabled(request.language_id):
         return f"language {request.language_id!r} is not enabled"
+    excluded = deny_list(settings.excluded_files).match(request.uri)
+    if excluded is not None:
+        return f"{request.uri} is on the deny list: {excluded}"
     if len(request.text) > MAX_DOCUMENT_CHARS:
         return f"{request.uri} is over {MAX_DOCUMENT_CHARS} characters"
     if looks_binary(request.text):

@@ -92,6 +92,14 @@ class StarcoderServer(LanguageServer):
         value = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
         return getattr(value, "value", value)
 
+    @property
+    def client_renders_markdown(self) -> bool:
+        """Whether completion documentation may be Markdown (eglot offers plain text only)."""
+        text = self.client_capabilities.text_document
+        item = text.completion.completion_item if text and text.completion else None
+        formats = item.documentation_format if item else None
+        return formats is None or types.MarkupKind.Markdown in formats
+
     def _document_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(uri)
         return None if doc is None else doc.version
@@ -295,6 +303,8 @@ def create_server(
         )
         answer = await suggestions(ls, params.text_document, params.position, invoked=invoked)
         model = ls.service.status.model
-        return lsp_convert.completion_list(answer.ctx, answer.suggestions, ls.encoding, model)
+        return lsp_convert.completion_list(
+            answer.ctx, answer.suggestions, ls.encoding, model, markdown=ls.client_renders_markdown
+        )
 
     return server

@@ -62,3 +62,15 @@ def test_a_popup_item_starts_at_the_word_being_typed() -> None:
     assert item.text_edit == types.TextEdit(
         range=types.Range(start=pos(0, 8), end=pos(0, 10)), new_text="sum(xs)"
     )
+
+
+def test_popup_documentation_is_plain_text_for_clients_without_markdown() -> None:
+    ctx = ctx_from("x = fo█\n")
+    suggestion = Suggestion(text="o(1)", character=ctx.character, end_character=ctx.character)
+    plain = lsp_convert.completion_item(ctx, suggestion, "m", 0, "utf-16", markdown=False)
+    fenced = lsp_convert.completion_item(ctx, suggestion, "m", 0, "utf-16")
+    assert plain.documentation is not None and fenced.documentation is not None
+    assert plain.documentation.kind == types.MarkupKind.PlainText
+    assert plain.documentation.value == "foo(1)"
+    assert fenced.documentation.kind == types.MarkupKind.Markdown
+    assert "```python\nfoo(1)\n```" in fenced.documentation.value

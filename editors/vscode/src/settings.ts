@@ -27,6 +27,7 @@ export const SERVER_SETTINGS = [
   'maxSuggestions',
   'tokenHealing',
   'crossFileContext',
+  'excludedFiles',
   'multiline',
   'postprocess',
   'disabledFilters',
