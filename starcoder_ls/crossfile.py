@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from starcoder_ls.exclusions import DenyList, deny_list
 from starcoder_ls.types import CompletionContext, OpenDocument
 
 RESERVE_SHARE = 0.25
@@ -100,7 +101,9 @@ def reserve(context_window: int) -> int:
     return min(int(context_window * RESERVE_SHARE), RESERVE_MAX_TOKENS)
 
 
-def select_snippets(ctx: CompletionContext, *, limit: int = MAX_SNIPPETS) -> list[tuple[str, str]]:
+def select_snippets(
+    ctx: CompletionContext, *, limit: int = MAX_SNIPPETS, excluded: DenyList | None = None
+) -> list[tuple[str, str]]:
     """(path, text) of the chunks of other open documents most related to the cursor.
 
     Only chunks that share names with the code at the cursor come back, so an empty list
@@ -108,11 +111,16 @@ def select_snippets(ctx: CompletionContext, *, limit: int = MAX_SNIPPETS) -> lis
     document order (by URI, then position), since they head the prompt: as the user
     types, scores shift and equally related chunks trade ranks, and a prompt ordered by
     rank would change at its first token, where an engine's KV cache stops being reused.
+
+    Documents on the deny list (`excluded`, the built-in one by default) are never read:
+    a key or an `.env` must not travel into another file's prompt.
     """
     query = _query(ctx)
     if not query.identifiers and not query.partial:
         return []
-    documents = _by_recency(ctx.other_documents)[:MAX_DOCUMENTS]
+    deny = excluded if excluded is not None else deny_list()
+    allowed = [doc for doc in ctx.other_documents if deny.match(doc.uri) is None]
+    documents = _by_recency(allowed)[:MAX_DOCUMENTS]
     scored: list[tuple[float, int, str, int, str, str]] = []
     for order, doc in enumerate(documents):
         factor = 1.0

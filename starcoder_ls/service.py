@@ -20,6 +20,7 @@ from starcoder_ls import crossfile, postprocess, trigger
 from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, ProgressCallback
+from starcoder_ls.exclusions import deny_list
 from starcoder_ls.lifecycle import EngineFactory, Model, ModelStatus, load_engine
 from starcoder_ls.plan import plan_calls
 from starcoder_ls.prompt import Prompt, build_prompt
@@ -257,7 +258,10 @@ def _build_prompt(
     info = engine.info
     window = settings.context_window or info.context_window
     snippets = (
-        crossfile.select_snippets(dataclasses.replace(ctx, other_documents=others))
+        crossfile.select_snippets(
+            dataclasses.replace(ctx, other_documents=others),
+            excluded=deny_list(settings.excluded_files),
+        )
         if others
         else ()
     )

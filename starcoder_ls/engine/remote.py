@@ -21,7 +21,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -161,8 +161,10 @@ class RemoteEngine:
         params: GenerationParams,
         cancel: threading.Event,
         *,
+        prompt_ids: Sequence[int] | None = None,
         on_token: Callable[[int], None] | None = None,
     ) -> GenerationResult:
+        """`prompt_ids` are ignored: the engine tokenizes the prompt text itself."""
         started = time.perf_counter()
         if cancel.is_set():
             return self._result([_Choice().generation("cancelled")], prompt, started, True)

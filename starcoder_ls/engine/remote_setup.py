@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starcoder_ls import fim
-from starcoder_ls.engine import http, models
+from starcoder_ls.engine import http, models, weights
 from starcoder_ls.engine.base import EngineError, EngineInfo, ProgressCallback
 from starcoder_ls.engine.dialects import DIALECTS, Dialect, Probe
 from starcoder_ls.engine.remote import (
@@ -53,6 +53,11 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
         target = http.Target.parse(endpoint)
     except ValueError as exc:
         raise EngineError(f"starcoder.endpoint: {exc}") from None
+    if dialect.name == "ollama" and not settings.remote_model:
+        raise EngineError(
+            "the ollama backend needs starcoder.remoteModel: the name of a pulled model, "
+            "e.g. qwen2.5-coder:1.5b-base"
+        )
     token = _token(settings.api_key_env, target)
     connection = Connection(
         dialect=dialect,
@@ -67,9 +72,10 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
     )
     report(f"Asking {connection.where} what it serves", 20)
     probe = _probe(connection)
-    model = settings.remote_model or (
-        probe.models[0] if dialect.many_choices and probe.models else ""
-    )
+    # The model the engine serves (OpenAI's first listed, TGI's only one); Ollama serves
+    # whichever is asked for, so there only the setting names it.
+    served = probe.models[0] if probe.models and dialect.name != "ollama" else ""
+    model = settings.remote_model or served
     if dialect.name == "ollama":
         _check_ollama_model(model, probe, connection)
     connection = dataclasses.replace(
@@ -90,7 +96,7 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
         or FALLBACK_CONTEXT
     )
     count = _counter(tokenizer, connection)
-    shown = Path(model).name if models.looks_like_path(model) else model
+    shown = Path(model).name if weights.looks_like_path(model) else model
     info = EngineInfo(
         model=f"remote: {connection.label} {shown or '(its default model)'}".strip(),
         template=template,
@@ -180,11 +186,6 @@ def _probe(connection: Connection) -> Probe:
 
 
 def _check_ollama_model(model: str, probe: Probe, connection: Connection) -> None:
-    if not model:
-        raise EngineError(
-            "the ollama backend needs starcoder.remoteModel: the name of a pulled model, "
-            "e.g. qwen2.5-coder:1.5b-base"
-        )
     pulled = set(probe.models)
     if pulled and model not in pulled and f"{model}:latest" not in pulled:
         log.warning(
@@ -242,14 +243,17 @@ def _tokenizer_files(name: str) -> tuple[Path, Path | None] | None:
         config = path / "tokenizer_config.json"
         found = path / "tokenizer.json"
         return (found, config if config.is_file() else None) if found.is_file() else None
-    if models.looks_like_path(name):
+    if weights.looks_like_path(name):
         return None
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(name, "tokenizer.json")
+    try:
+        found = try_to_load_from_cache(name, "tokenizer.json")
+        config = try_to_load_from_cache(name, "tokenizer_config.json")
+    except ValueError:  # not a hub id at all (Ollama's "codellama:code", ...)
+        return None
     if not isinstance(found, str):
         return None
-    config = try_to_load_from_cache(name, "tokenizer_config.json")
     return Path(found), Path(config) if isinstance(config, str) else None
 
 

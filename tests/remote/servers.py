@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 WAIT_S = 20.0
@@ -288,3 +289,15 @@ def tunnel_to(port: int) -> Handler:
                     (upstream if end is exchange.sock else exchange.sock).sendall(data)
 
     return handle
+
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def recorded(name: str) -> list[str]:
+    """A file of `recorded/` as the pieces an engine writes: SSE events (with their blank
+    line) or NDJSON lines, each sent as its own chunk."""
+    text = (RECORDED / name).read_text(encoding="utf-8")
+    if name.endswith(".sse"):
+        return [event + "\n\n" for event in text.split("\n\n") if event.strip()]
+    return [line + "\n" for line in text.splitlines() if line.strip()]
