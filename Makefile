@@ -39,7 +39,7 @@ test: setup
 FUZZ_EXAMPLES ?= 20000
 fuzz: setup
 	STARCODER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
-		tests/unit/test_config_merge_errors.py
+		tests/unit/test_config_merge_errors.py tests/unit/test_documents.py tests/unit/test_framing.py
 
 lint: setup
 	$(VENV)/bin/ruff check starcoder_ls tests

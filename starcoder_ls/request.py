@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from starcoder_ls.config import Settings
 from starcoder_ls.context import build_context
+from starcoder_ls.documents import has_lone_surrogate
 from starcoder_ls.exclusions import deny_list
 from starcoder_ls.scheduler import Ticket
 from starcoder_ls.selection import Selected
@@ -69,6 +70,8 @@ def refusal(request: CompletionRequest, settings: Settings) -> str | None:
         return f"{request.uri} is over {MAX_DOCUMENT_CHARS} characters"
     if looks_binary(request.text):
         return f"{request.uri} looks binary"
+    if has_lone_surrogate(request.text):
+        return f"{request.uri} holds a lone UTF-16 surrogate"
     return None
 
 

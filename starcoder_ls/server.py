@@ -17,15 +17,17 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
-from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
 from starcoder_ls import __version__, lsp_convert
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.context import PositionError
+from starcoder_ls.documents import has_lone_surrogate
 from starcoder_ls.engine.base import EngineError
-from starcoder_ls.lifecycle import EngineFactory, ModelStatus, load_engine
+from starcoder_ls.lifecycle import EngineFactory, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.lsp_convert import ACCEPTED_COMMAND
+from starcoder_ls.prefetch import Acceptances, Accepted, accepted_from
+from starcoder_ls.protocol import HardenedLanguageServer
 from starcoder_ls.request import MAX_DOCUMENT_CHARS, Answer, CompletionRequest
 from starcoder_ls.service import CompletionService
 from starcoder_ls.types import OpenDocument
@@ -66,20 +68,27 @@ def error_boundary(
     return wrapped
 
 
-class StarcoderServer(LanguageServer):
-    def __init__(self, settings: Settings, engine_factory: EngineFactory) -> None:
+class StarcoderServer(HardenedLanguageServer):
+    def __init__(
+        self, settings: Settings, engine_factory: EngineFactory, model: ModelHandle | None = None
+    ) -> None:
         super().__init__("starcoder-ls", __version__)
         self.service = CompletionService(
             settings,
             engine_factory=engine_factory,
             current_version=self._document_version,
             on_status=self._publish_status,
+            model=model,
         )
         self.accepted = 0
+        self.acceptances = Acceptances()
         self.last_edit: dict[str, float] = {}
         """uri -> monotonic time of its last didOpen/didChange, to rank other files by recency."""
         self._pending_options: Any = None
         self._load_task: asyncio.Task[None] | None = None
+
+    def before_exit(self) -> None:
+        self.service.shutdown()
 
     @property
     def settings(self) -> Settings:
@@ -108,8 +117,9 @@ class StarcoderServer(LanguageServer):
         if self.protocol.writer is not None:
             self.protocol.notify(STATUS_NOTIFICATION, status.to_json())
 
-    def show_error(self, message: str) -> None:
-        log.error("%s", message)
+    def show_error(self, message: str, *, logged: str | None = None) -> None:
+        """`logged`: the message as the log gets it, when `message` quotes a setting."""
+        log.error("%s", message if logged is None else logged)
         self.window_show_message(
             types.ShowMessageParams(
                 type=types.MessageType.Error, message=f"starcoder-ls: {message}"
@@ -118,11 +128,20 @@ class StarcoderServer(LanguageServer):
 
     def apply_options(self, options: Any) -> None:
         """Merge client settings; invalid fields are reported and keep their old value."""
-        result = merge(self.settings, options)
-        for error in result.errors:
-            self.show_error(error)
-        if self.service.update_settings(result.settings):
+        if self.adopt_options(options):
             self.start_loading()
+
+    def adopt_options(self, options: Any) -> bool:
+        """Merge and adopt client settings; True when the model must be reloaded."""
+        result = merge(self.settings, options)
+        for error, logged in zip(result.errors, result.logged, strict=True):
+            self.show_error(error, logged=logged)
+        return self.service.update_settings(self.client_settings(result.settings))
+
+    def client_settings(self, asked: Settings) -> Settings:
+        """The settings this client gets for the ones it asked for; all of them here,
+        where the server is its own (over TCP the model's are the server's: `tcp.py`)."""
+        return asked
 
     def start_loading(self) -> None:
         if self._load_task is not None and not self._load_task.done():
@@ -159,6 +178,25 @@ class StarcoderServer(LanguageServer):
         if status.state == "error":
             self.show_error(f"could not load {status.model}: {status.message}")
 
+    def prefetch_after(self, item: Accepted) -> None:
+        """Have the service compute, unseen, the completion at the end of an accepted
+        insertion: the editor's next request will be there."""
+        doc = self.workspace.text_documents.get(item.uri)
+        if doc is None:
+            return
+        self.service.prefetch(
+            CompletionRequest(
+                uri=doc.uri,
+                version=doc.version or 0,
+                language_id=doc.language_id or "",
+                text=doc.source,
+                line=item.line,
+                character=item.character,
+                encoding=self.encoding,
+                other_documents=functools.partial(self.other_documents, doc.uri),
+            )
+        )
+
     def document(self, uri: str) -> TextDocument:
         doc = self.workspace.text_documents.get(uri)
         if doc is None:
@@ -178,14 +216,20 @@ class StarcoderServer(LanguageServer):
                 last_edit=self.last_edit.get(other, 0.0),
             )
             for other, d in self.workspace.text_documents.items()
-            if other != uri and len(d.source) <= MAX_DOCUMENT_CHARS
+            if other != uri
+            and len(d.source) <= MAX_DOCUMENT_CHARS
+            and not has_lone_surrogate(d.source)
         )
 
 
 def create_server(
-    settings: Settings, engine_factory: EngineFactory = load_engine
+    settings: Settings,
+    engine_factory: EngineFactory = load_engine,
+    *,
+    server_cls: Callable[[Settings, EngineFactory], StarcoderServer] = StarcoderServer,
 ) -> StarcoderServer:
-    server = StarcoderServer(settings, engine_factory)
+    """The server with its handlers; `server_cls` builds it (one per TCP client: `tcp.py`)."""
+    server = server_cls(settings, engine_factory)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: StarcoderServer, params: types.InitializeParams) -> None:
@@ -199,10 +243,7 @@ def create_server(
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: StarcoderServer, params: types.InitializedParams) -> None:
-        result = merge(ls.settings, ls._pending_options)
-        for error in result.errors:
-            ls.show_error(error)
-        ls.service.update_settings(result.settings)
+        ls.adopt_options(ls._pending_options)
         ls.start_loading()
 
     @server.feature(types.SHUTDOWN)
@@ -231,11 +272,15 @@ def create_server(
     def did_change(ls: StarcoderServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.last_edit[params.text_document.uri] = time.monotonic()
         ls.service.document_changed(params.text_document.uri, params.text_document.version)
+        shown = ls.acceptances.changed(params.text_document.uri, params.text_document.version)
+        if shown is not None:
+            ls.prefetch_after(shown)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: StarcoderServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.last_edit.pop(params.text_document.uri, None)
         ls.service.document_closed(params.text_document.uri)
+        ls.acceptances.closed(params.text_document.uri)
 
     @server.command(STATUS_COMMAND)
     def status(ls: StarcoderServer, *args: Any) -> dict[str, str]:
@@ -249,6 +294,12 @@ def create_server(
     def accepted(ls: StarcoderServer, *args: Any) -> None:
         ls.accepted += 1
         log.info("suggestion accepted (%d this session)", ls.accepted)
+        item = accepted_from(args)
+        if item is not None:
+            # The editor sends its didChange before or right after the command.
+            shown = ls.acceptances.accepted(item, ls._document_version(item.uri))
+            if shown is not None:
+                ls.prefetch_after(shown)
 
     async def suggestions(
         ls: StarcoderServer,

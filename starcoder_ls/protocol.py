@@ -1,0 +1,485 @@
+"""A stricter JSON-RPC layer under pygls: every request gets an answer, the server's text is
+the editor's text, and the process leaves cleanly.
+
+What pygls 2.1 does and this module changes (each case has its test):
+
+- A request whose params do not match the LSP types (`position.line: -1`, `params: null`,
+  an unknown `triggerKind`...) fails while pygls deserialises it, and nothing is sent back:
+  here it gets -32602. An envelope that is not a request (`$/cancelRequest` with an id, a
+  missing or wrong `jsonrpc`, an `id` of the wrong type) gets -32600, invalid JSON -32700.
+- A request before `initialize` reaches the handler and fails with -32603 and a traceback;
+  LSP asks for -32002. A second `initialize` is refused, and so is any request after
+  `shutdown` (pygls drops those without an answer; LSP says -32600).
+- Framing is `framing.FrameParser` instead of pygls' reader (see there).
+- Documents apply incremental edits by `documents.py` instead of pygls' `splitlines` rules.
+- `exit` and a closed stdin end the read loop instead of calling `sys.exit` from a handler,
+  so that the engine's worker can stop before the interpreter goes down (a thread still
+  inside torch at interpreter exit aborts the process: `terminate called without an
+  active exception`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, BinaryIO
+
+import cattrs
+from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+    JsonRpcServerNotInitialized,
+)
+from pygls.io_ import StdoutWriter
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    LanguageServerProtocol,
+)
+from pygls.protocol.language_server import lsp_method
+from pygls.workspace import TextDocument, Workspace
+
+from starcoder_ls import documents
+from starcoder_ls.framing import BadFrame, Event, FrameParser, Message, Unparsable
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+EXIT_GRACE_S = 0.5
+"""How long the other threads (the engine's worker) get to finish after the last message
+before the process leaves without them (a model still loading cannot be interrupted)."""
+_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
+
+
+# -- documents ---------------------------------------------------------------------------
+
+
+class SyncedTextDocument(TextDocument):
+    """pygls' document with LSP's line breaks and position rules (`documents.py`)."""
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """Lines with their line breaks, as `splitlines(True)` gives them for `\\n` alone."""
+        text = self.source
+        lines, start = [], 0
+        for match in documents.LINE_BREAK.finditer(text):
+            lines.append(text[start : match.end()])
+            start = match.end()
+        if start < len(text):
+            lines.append(text[start:])
+        return tuple(lines)
+
+    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
+        start, end = change.range.start, change.range.end
+        self._source = documents.apply_edit(
+            self.source,
+            (start.line, start.character),
+            (end.line, end.character),
+            change.text,
+            _encoding_name(self.position_codec.encoding),
+        )
+
+
+class SyncedWorkspace(Workspace):
+    def _create_text_document(
+        self,
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> TextDocument:
+        return SyncedTextDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=self._sync_kind,
+            position_codec=self._position_codec,
+        )
+
+
+def _encoding_name(encoding: Any) -> str:
+    value = getattr(encoding, "value", encoding) or "utf-16"
+    return _ENCODINGS.get(str(value), "utf-16")
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def _strict_primitives(converter: cattrs.Converter) -> None:
+    """cattrs turns `"5"` into 5 and `5` into `"5"`; LSP's types are JSON's types."""
+
+    def strict(kind: type, accepted: tuple[type, ...]) -> None:
+        def check(value: Any, cls: type) -> Any:
+            if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accepted):
+                raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+            if cls is not kind:
+                return cls(value)  # an enum on this type: unknown values still raise
+            return float(value) if kind is float else value
+
+        converter.register_structure_hook(kind, check)
+
+    strict(int, (int,))
+    strict(float, (int, float))
+    strict(str, (str,))
+    strict(bool, (bool,))
+
+
+def _error(msg_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+
+
+def _is_notification_method(method: str) -> bool:
+    entry = types.METHOD_TO_TYPES.get(method)
+    return entry is not None and entry[0].__name__.endswith("Notification")
+
+
+def _is_request_method(method: str) -> bool:
+    entry = types.METHOD_TO_TYPES.get(method)
+    return entry is not None and entry[0].__name__.endswith("Request")
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _params_problem(exc: Exception) -> str:
+    """Where the params went wrong, in cattrs' words (paths and types, never values)."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        details = cattrs.transform_error(exc)
+        shown = "; ".join(details[:3]) + ("; ..." if len(details) > 3 else "")
+        return shown.replace("$.params.", "").replace("$.params", "params")
+    return f"{type(exc).__name__}"
+
+
+class StarcoderProtocol(LanguageServerProtocol):
+    """Validates every incoming message before pygls dispatches it."""
+
+    def __init__(self, server: LanguageServer, converter: cattrs.Converter) -> None:
+        _strict_primitives(converter)
+        super().__init__(server, converter)
+        self.initialize_received = False
+        self.exit_code: int | None = None
+        """Set by `exit`: the read loop ends and the process leaves with it."""
+
+    # -- entry point from the read loop --
+
+    def receive(self, event: Event) -> None:
+        if isinstance(event, Message):
+            self.receive_value(event.value)
+        elif isinstance(event, Unparsable):
+            log.warning("unreadable message: %s", event.reason)
+            self._send_data(_error(None, JsonRpcParseError.CODE, f"Parse error: {event.reason}"))
+        elif isinstance(event, BadFrame):
+            log.warning("bad frame: %s; reading on from the next header", event.reason)
+            if event.sample:
+                log.debug("bad frame bytes: %r", event.sample)
+
+    def receive_value(self, value: Any) -> None:
+        """One decoded JSON value: answer what is not a valid message, dispatch the rest."""
+        if not isinstance(value, dict):
+            kind = "a batch (LSP has none)" if isinstance(value, list) else "not an object"
+            self._refuse(None, JsonRpcInvalidRequest.CODE, f"Invalid request: {kind}")
+            return
+        has_id = "id" in value
+        msg_id = value.get("id")
+        method = value.get("method")
+        if "method" not in value:
+            self._receive_response(value)
+            return
+        if has_id and not _valid_id(msg_id):
+            self._refuse(
+                None, JsonRpcInvalidRequest.CODE, "Invalid request: id must be a string or integer"
+            )
+            return
+        problem = self._envelope_problem(value, method, has_id)
+        if problem is not None:
+            code, text = problem
+            if has_id:
+                self._refuse(msg_id, code, text)
+            else:
+                log.warning("notification dropped: %s", text)
+            return
+        message = self._structure(value, method, has_id)
+        if message is not None:
+            if method == types.INITIALIZE:
+                self.initialize_received = True
+            self.handle_message(message)
+
+    def _envelope_problem(
+        self, value: dict[str, Any], method: Any, has_id: bool
+    ) -> tuple[int, str] | None:
+        invalid = JsonRpcInvalidRequest.CODE
+        if value.get("jsonrpc") != "2.0":
+            return invalid, 'Invalid request: "jsonrpc" must be "2.0"'
+        if not isinstance(method, str):
+            return invalid, "Invalid request: method must be a string"
+        if not has_id:
+            if method == types.EXIT:
+                return None
+            if not self.initialize_received:
+                return invalid, f"{method} before initialize"
+            if self._shutdown:
+                return invalid, f"{method} after shutdown"
+            if _is_request_method(method):
+                return invalid, f"{method} is a request but came without an id"
+            return None
+        if self._shutdown:
+            return invalid, f"Invalid request: {method} after shutdown"
+        if method == types.INITIALIZE:
+            if self.initialize_received:
+                return invalid, "Invalid request: initialize was already received"
+            return None
+        if not self.initialize_received:
+            return (
+                JsonRpcServerNotInitialized.CODE,
+                f"Server not initialized: {method} before initialize",
+            )
+        if _is_notification_method(method):
+            return invalid, f"Invalid request: {method} is a notification (send it without an id)"
+        return None
+
+    def _structure(self, value: dict[str, Any], method: str, has_id: bool) -> Any | None:
+        fallback = JsonRPCRequestMessage if has_id else JsonRPCNotification
+        kind = self.get_message_type(method) or fallback
+        try:
+            return self._converter.structure(value, kind)
+        except Exception as exc:
+            problem = _params_problem(exc)
+            if has_id:
+                self._refuse(
+                    value["id"],
+                    JsonRpcInvalidParams.CODE,
+                    f"Invalid params for {method}: {problem}",
+                )
+            else:
+                log.warning("notification %s dropped: invalid params: %s", method, problem)
+            return None
+
+    def _receive_response(self, value: dict[str, Any]) -> None:
+        msg_id = value.get("id")
+        if not _valid_id(msg_id) or not ("result" in value or "error" in value):
+            log.warning("message without method, result or error ignored")
+            return
+        future = self._request_futures.get(msg_id)
+        if "error" in value:
+            kind: Any = types.ResponseErrorMessage
+        else:
+            kind = self._result_types.get(msg_id) or None
+        try:
+            message = self._converter.structure(value, kind) if kind else None
+        except Exception as exc:
+            log.warning("response %r does not match its type: %s", msg_id, _params_problem(exc))
+            self._request_futures.pop(msg_id, None)
+            self._result_types.pop(msg_id, None)
+            if future is not None and not future.done():
+                future.set_exception(
+                    JsonRpcInvalidParams(f"malformed response: {_params_problem(exc)}")
+                )
+            return
+        if message is None:
+            message = self._converter.structure(value, JsonRPCResponseMessage)
+        self._result_types.pop(msg_id, None)
+        self.handle_message(message)
+
+    def _refuse(self, msg_id: Any, code: int, message: str) -> None:
+        log.warning("request %r refused (%d): %s", msg_id, code, message)
+        self._send_data(_error(msg_id, code, message))
+
+    # -- life cycle --
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
+        """pygls' initialize, with a workspace whose documents follow LSP's edit rules."""
+        steps = super().lsp_initialize(params)
+        try:
+            request = next(steps)
+        except StopIteration as done:
+            self._adopt_synced_workspace()
+            return done.value
+        self._adopt_synced_workspace()
+        while True:
+            answer = yield request
+            try:
+                request = steps.send(answer)
+            except StopIteration as done:
+                return done.value
+
+    def _adopt_synced_workspace(self) -> None:
+        old = self._workspace
+        if old is None or isinstance(old, SyncedWorkspace):
+            return
+        self._workspace = SyncedWorkspace(
+            old.root_uri,
+            self._server._text_document_sync_kind,
+            list(old.folders.values()),
+            old.position_encoding,
+        )
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        """Ends the read loop; the process leaves once the engine has stopped."""
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+        self.exit_code = 0 if self._shutdown else 1
+
+
+# -- transport ---------------------------------------------------------------------------
+
+
+class _ThreadedReader:
+    """Reads a blocking stream on a daemon thread, one chunk per `read()`.
+
+    pygls reads stdin on its thread pool, whose threads the interpreter joins at exit: a
+    client that sends `exit` but keeps stdin open would keep the process alive.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        read1 = getattr(stream, "read1", None)
+        self._read: Callable[[int], bytes] = read1 or (lambda n: os.read(stream.fileno(), n))
+        self._requests: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[bytes]]]
+        self._requests = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="starcoder-ls-stdin", daemon=True)
+        self.thread.start()
+
+    async def read(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+        self._requests.put((loop, future))
+        return await future
+
+    def _run(self) -> None:
+        while True:
+            loop, future = self._requests.get()
+            try:
+                data = self._read(CHUNK)
+            except (OSError, ValueError) as exc:
+                log.info("stdin closed: %s", exc)
+                data = b""
+            try:
+                loop.call_soon_threadsafe(_resolve, future, data)
+            except RuntimeError:
+                return  # the loop is gone: the server is leaving
+            if not data:
+                return
+
+
+def _resolve(future: asyncio.Future[bytes], data: bytes) -> None:
+    if not future.done():
+        future.set_result(data)
+
+
+class HardenedLanguageServer(LanguageServer):
+    """`LanguageServer` on `StarcoderProtocol`, with its own read loop and a clean exit."""
+
+    def __init__(self, name: str, version: str, **kwargs: Any) -> None:
+        kwargs.setdefault("protocol_cls", StarcoderProtocol)
+        super().__init__(name, version, **kwargs)
+        self._reader_thread: threading.Thread | None = None
+
+    protocol: StarcoderProtocol
+
+    def before_exit(self) -> None:
+        """Stop background work (the engine); the process leaves right after. Override."""
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        reader = _ThreadedReader(stdin or sys.stdin.buffer)
+        self._reader_thread = reader.thread
+        code = asyncio.run(self._serve(reader.read))
+        self._leave(code)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self._stop_event = threading.Event()
+        code = asyncio.run(self._serve_tcp(host, port))
+        self._leave(code)
+
+    async def _serve_tcp(self, host: str, port: int) -> int:
+        finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if finished.done() or self.protocol.writer is not None:
+                writer.close()  # one client per process: documents and settings are its own
+                return
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            code = 1
+            try:
+                code = await self._serve(lambda: reader.read(CHUNK))
+            finally:
+                writer.close()
+                if not finished.done():
+                    finished.set_result(code)
+
+        server = await asyncio.start_server(connection, host, port)
+        async with server:
+            return await finished
+
+    async def _serve(self, read: Callable[[], Awaitable[bytes]]) -> int:
+        """Read, frame and dispatch until `exit` or the end of input; then stop the engine."""
+        parser = FrameParser()
+        protocol = self.protocol
+        try:
+            while protocol.exit_code is None:
+                data = await read()
+                if not data:
+                    log.info("the client closed the connection")
+                    break
+                for event in parser.feed(data):
+                    protocol.receive(event)
+                    if protocol.exit_code is not None:
+                        break
+        except ConnectionError as exc:
+            log.info("the client is gone: %s", exc)
+        await self._stop_work()
+        return 0 if protocol.exit_code is None else protocol.exit_code
+
+    async def _stop_work(self) -> None:
+        """Cancel the requests still running, so each sets its generation's cancel flag."""
+        for future in list(self.protocol._request_futures.values()):
+            future.cancel()
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the cancelled handlers run their cleanup
+        try:
+            self.before_exit()
+        except Exception:
+            log.exception("stopping the engine failed")
+
+    def _leave(self, code: int) -> None:
+        """Give the other threads (the engine's worker) a moment to finish, then leave.
+
+        The process ends with `os._exit` once the log and stdout are flushed: with torch
+        loaded the interpreter's own finalisation takes seconds, and it aborts the process
+        (`terminate called without an active exception`) when a daemon thread is still
+        inside native code, as the worker is while a generation or a load runs.
+        """
+        if self._thread_pool is not None:
+            self._thread_pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + EXIT_GRACE_S
+        others = [
+            thread
+            for thread in threading.enumerate()
+            if thread is not threading.current_thread() and thread is not self._reader_thread
+        ]
+        for thread in others:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        running = [thread.name for thread in others if thread.is_alive()]
+        if running:
+            log.info("leaving while still running: %s", ", ".join(running))
+        log.info("exiting with code %d", code)
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
