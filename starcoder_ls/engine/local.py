@@ -310,11 +310,15 @@ def _load_converted_or(
     import transformers
 
     converted = weights.converted_dir(source, f"transformers-{transformers.__version__}")
-    if converted is not None and (converted / "config.json").is_file():
-        try:
-            return _load_pair(weights.ModelSource(source.name, str(converted)), placement, report)
-        except EngineError as exc:
-            log.warning("ignoring the converted copy in %s: %s", converted, exc)
+    if converted is not None:
+        # Held while loading, so that no other process deletes the copy under us.
+        with weights.reading_converted(converted) as usable:
+            if usable:
+                try:
+                    copy = weights.ModelSource(source.name, str(converted))
+                    return _load_pair(copy, placement, report)
+                except EngineError as exc:
+                    log.warning("ignoring the converted copy in %s: %s", converted, exc)
     if source.kwargs.get("gguf_file"):
         report(f"Converting {source.name} from GGUF (only the first time)", 10)
     tokenizer, loaded = _load_pair(source, placement, report)

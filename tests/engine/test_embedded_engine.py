@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,8 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     monkeypatch.setenv(weights.CACHE_ENV, str(tmp_path))
     stale = weights.converted_dir(weights.resolve_source(None), "transformers-0.0")
     stale.mkdir()
+    month_ago = time.time() - 30 * 24 * 3600
+    os.utime(stale, (month_ago, month_ago))  # unused for a month: deleted after the save
     stages: list[str] = []
     first = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))
     try:
@@ -41,7 +45,7 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     finally:
         first.close()
     assert any("GGUF" in stage for stage in stages)
-    (converted,) = tmp_path.iterdir()
+    (converted,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert converted != stale
     assert (converted / "config.json").is_file()
 
