@@ -31,7 +31,11 @@ EngineFactory = Callable[[Settings, ProgressCallback | None], Engine]
 
 def load_engine(settings: Settings, progress: ProgressCallback | None) -> Engine:
     """The default `EngineFactory`: a local transformers model (torch is imported here,
-    on first load, not when the server starts)."""
+    on first load, not when the server starts); a remote engine for the other backends."""
+    if settings.backend != "local":
+        from starcoder_ls.engine.remote_setup import open_remote
+
+        return open_remote(settings, progress)
     from starcoder_ls.engine.local import LocalEngine
 
     return LocalEngine.load(
