@@ -47,8 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the language server (stdio unless --tcp)")
     _add_model_flags(serve)
     serve.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
-    serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on a TCP port instead")
+    serve.add_argument(
+        "--tcp",
+        type=int,
+        metavar="PORT",
+        help="listen on a TCP port instead, for any number of clients (0: any free port)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="TCP address (default: loopback)")
+    serve.add_argument(
+        "--tcp-token-file",
+        type=Path,
+        metavar="PATH",
+        help="clients must send this file's token as initializationOptions.tcpToken",
+    )
     serve.add_argument(
         "--allow-downloads",
         action="store_true",
@@ -123,14 +134,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_eval(args)
 
+    if args.tcp is not None:
+        from starcoder_ls.tcp import run
+
+        return run(settings_from_args(args), args.host, args.tcp, token_file=args.tcp_token_file)
+
     from starcoder_ls.server import create_server
 
-    server = create_server(settings_from_args(args))
-    if args.tcp is not None:
-        log.info("serving LSP on %s:%d", args.host, args.tcp)
-        server.start_tcp(args.host, args.tcp)
-    else:
-        server.start_io()
+    create_server(settings_from_args(args)).start_io()
     return 0
 
 

@@ -277,6 +277,10 @@ assert set(_CHECKS) == {f.name for f in dataclasses.fields(Settings)}
 class MergeResult:
     settings: Settings
     errors: list[str] = field(default_factory=list)
+    """One message per problem, quoting the value as written: for the user to see."""
+    logged: list[str] = field(default_factory=list)
+    """The same problems without the values (an endpoint or a model name can be private,
+    and a value typed into the wrong field can be a key): for the log."""
 
 
 def unwrap(options: Any) -> Any:
@@ -292,13 +296,16 @@ def merge(current: Settings, options: Any) -> MergeResult:
     if options is None:
         return MergeResult(current)
     if not isinstance(options, Mapping):
-        return MergeResult(current, ["starcoder settings must be an object"])
+        problem = "starcoder settings must be an object"
+        return MergeResult(current, [problem], [problem])
     changes: dict[str, Any] = {}
     errors: list[str] = []
+    logged: list[str] = []
     for key, value in options.items():
         name = _BY_WIRE_NAME.get(key, key if key in _CHECKS else None)
         if name is None:
             errors.append(f"unknown setting starcoder.{key}")
+            logged.append(errors[-1])
             continue
         if value is None:
             continue  # null means "leave as it is": editors send unset settings as null
@@ -313,7 +320,11 @@ def merge(current: Settings, options: Any) -> MergeResult:
                 f"invalid setting starcoder.{_camel(name)} = {_show(value)}: {reason};"
                 f" keeping {old!r}"
             )
-    return MergeResult(dataclasses.replace(current, **changes), errors)
+            logged.append(
+                f"invalid setting starcoder.{_camel(name)} (value not logged): {reason};"
+                " keeping the current value"
+            )
+    return MergeResult(dataclasses.replace(current, **changes), errors, logged)
 
 
 def _show(value: Any, limit: int = 80) -> str:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, EngineError, ProgressCallback
@@ -66,6 +66,30 @@ class ModelStatus:
 
     def to_json(self) -> dict[str, str]:
         return dataclasses.asdict(self)
+
+
+class ModelHandle(Protocol):
+    """What a `CompletionService` needs of the model: a `Model` of its own, or one TCP
+    client's handle on the model all clients share (`tcp.ClientModel`)."""
+
+    @property
+    def engine(self) -> Engine | None: ...
+
+    @property
+    def status(self) -> ModelStatus: ...
+
+    @property
+    def loading(self) -> bool: ...
+
+    async def loaded(self) -> Engine | None: ...
+
+    async def load(self, settings: Settings, progress: ProgressCallback | None) -> ModelStatus: ...
+
+    def set_enabled(self, enabled: bool) -> None: ...
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    def shutdown(self) -> None: ...
 
 
 class Model:

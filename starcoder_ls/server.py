@@ -27,7 +27,7 @@ from starcoder_ls.engine.base import EngineError
 from starcoder_ls.lifecycle import EngineFactory, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.lsp_convert import ACCEPTED_COMMAND
 from starcoder_ls.prefetch import Acceptances, Accepted, accepted_from
-from starcoder_ls.protocol import HardenedLanguageServer
+from starcoder_ls.protocol import HardenedLanguageServer, StarcoderProtocol
 from starcoder_ls.request import MAX_DOCUMENT_CHARS, Answer, CompletionRequest
 from starcoder_ls.service import CompletionService
 from starcoder_ls.types import OpenDocument
@@ -70,9 +70,15 @@ def error_boundary(
 
 class StarcoderServer(HardenedLanguageServer):
     def __init__(
-        self, settings: Settings, engine_factory: EngineFactory, model: ModelHandle | None = None
+        self,
+        settings: Settings,
+        engine_factory: EngineFactory,
+        model: ModelHandle | None = None,
+        *,
+        protocol_cls: type[StarcoderProtocol] = StarcoderProtocol,
     ) -> None:
-        super().__init__("starcoder-ls", __version__)
+        """`model` and `protocol_cls`: a TCP connection's (`tcp.py`) instead of its own."""
+        super().__init__("starcoder-ls", __version__, protocol_cls=protocol_cls)
         self.service = CompletionService(
             settings,
             engine_factory=engine_factory,

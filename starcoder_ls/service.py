@@ -14,14 +14,14 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from starcoder_ls import crossfile, postprocess, trigger
 from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, ProgressCallback
 from starcoder_ls.exclusions import deny_list
-from starcoder_ls.lifecycle import EngineFactory, Model, ModelStatus, load_engine
+from starcoder_ls.lifecycle import EngineFactory, Model, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.plan import plan_calls
 from starcoder_ls.prompt import Prompt, build_prompt
 from starcoder_ls.request import Answer, CompletionRequest, Job, locate, refusal
@@ -41,10 +41,15 @@ class CompletionService:
         engine_factory: EngineFactory = load_engine,
         current_version: Callable[[str], int | None],
         on_status: Callable[[ModelStatus], None] = lambda status: None,
+        model: ModelHandle | None = None,
     ) -> None:
+        """`model`: a model shared with other services (one per TCP client, `tcp.py`),
+        which then reports to its own listener; None: a model of this service's own."""
         self._settings = settings
         self._current_version = current_version
-        self.model = Model(engine_factory, model=settings.model, on_status=on_status)
+        self.model: ModelHandle = model or Model(
+            engine_factory, model=settings.model, on_status=on_status
+        )
         self.scheduler = Scheduler(debounce_ms=settings.debounce_ms)
         self.cache = CompletionCache()
         self.stats = ServiceStats()
@@ -78,6 +83,11 @@ class CompletionService:
         self.scheduler.debounce_ms = settings.debounce_ms
         self.model.set_enabled(settings.enabled)
         return reload
+
+    def share_request_ids(self, ids: Iterator[int]) -> None:
+        """Number requests from `ids`, which other services writing to the same log (one
+        per TCP client) use too, so that a request id in the log names one request."""
+        self._ids = ids
 
     def shutdown(self) -> None:
         self.model.shutdown()
