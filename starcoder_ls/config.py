@@ -48,6 +48,9 @@ class Settings:
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
     cross_file_context: bool = True
     """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
+    prefetch: bool = True
+    """After an accepted suggestion, compute the next completion before the editor asks
+    (prefetch.py)."""
     excluded_files: tuple[str, ...] = ()
     """Glob patterns of files never completed nor used as context, added to the built-in
     deny list (`exclusions.BUILT_IN`: `.env`, private keys, credential files...)."""
@@ -256,6 +259,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "languages": _languages,
     "token_healing": _bool,
     "cross_file_context": _bool,
+    "prefetch": _bool,
     "excluded_files": _patterns,
     "max_suggestions": _int_in(1, 10),
     "multiline": _one_of(MULTILINE),

@@ -8,15 +8,20 @@ as popup `CompletionItem`s that insert the same text.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from lsprotocol import types
 
 from starcoder_ls.context import character_to_units, detect_line_ending, line_text, offset_at
+from starcoder_ls.prefetch import command_arguments
 from starcoder_ls.selection import Selected
 from starcoder_ls.types import CompletionContext, Suggestion
 
 ACCEPTED_COMMAND = "starcoder.accepted"
-"""Attached to every item; the editor runs it when the user accepts a suggestion."""
+"""Attached to every item; the editor runs it when the user accepts a suggestion, with
+`prefetch.command_arguments` (where the insertion ends, for the next completion)."""
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def selected(
@@ -55,6 +60,32 @@ def lsp_range(ctx: CompletionContext, suggestion: Suggestion, encoding: str) -> 
     )
 
 
+def end_of_insertion(
+    ctx: CompletionContext, suggestion: Suggestion, encoding: str
+) -> types.Position:
+    """Where the cursor stands once the editor has inserted `suggestion` (with the line
+    endings it was sent with): the place of the editor's next request."""
+    lines = _LINE_BREAK.split(suggestion.text)
+    last = lines[-1]
+    if len(lines) == 1:
+        last = (ctx.line_prefix + ctx.line_suffix)[: suggestion.character] + last
+    return types.Position(
+        line=ctx.line + len(lines) - 1,
+        character=character_to_units(last, len(last), encoding),
+    )
+
+
+def accepted_command(
+    ctx: CompletionContext, suggestion: Suggestion, index: int, encoding: str, uri: str
+) -> types.Command:
+    end = end_of_insertion(ctx, suggestion, encoding)
+    return types.Command(
+        title="Accepted",
+        command=ACCEPTED_COMMAND,
+        arguments=command_arguments(uri, index, ctx.version, end.line, end.character),
+    )
+
+
 def inline_list(
     ctx: CompletionContext | None, suggestions: list[Suggestion], encoding: str, uri: str
 ) -> types.InlineCompletionList:
@@ -64,11 +95,7 @@ def inline_list(
         types.InlineCompletionItem(
             insert_text=s.text,
             range=lsp_range(ctx, s, encoding),
-            command=types.Command(
-                title="Accepted",
-                command=ACCEPTED_COMMAND,
-                arguments=[{"uri": uri, "index": i}],
-            ),
+            command=accepted_command(ctx, s, i, encoding, uri),
         )
         for i, s in enumerate(suggestions)
     ]
@@ -145,5 +172,5 @@ def completion_item(
         text_edit=types.TextEdit(
             range=lsp_range(ctx, edit_suggestion, encoding), new_text=new_text
         ),
-        command=types.Command(title="Accepted", command=ACCEPTED_COMMAND, arguments=[]),
+        command=accepted_command(ctx, edit_suggestion, index, encoding, ctx.uri),
     )

@@ -19,13 +19,15 @@ from collections.abc import Callable, Iterable, Iterator
 from starcoder_ls import crossfile, postprocess, trigger
 from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
+from starcoder_ls.context import PositionError
 from starcoder_ls.engine.base import Engine, ProgressCallback
 from starcoder_ls.exclusions import deny_list
 from starcoder_ls.lifecycle import EngineFactory, Model, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.plan import plan_calls
+from starcoder_ls.prefetch import Prefetches
 from starcoder_ls.prompt import Prompt, build_prompt
 from starcoder_ls.request import Answer, CompletionRequest, Job, locate, refusal
-from starcoder_ls.scheduler import Scheduler
+from starcoder_ls.scheduler import Scheduler, Ticket
 from starcoder_ls.selection import apply_selected, over_selection
 from starcoder_ls.stats import ServiceStats
 from starcoder_ls.types import CompletionContext, Mode, OpenDocument, Suggestion
@@ -53,6 +55,7 @@ class CompletionService:
         self.scheduler = Scheduler(debounce_ms=settings.debounce_ms)
         self.cache = CompletionCache()
         self.stats = ServiceStats()
+        self.prefetches = Prefetches()
         self._ids = itertools.count(1)
 
     @property
@@ -66,7 +69,7 @@ class CompletionService:
 
     async def load(self, progress: ProgressCallback | None = None) -> ModelStatus:
         """(Re)load the model for the current settings; every cached answer was the old one's."""
-        self.cache.clear()
+        self._clear_cache()
         return await self.model.load(self._settings, progress)
 
     def update_settings(self, settings: Settings) -> bool:
@@ -78,7 +81,7 @@ class CompletionService:
         # changing only how that is done keeps it.
         post_processing = {"postprocess": old.postprocess, "disabled_filters": old.disabled_filters}
         if dataclasses.replace(settings, **post_processing) != old:
-            self.cache.clear()
+            self._clear_cache()
         self._settings = settings
         self.scheduler.debounce_ms = settings.debounce_ms
         self.model.set_enabled(settings.enabled)
@@ -90,15 +93,22 @@ class CompletionService:
         self._ids = ids
 
     def shutdown(self) -> None:
+        self.prefetches.cancel()
         self.model.shutdown()
+
+    def _clear_cache(self) -> None:
+        self.cache.clear()
+        self.prefetches.forget_fills()
 
     # -- documents -------------------------------------------------------------------
 
     def document_changed(self, uri: str, version: int) -> None:
         self.scheduler.document_changed(uri, version)
+        self.prefetches.document_changed(uri, version)
 
     def document_closed(self, uri: str) -> None:
         self.scheduler.document_closed(uri)
+        self.prefetches.document_closed(uri)
         self.cache.forget(uri)
 
     # -- completion -----------------------------------------------------------------
@@ -125,6 +135,7 @@ class CompletionService:
         if self.model.engine is None and not self.model.loading:
             return self._nothing(rid, self._not_ready(), located)
 
+        joins = self.prefetches.meet(ctx)
         ticket = self.scheduler.begin(ctx.uri, ctx.version, rid)
         job = Job(
             id=rid,
@@ -136,7 +147,7 @@ class CompletionService:
             selected=request.selected,
         )
         try:
-            suggestions = await self._complete(job, request.other_documents)
+            suggestions = await self._complete(job, request.other_documents, joins=joins)
         except asyncio.CancelledError:
             ticket.cancel.set()
             log.info("request %d cancelled by the client", rid)
@@ -148,8 +159,16 @@ class CompletionService:
         return Answer(ctx=located, suggestions=suggestions)
 
     async def _complete(
-        self, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
+        self,
+        job: Job,
+        other_documents: Callable[[], Iterable[OpenDocument]],
+        *,
+        joins: asyncio.Task[None] | None = None,
+        prefetch: bool = False,
     ) -> list[Suggestion]:
+        """`joins`: the prefetch computing this very place, waited for rather than
+        repeated. A `prefetch` only fills the caches: it neither debounces (the editor has
+        paused to accept) nor post-processes (nothing is shown)."""
         engine = self.model.engine
         if engine is None:
             log.info("request %d waits for the model to load", job.id)
@@ -158,14 +177,22 @@ class CompletionService:
             engine = self.model.engine
             if engine is None:
                 return self._no(job, self._not_ready())
+        if joins is not None:
+            log.info("request %d waits for the prefetch of its place", job.id)
+            if not await self.scheduler.wait_for(job.ticket, lambda: asyncio.shield(joins)):
+                return self._no(job, "superseded while its prefetch finished")
         ctx = job.ctx
         typed = self.cache.typed_ahead(ctx.uri, ctx.prefix, ctx.suffix)
+        if typed and prefetch:
+            return self._no(job, "the typed-ahead memory already answers here")
         if typed:
             self.stats.typed_ahead_hits += 1
+            if self.prefetches.claim_memory(ctx.uri):
+                self.stats.prefetch_hits += 1
             log.info("request %d answered from typed-ahead", job.id)
             return self._finish(job, typed)
 
-        if not await self.scheduler.debounce(job.ticket, skip=job.invoked):
+        if not prefetch and not await self.scheduler.debounce(job.ticket, skip=job.invoked):
             return self._no(job, "superseded while debouncing")
 
         started = time.perf_counter()
@@ -176,7 +203,7 @@ class CompletionService:
         prompt_ms = (time.perf_counter() - started) * 1000
         log.debug("request %d prompt: %r", job.id, prompt.text)
 
-        choices = await self._generate(job, engine, prompt)
+        choices = await self._generate(job, engine, prompt, prefetch=prefetch)
         if choices is None:
             return self._no(job, "superseded or cancelled during generation")
         if not self.scheduler.is_current(job.ticket, self._current_version(ctx.uri)):
@@ -189,9 +216,15 @@ class CompletionService:
             prompt_ms,
             (time.perf_counter() - started) * 1000,
         )
+        if prefetch:
+            self.cache.remember(ctx.uri, ctx.prefix, ctx.suffix, choices)
+            self.prefetches.remembered(ctx.uri, by_prefetch=True)
+            return []
         return self._finish(job, choices)
 
-    async def _generate(self, job: Job, engine: Engine, prompt: Prompt) -> tuple[str, ...] | None:
+    async def _generate(
+        self, job: Job, engine: Engine, prompt: Prompt, *, prefetch: bool = False
+    ) -> tuple[str, ...] | None:
         """The choices of every planned call, from the exact cache where it has them;
         None when the request was cancelled meanwhile."""
         choices: list[str] = []
@@ -200,6 +233,8 @@ class CompletionService:
             cached = self.cache.get(key) if call.temperature == 0 else None
             if cached is not None:
                 self.stats.cache_hits += 1
+                if self.prefetches.claim_key(job.ctx.uri, key):
+                    self.stats.prefetch_hits += 1
                 log.info("request %d: cache hit", job.id)
                 choices.extend(cached)
                 continue
@@ -222,6 +257,8 @@ class CompletionService:
             )
             if call.temperature == 0:
                 self.cache.put(key, texts)
+                if prefetch:
+                    self.prefetches.stored(job.ctx.uri, key)
             choices.extend(texts)
         return tuple(choices)
 
@@ -240,11 +277,69 @@ class CompletionService:
             if suggestion is not None and suggestion not in suggestions:
                 suggestions.append(suggestion)
         self.cache.remember(ctx.uri, ctx.prefix, ctx.suffix, choices)
+        self.prefetches.remembered(ctx.uri, by_prefetch=False)
         if job.selected is not None:
             suggestions = [over_selection(s, job.selected) for s in suggestions]
         if not suggestions:
             return self._no(job, f"all {len(choices)} choices were filtered out")
         return suggestions
+
+    # -- prefetch -------------------------------------------------------------------
+
+    def prefetch(self, request: CompletionRequest) -> asyncio.Task[None] | None:
+        """Compute in the background the automatic completion the editor will ask for at
+        `request`'s place (right after an accepted suggestion), so that its request is
+        answered from the caches; None when there is nothing to compute.
+
+        Never shown and low priority: a real request at the same place waits for it, any
+        other real request cancels it, as does a change of its document.
+        """
+        settings = self._settings
+        reason = "prefetch is off" if not settings.prefetch else refusal(request, settings)
+        if reason is None and self.model.engine is None:
+            reason = self._not_ready()
+        if reason is not None:
+            log.info("no prefetch: %s", reason)
+            return None
+        try:
+            ctx = locate(request)
+        except PositionError as exc:
+            log.info("no prefetch: %s", exc)
+            return None
+        mode = trigger.decide(ctx, multiline=settings.multiline)
+        if mode is Mode.SKIP:
+            log.info("no prefetch: no completion makes sense at this position")
+            return None
+        rid = next(self._ids)
+        ticket = Ticket(id=rid, key=ctx.uri, version=ctx.version, created=time.monotonic())
+        job = Job(
+            id=rid,
+            settings=settings,
+            ctx=ctx,
+            mode=mode,
+            ticket=ticket,
+            invoked=False,
+            selected=None,
+        )
+        self.stats.prefetches += 1
+        log.info("request %d: prefetch after an accepted suggestion", rid)
+        task = asyncio.get_running_loop().create_task(self._prefetch(job, request.other_documents))
+        self.prefetches.start(ctx, ticket, task)
+        return task
+
+    async def _prefetch(
+        self, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
+    ) -> None:
+        """No client waits for this one, so its failures end here, logged."""
+        try:
+            await self._complete(job, other_documents, prefetch=True)
+        except asyncio.CancelledError:
+            job.ticket.cancel.set()
+            raise
+        except Exception:
+            log.exception("request %d: prefetch failed", job.id)
+        finally:
+            self.prefetches.finish(job.ticket)
 
     def _not_ready(self) -> str:
         status = self.model.status

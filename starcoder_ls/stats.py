@@ -29,6 +29,11 @@ class ServiceStats:
     """Engine calls answered from the exact cache."""
     typed_ahead_hits: int = 0
     """Requests answered by the rest of a suggestion the user is typing."""
+    prefetches: int = 0
+    """Completions computed in the background after an accepted suggestion (prefetch.py)."""
+    prefetch_hits: int = 0
+    """Prefetches that answered a later request from the exact cache or the typed-ahead
+    memory they filled; each counts once, so `prefetch_hits / prefetches` is the hit rate."""
 
     def count_generation(self, result: GenerationResult) -> None:
         self.model_calls += 1

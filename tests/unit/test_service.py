@@ -398,6 +398,8 @@ async def test_statistics_count_requests_model_work_and_reuse() -> None:
         "engineMs": 1.0,
         "cacheHits": 1,
         "typedAheadHits": 1,
+        "prefetches": 0,
+        "prefetchHits": 0,
     }
 
 

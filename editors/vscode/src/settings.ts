@@ -27,6 +27,7 @@ export const SERVER_SETTINGS = [
   'maxSuggestions',
   'tokenHealing',
   'crossFileContext',
+  'prefetch',
   'excludedFiles',
   'multiline',
   'postprocess',
