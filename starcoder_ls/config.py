@@ -46,6 +46,8 @@ class Settings:
     """Language ids to complete in; "*" is all, "!id" excludes one."""
     token_healing: bool = True
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
+    kv_reuse: bool = True
+    """Resume from the kept KV cache of a recent prompt sharing a prefix (engine/kv_reuse.py)."""
     cross_file_context: bool = True
     """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
     prefetch: bool = True
@@ -258,6 +260,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "prefix_share": _float_in(0.05, 0.95),
     "languages": _languages,
     "token_healing": _bool,
+    "kv_reuse": _bool,
     "cross_file_context": _bool,
     "prefetch": _bool,
     "excluded_files": _patterns,

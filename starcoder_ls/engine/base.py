@@ -34,6 +34,9 @@ class GenerationParams:
     seed: int | None = None
     token_healing: bool = True
     """Take back the prompt's last token and make the completion re-spell it (healing.py)."""
+    kv_reuse: bool = True
+    """Start from the kept KV cache of an earlier prompt sharing a prefix (kv_reuse.py);
+    the same answers, less prefill. Engines without a local model ignore it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +55,9 @@ class GenerationResult:
     prompt_tokens: int
     generate_ms: float
     cancelled: bool = False
+    prefilled_tokens: int | None = None
+    """Prompt tokens actually run through the model: `prompt_tokens` less those whose
+    keys and values came from a kept cache. None where the engine cannot tell."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from starcoder_ls.engine import models, weights
+from starcoder_ls.engine import kv_reuse, models, weights
 from starcoder_ls.engine.base import (
     EngineError,
     EngineInfo,
@@ -69,6 +69,9 @@ class LocalEngine:
         self._max_positions = models.config_positions(model.config)
         self._bos = leading_bos(tokenizer)
         self._vocab = Vocabulary(tokenizer)
+        self._reusable = kv_reuse.supports_reuse(model)
+        self.prefix_cache = kv_reuse.PrefixCache(max_tokens=2 * info.context_window)
+        """Recent prompts' KV caches (kv_reuse.py); about two full prompts' worth."""
 
     @classmethod
     def load(
@@ -140,8 +143,6 @@ class LocalEngine:
         which is why special tokens are not added and never escaped. `prompt_ids`, when
         given, are `encode(prompt)` already computed (by the prompt builder).
         """
-        import torch
-
         if self._model is None:
             raise EngineError("the model was unloaded; load it again")
         started = time.perf_counter()
@@ -154,7 +155,6 @@ class LocalEngine:
         if not ids:
             # An empty file: start as a new document does in training, after an end token.
             ids = [self._eos_ids[0] if self._eos_ids else self._pad_id]
-        input_ids = torch.tensor([ids], dtype=torch.long)
         prompt_tokens = len(ids)
         max_new = self._clamp_new_tokens(prompt_tokens, params.max_new_tokens)
         if cancel.is_set() or max_new <= 0:
@@ -165,6 +165,7 @@ class LocalEngine:
                 prompt_tokens=prompt_tokens,
                 generate_ms=_ms_since(started),
                 cancelled=cancel.is_set(),
+                prefilled_tokens=0,
             )
         sample = params.temperature > 0
         rows = max(1, params.n) if sample else 1
@@ -179,16 +180,20 @@ class LocalEngine:
             if removed
             else []
         )
-        output = None
+        reuse = params.kv_reuse and self._reusable
+        if not reuse:
+            self.prefix_cache.clear()
+        output, reused = None, 0
         try:
-            output = self._run(
-                input_ids, params, max_new, rows, [cancel_check, stop_check], healing
+            output, reused = self._run(
+                ids, params, max_new, rows, [cancel_check, stop_check], healing, reuse
             )
         except Exception as exc:
             if not is_oom(exc):
                 raise
         if output is None:
             # Outside the except block, so the traceback's frames (and tensors) are gone.
+            self.prefix_cache.clear()
             free_memory()
             raise EngineError(
                 f"out of memory generating {max_new} tokens x {rows} from a "
@@ -204,22 +209,26 @@ class LocalEngine:
             prompt_tokens=prompt_tokens,
             generate_ms=_ms_since(started),
             cancelled=cancel_check.cancelled_at is not None,
+            prefilled_tokens=prompt_tokens - reused,
         )
 
     def close(self) -> None:
         """Drop the model so a replacement can use the memory."""
         self._model = None
+        self.prefix_cache.clear()
         free_memory()
 
     def _run(
         self,
-        input_ids: Any,
+        ids: list[int],
         params: GenerationParams,
         max_new: int,
         rows: int,
         criteria: list,
         processors: list,
-    ) -> Any:
+        reuse: bool,
+    ) -> tuple[Any, int]:
+        """The output ids of every row, and how many prompt tokens came from a kept cache."""
         import torch
         from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
@@ -237,12 +246,13 @@ class LocalEngine:
             **options,
         )
         device = self._input_device()
-        input_ids = input_ids.to(device)
+        input_ids = torch.tensor([ids], dtype=torch.long, device=device)
         cuda = [device.index or 0] if device.type == "cuda" else []
         with (
             torch.random.fork_rng(devices=cuda, enabled=params.seed is not None),
             torch.inference_mode(),
         ):
+            cache, reused = self._cache_for(ids, rows, device) if reuse else (None, 0)
             if params.seed is not None:
                 torch.manual_seed(params.seed)
             output = self._model.generate(
@@ -251,8 +261,31 @@ class LocalEngine:
                 generation_config=config,
                 stopping_criteria=StoppingCriteriaList(criteria),
                 logits_processor=LogitsProcessorList(processors),
+                **({"cache": cache} if cache is not None else {}),
             )
-        return output.cpu()
+            if cache is not None and rows == 1:
+                # Prompt and completion, for the next prompt (typing what was suggested).
+                kept = cache.get_seq_length()
+                self.prefix_cache.put(output[0, :kept].tolist(), cache)
+        return output.cpu(), reused
+
+    def _cache_for(self, ids: list[int], rows: int, device: Any) -> tuple[Any, int]:
+        """The cache `generate` starts from, and how many of `ids` it already holds.
+
+        One row extends the kept cache in place. Sampled rows share one prefill: all
+        but the last token run once, in a single row that is kept for the next call,
+        and the rows start from a copy expanded to the batch.
+        """
+        cache, reused = self.prefix_cache.take(ids)
+        if cache is None:
+            cache = kv_reuse.new_cache(self._model)
+        if rows == 1:
+            return cache, reused
+        kv_reuse.prefill(self._model, cache, ids[reused:-1], device)
+        self.prefix_cache.put(ids[:-1], cache)
+        if cache.get_seq_length() == 0:
+            return None, 0
+        return kv_reuse.expand(cache, rows), reused
 
     def _choice(
         self,

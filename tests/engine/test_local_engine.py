@@ -59,7 +59,9 @@ def test_count_tokens_maps_sentinels_to_single_tokens(engine: LocalEngine) -> No
 def test_fim_prompt_reaches_the_model_as_special_ids_in_psm_order(engine: LocalEngine) -> None:
     prompt = engine.info.template.render(PREFIX, SUFFIX)
     with steered(engine.model, ban([eos(engine)])) as inputs:
-        result = engine.generate(prompt, GenerationParams(max_new_tokens=2), threading.Event())
+        result = engine.generate(
+            prompt, GenerationParams(max_new_tokens=2, kv_reuse=False), threading.Event()
+        )
     first_pass = inputs[0][0].tolist()
     pre, suf, mid = (special(engine, t) for t in ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"))
     assert first_pass[0] == pre
@@ -73,7 +75,9 @@ def test_fim_prompt_reaches_the_model_as_special_ids_in_psm_order(engine: LocalE
 def test_bos_only_where_the_tokenizer_adds_it_and_never_eos(
     engine: LocalEngine, tiny_starcoder_dir: Path
 ) -> None:
-    """CodeLlama-style tokenizers open with BOS (kept); some append EOS (never wanted)."""
+    """CodeLlama-style tokenizers open with BOS (kept); some append EOS (never wanted).
+
+    Without KV reuse, so that each first forward pass shows the whole prompt."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_starcoder_dir)
@@ -81,7 +85,7 @@ def test_bos_only_where_the_tokenizer_adds_it_and_never_eos(
     tokenizer.add_eos_token = True
     wrapped = LocalEngine(model=engine.model, tokenizer=tokenizer, info=engine.info)
     prompt = engine.info.template.render(PREFIX, SUFFIX)
-    params = GenerationParams(max_new_tokens=1)
+    params = GenerationParams(max_new_tokens=1, kv_reuse=False)
     with steered(engine.model, ban([eos(engine)])) as inputs:
         wrapped.generate(prompt, params, threading.Event())
         wrapped.generate("<|endoftext|>" + prompt, params, threading.Event())
@@ -116,7 +120,7 @@ def test_spm_order_when_forced(tiny_starcoder_dir: Path) -> None:
     spm = LocalEngine.load(str(tiny_starcoder_dir), template="starcoder-spm")
     assert spm.info.template.name == "starcoder-spm"
     prompt = spm.info.template.render(PREFIX, SUFFIX)
-    params = GenerationParams(max_new_tokens=1, token_healing=False)
+    params = GenerationParams(max_new_tokens=1, token_healing=False, kv_reuse=False)
     with steered(spm.model, ban([eos(spm)])) as inputs:
         spm.generate(prompt, params, threading.Event())
     ids = inputs[0][0].tolist()
@@ -243,7 +247,7 @@ def test_out_of_memory_while_generating_is_reported_and_survivable(
 
 def test_an_empty_prompt_starts_a_new_document(engine: LocalEngine) -> None:
     with steered(engine.model, ban([eos(engine)])) as inputs:
-        result = generate(engine, prompt="", max_new_tokens=3)
+        result = generate(engine, prompt="", max_new_tokens=3, kv_reuse=False)
     assert inputs[0][0].tolist() == [eos(engine)]
     assert result.choices[0].tokens == 3
 

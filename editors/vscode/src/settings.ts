@@ -26,6 +26,7 @@ export const SERVER_SETTINGS = [
   'languages',
   'maxSuggestions',
   'tokenHealing',
+  'kvReuse',
   'crossFileContext',
   'prefetch',
   'excludedFiles',
