@@ -139,18 +139,22 @@ class DenyList:
     def __init__(self, extra: Sequence[str] = ()) -> None:
         self.patterns = tuple(dict.fromkeys((*BUILT_IN, *extra)))
         self._builtin = frozenset(BUILT_IN)
+        self._extra = list(extra)
         self._rules = [(rule, p) for p in self.patterns if (rule := _rule(p)) is not None]
 
     def match(self, uri: str) -> str | None:
-        """Why the document at `uri` is excluded (the pattern and where it comes from), or
-        None when it may be completed and used as context."""
+        """Why the document at `uri` is excluded, or None when it may be completed and
+        used as context. The reason goes to the log: it names a built-in pattern or an
+        ignore file's line, but only the position of an `excludedFiles` pattern, since
+        setting values stay out of the log."""
         path = document_path(uri)
         parts = [part.lower() for part in PurePosixPath(path.replace("\\", "/")).parts]
         parts = [part for part in parts if part not in ("/", "")]
         for rule, pattern in self._rules:
             if _matches(rule, parts):
-                where = "built in" if pattern in self._builtin else "excludedFiles"
-                return f"{pattern!r} ({where})"
+                if pattern in self._builtin:
+                    return f"{pattern!r} (built in)"
+                return f"excludedFiles[{self._extra.index(pattern)}]"
         if urlsplit(uri).scheme == "file":
             return _IGNORE_FILES.match(path)
         return None

@@ -63,9 +63,9 @@ def test_ordinary_source_files_are_not_denied(uri: str) -> None:
 
 
 def test_the_reason_names_the_pattern_and_where_it_comes_from() -> None:
-    deny = DenyList(("*.csv",))
+    deny = DenyList(("*.tsv", "*.csv"))
     assert deny.match("file:///p/.env") == "'.env' (built in)"
-    assert deny.match("file:///p/data/prices.csv") == "'*.csv' (excludedFiles)"
+    assert deny.match("file:///p/data/prices.csv") == "excludedFiles[1]", "no setting value"
 
 
 def test_extra_patterns_add_to_the_built_in_list() -> None:
