@@ -12,6 +12,7 @@ from starcoder_ls import __version__
 from starcoder_ls.bench import add_arguments as add_bench_arguments
 from starcoder_ls.config import DEVICES, DTYPES, EMBEDDED, Settings, describe
 from starcoder_ls.eval.options import add_eval_arguments
+from starcoder_ls.replay.options import add_replay_arguments
 
 log = logging.getLogger("starcoder_ls")
 
@@ -73,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed and memory (engine and server)")
     _add_model_flags(bench)
     add_bench_arguments(bench)
+    bench_parts = bench.add_subparsers(dest="bench_part", metavar="{replay}")
+    replay = bench_parts.add_parser(
+        "replay", help="retype regions of real files key by key over LSP, as an editor user"
+    )
+    inherited = len(replay._actions)
+    _add_model_flags(replay)
+    # Model flags work before `replay` as well as after it: unless given here, keep bench's
+    # (set_defaults cannot do this: its defaults would overwrite bench's values).
+    for action in replay._actions[inherited:]:
+        action.default = argparse.SUPPRESS
+    add_replay_arguments(replay)
 
     evaluate = sub.add_parser(
         "eval", help="measure completion quality over LSP (HumanEval, next line)"
@@ -123,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         from starcoder_ls.demo import run_demo
 
         return run_demo(args)
+
+    if args.command == "bench" and args.bench_part == "replay":
+        from starcoder_ls.replay.runner import run_replay
+
+        return run_replay(args)
 
     if args.command == "bench":
         from starcoder_ls.bench import run_bench

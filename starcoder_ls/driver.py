@@ -9,6 +9,9 @@ import collections
 import contextlib
 import sys
 import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -28,14 +31,25 @@ class Driver:
         self.timeout_s = request_timeout_s
         self.client = LanguageClient(name, "0.1")
         self._versions: dict[str, int] = {}
+        self._ids = 0
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._drain: asyncio.Task[None] | None = None
         # Status changes are announced; the driver polls instead, so drop them quietly.
         self.client.feature(STATUS_NOTIFICATION)(lambda *args: None)
 
-    async def start(self, server_args: list[str], settings: dict[str, Any]) -> None:
-        command = [sys.executable, "-m", "starcoder_ls", "serve", *server_args]
-        await self.client.start_io(*command)
+    async def start(
+        self,
+        server_args: list[str],
+        settings: dict[str, Any],
+        *,
+        command: list[str] | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`command` (default: this Python's `-m starcoder_ls serve`) runs with `server_args`;
+        `cwd` and `env` let a benchmark run the server of another checkout."""
+        base = command or [sys.executable, "-m", "starcoder_ls", "serve"]
+        await self.client.start_io(*base, *server_args, cwd=cwd, env=env)
         self._drain = asyncio.create_task(self._drain_stderr())
         await self.client.initialize_async(
             types.InitializeParams(
@@ -107,6 +121,41 @@ class Driver:
             )
         )
 
+    def insert(self, uri: str, edits: Sequence[tuple[int, int, str, str]]) -> int:
+        """One incremental didChange inserting each (line, column, line_text, text) in turn,
+        as an editor sends keystrokes; `column` is a Python index into `line_text`, the line
+        before that insertion. Returns the document's new version."""
+        version = self._versions[uri] + 1
+        self._versions[uri] = version
+        changes: list[types.TextDocumentContentChangeEvent] = []
+        for line, column, line_text, text in edits:
+            at = types.Position(
+                line=line, character=character_to_units(line_text, column, ENCODING)
+            )
+            changes.append(
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=at, end=at), text=text
+                )
+            )
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=changes,
+            )
+        )
+        return version
+
+    def request(self, method: str, params: Any) -> tuple[str, Future[Any]]:
+        """Send a request without waiting: its id (for `cancel`) and the future of its answer,
+        resolved on the event loop's thread in the order answers arrive."""
+        self._ids += 1
+        msg_id = f"driver-{self._ids}"
+        return msg_id, self.client.protocol.send_request(method, params, msg_id=msg_id)
+
+    def cancel(self, msg_id: str) -> None:
+        """`$/cancelRequest`, as an editor sends it when the user has typed on."""
+        self.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+
     def close(self, uri: str) -> None:
         self._versions.pop(uri, None)
         self.client.text_document_did_close(
@@ -120,16 +169,7 @@ class Driver:
 
         Raises TimeoutError past the driver's timeout and JsonRpcException on an error answer.
         """
-        kind = types.InlineCompletionTriggerKind
-        params = types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(
-                line=line, character=character_to_units(line_text, column, ENCODING)
-            ),
-            context=types.InlineCompletionContext(
-                trigger_kind=kind.Invoked if invoked else kind.Automatic
-            ),
-        )
+        params = inline_params(uri, line, column, line_text, invoked=invoked)
         started = time.perf_counter()
         result = await asyncio.wait_for(
             self.client.text_document_inline_completion_async(params), self.timeout_s
@@ -146,6 +186,21 @@ class Driver:
             await asyncio.wait_for(self.client.stop(), 30)
         if self._drain is not None:
             self._drain.cancel()
+
+
+def inline_params(
+    uri: str, line: int, column: int, line_text: str, *, invoked: bool = False
+) -> types.InlineCompletionParams:
+    kind = types.InlineCompletionTriggerKind
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(
+            line=line, character=character_to_units(line_text, column, ENCODING)
+        ),
+        context=types.InlineCompletionContext(
+            trigger_kind=kind.Invoked if invoked else kind.Automatic
+        ),
+    )
 
 
 def item_text(item: types.InlineCompletionItem) -> str:
