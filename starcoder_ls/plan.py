@@ -49,6 +49,7 @@ def plan_calls(
         top_p=settings.top_p,
         stop=stops(ctx, prompt, mode, settings),
         token_healing=settings.token_healing,
+        kv_reuse=settings.kv_reuse,
     )
     wanted = settings.max_suggestions if invoked else 1
     if settings.temperature > 0:
