@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CODECS: dict[str, tuple[str, int]] = {
     "utf-8": ("utf-8", 1),
     "utf-16": ("utf-16-le", 2),
@@ -101,7 +102,14 @@ def apply_edit(
     last = offset_at(text, end[0], end[1], encoding)
     if last < first:
         first, last = last, first
-    return text[:first] + new_text + text[last:]
+    edited = text[:first] + new_text + text[last:]
+    # The halves of a surrogate pair can arrive in two edits; the editor then holds one
+    # character, and so must the server (as if the text had come in a single string).
+    low, high = max(first - 1, 0), min(first + len(new_text) + 1, len(edited))
+    if _SURROGATE.search(edited, low, high):
+        joined = edited[low:high].encode("utf-16-le", "surrogatepass")
+        edited = edited[:low] + joined.decode("utf-16-le", "surrogatepass") + edited[high:]
+    return edited
 
 
 def _codec(encoding: str) -> tuple[str, int]:

@@ -57,10 +57,45 @@ def model_offset(text: str, line: int, character: int, encoding: str) -> int:
     return index
 
 
+def canonical(text: str) -> str:
+    """Adjacent surrogate halves as one character, as JSON delivers them in one string."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def _model_units_offset(units: list[int], line: int, character: int) -> int:
+    """UTF-16 as an editor holds it: code units; a cut inside a pair moves before it."""
+    starts, i = [0], 0
+    while i < len(units):
+        if units[i] in (0x0A, 0x0D):
+            i += 2 if units[i : i + 2] == [0x0D, 0x0A] else 1
+            starts.append(i)
+        else:
+            i += 1
+    if line >= len(starts):
+        return len(units)
+    start = starts[line]
+    end = start
+    while end < len(units) and units[end] not in (0x0A, 0x0D):
+        end += 1
+    index = min(start + character, end)
+    inside_a_pair = start < index < end and 0xDC00 <= units[index] <= 0xDFFF
+    if inside_a_pair and 0xD800 <= units[index - 1] <= 0xDBFF:
+        index -= 1
+    return index
+
+
 def model_edit(text: str, start: tuple[int, int], end: tuple[int, int], new: str, enc: str):
+    if enc == "utf-16":
+        data = text.encode("utf-16-le", "surrogatepass")
+        units = [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+        a, b = _model_units_offset(units, *start), _model_units_offset(units, *end)
+        a, b = min(a, b), max(a, b)
+        inserted = new.encode("utf-16-le", "surrogatepass")
+        data = data[: 2 * a] + inserted + data[2 * b :]
+        return data.decode("utf-16-le", "surrogatepass")
     a, b = model_offset(text, *start, enc), model_offset(text, *end, enc)
     a, b = min(a, b), max(a, b)
-    return text[:a] + new + text[b:]
+    return canonical(text[:a] + new + text[b:])
 
 
 # -- examples ----------------------------------------------------------------------------
@@ -103,6 +138,13 @@ def test_a_position_inside_a_code_point_rounds_down(
     encoding: str, character: int, expected: str
 ) -> None:
     assert documents.apply_edit("😀b", (0, character), (0, character), "X", encoding) == expected
+
+
+def test_surrogate_halves_sent_in_two_edits_make_one_character() -> None:
+    text = documents.apply_edit("ab", (0, 1), (0, 1), "\ud83d", "utf-16")
+    assert documents.apply_edit(text, (0, 2), (0, 2), "\ude00", "utf-16") == "a😀b"
+    text = documents.apply_edit("a\ude00b", (0, 1), (0, 1), "\ud83d", "utf-16")
+    assert text == "a😀b"
 
 
 def test_lone_surrogates_are_kept_as_the_editor_has_them() -> None:
@@ -158,6 +200,7 @@ edits = st.lists(st.tuples(positions, positions, texts), min_size=1, max_size=12
 def test_random_edit_sequences_match_the_reference_model(
     text: str, steps: list, encoding: str
 ) -> None:
+    text = canonical(text)
     for start, end, new in steps:
         expected = model_edit(text, start, end, new, encoding)
         text = documents.apply_edit(text, start, end, new, encoding)
@@ -171,6 +214,7 @@ def test_random_edit_sequences_through_the_pygls_workspace(
 ) -> None:
     workspace = SyncedWorkspace(None, position_encoding=encoding)
     uri = "file:///w/fuzz.py"
+    text = canonical(text)
     workspace.put_text_document(
         types.TextDocumentItem(uri=uri, language_id="python", version=0, text=text)
     )
