@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -20,7 +20,7 @@ from starcoder_ls import crossfile, postprocess, trigger
 from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
 from starcoder_ls.context import PositionError
-from starcoder_ls.engine.base import Engine, ProgressCallback
+from starcoder_ls.engine.base import Engine, GenerationParams, GenerationResult, ProgressCallback
 from starcoder_ls.exclusions import deny_list
 from starcoder_ls.lifecycle import EngineFactory, Model, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.plan import plan_calls
@@ -239,12 +239,8 @@ class CompletionService:
                 choices.extend(cached)
                 continue
             result = await self.model.call(
-                functools.partial(engine.generate, prompt_ids=prompt.ids),
-                prompt.text,
-                call,
-                job.ticket.cancel,
+                self._counted_generate, engine, prompt, call, job.ticket.cancel
             )
-            self.stats.count_generation(result)
             if result.cancelled or job.ticket.cancel.is_set():
                 return None
             texts = tuple(choice.text for choice in result.choices)
@@ -261,6 +257,15 @@ class CompletionService:
                     self.prefetches.stored(job.ctx.uri, key)
             choices.extend(texts)
         return tuple(choices)
+
+    def _counted_generate(
+        self, engine: Engine, prompt: Prompt, call: GenerationParams, cancel: threading.Event
+    ) -> GenerationResult:
+        """Runs on the worker thread and counts the call there, so a generation whose request
+        the client cancelled meanwhile (the await is gone) still shows in the stats."""
+        result = engine.generate(prompt.text, call, cancel, prompt_ids=prompt.ids)
+        self.stats.count_generation(result)
+        return result
 
     def _finish(self, job: Job, choices: tuple[str, ...]) -> list[Suggestion]:
         ctx, settings = job.ctx, job.settings

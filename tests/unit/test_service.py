@@ -411,6 +411,27 @@ async def test_prefilled_tokens_default_to_the_prompt_tokens() -> None:
     assert stats["prefilledTokens"] == stats["promptTokens"] == 3
 
 
+async def test_a_generation_the_client_cancelled_still_counts_as_model_work() -> None:
+    """The wasted work of a cancelled request is what a typing benchmark must see."""
+    started, release = threading.Event(), threading.Event()
+
+    def reply(prompt: str, params: GenerationParams) -> list[str]:
+        started.set()
+        release.wait(30)
+        return ["a + b"]
+
+    async with serving(FakeEngine(reply), Settings(debounce_ms=0)) as service:
+        task = asyncio.ensure_future(service.complete(request_from(ADD)))
+        assert await asyncio.to_thread(started.wait, 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        await service.model.call(lambda: None)  # the worker has finished the generation
+        stats = service.stats.to_json()
+    assert stats["modelCalls"] == 1 and stats["generatedTokens"] == 5
+
+
 def test_the_service_and_the_server_import_without_torch() -> None:
     """torch loads with the first model (`lifecycle.load_engine`), not with the server."""
     code = (
