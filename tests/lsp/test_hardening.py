@@ -317,6 +317,8 @@ async def test_exit_without_shutdown_is_code_1(tmp_path: Path) -> None:
 
 async def _ready_tiny(tmp_path: Path, tiny_dir: Path) -> RawServer:
     options = {"debounceMs": 0, "maxNewTokens": 4096, "temperature": 1.0, "maxSuggestions": 3}
+    # Wrong types beside them must neither stop the model loading nor the others applying.
+    options |= {"fimTemplate": [], "topP": 10**400}
     args = ("--model", str(tiny_dir), "--log-level", "debug")
     raw = await RawServer.start(tmp_path / "server.log", *args)
     await raw.initialize(options)
@@ -328,6 +330,11 @@ async def _ready_tiny(tmp_path: Path, tiny_dir: Path) -> RawServer:
             break
         await asyncio.sleep(0.2)
     assert status["state"] == "ready", status
+    shown = [
+        m["params"]["message"] for m in raw.messages if m.get("method") == "window/showMessage"
+    ]
+    assert any("starcoder.fimTemplate = []" in m for m in shown), shown
+    assert any("starcoder.topP = " in m for m in shown), shown
     return raw
 
 
