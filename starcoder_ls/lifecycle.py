@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from starcoder_ls.config import Settings
-from starcoder_ls.engine.base import Engine, EngineError, ProgressCallback
+from starcoder_ls.engine.base import Engine, EngineError, GenerationResult, ProgressCallback
 from starcoder_ls.engine.models import EMBEDDED_NAME
-from starcoder_ls.engine.worker import ModelWorker
+from starcoder_ls.engine.worker import ModelWorker, WorkerDied
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,9 @@ class Model:
         """Set while no load is under way (cleared until the first load ends)."""
         self._status = ModelStatus("loading", model_label(model))
         self._enabled = True
+        self._ready: ModelStatus | None = None
+        """The status to go back to once the engine works again after a failed call."""
+        self._shut_down = False
 
     @property
     def engine(self) -> Engine | None:
@@ -152,6 +155,7 @@ class Model:
         self._load_generation += 1
         generation = self._load_generation
         self._engine = None
+        self._ready = None
         self._settled.clear()
         self._set_status(ModelStatus("loading", label, "loading"))
         try:
@@ -166,7 +170,7 @@ class Model:
         label = model_label(settings.model)
         started = time.perf_counter()
         try:
-            engine = await self.call(self._replace_engine, settings, progress)
+            engine = await self._run(self._replace_engine, settings, progress)
         except EngineError as exc:
             status = ModelStatus("error", label, str(exc))
         except Exception as exc:  # a loader bug must not take the server down
@@ -204,8 +208,54 @@ class Model:
             self._publish()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` on the model's thread, after what is queued there."""
-        return await asyncio.wrap_future(self._worker.submit(fn, *args))
+        """Run `fn(*args)` on the model's thread, after what is queued there.
+
+        A failure there (out of memory, a bug mid-generation, the thread gone) is raised to
+        the caller and shown as the status "error" with its message until a generation
+        succeeds again. The engine is kept, so the next request tries again rather than
+        nothing working until a reload.
+        """
+        try:
+            result = await self._run(fn, *args)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._call_failed(exc)
+            raise
+        if isinstance(result, GenerationResult):
+            self._generated()
+        return result
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on the worker thread, restarted first if it died."""
+        if not self._worker.alive and not self._shut_down:
+            log.error("the model's worker thread had stopped; starting a new one")
+            self._worker = ModelWorker()
+        try:
+            return await asyncio.wrap_future(self._worker.submit(fn, *args))
+        except WorkerDied as exc:
+            raise EngineError(f"{exc}; the next request starts a new one") from exc
+        except (asyncio.CancelledError, Exception):
+            raise
+        except BaseException as exc:
+            # SystemExit or KeyboardInterrupt from the model's code ends this call, not the
+            # server: the worker hands every exception to its caller.
+            raise EngineError(f"the model raised {type(exc).__name__}: {exc}") from exc
+
+    def _call_failed(self, exc: Exception) -> None:
+        if self._engine is None or self.loading:
+            return  # no engine to blame: the request reports it, loads report their own
+        message = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+        if self._ready is None:
+            self._ready = self._status
+        failed = dataclasses.replace(self._ready, state="error", message=message)
+        if failed != self._status:
+            self._set_status(failed)
+
+    def _generated(self) -> None:
+        if self._ready is not None and self._engine is not None and not self.loading:
+            ready, self._ready = self._ready, None
+            self._set_status(ready)
 
     def _close_later(self, engine: Engine) -> None:
         """Close on the model's thread, after what is queued there; after `shutdown` the
@@ -214,6 +264,7 @@ class Model:
             self._worker.submit(engine.close)
 
     def shutdown(self) -> None:
+        self._shut_down = True
         engine, self._engine = self._engine, None
         if engine is not None:
             self._close_later(engine)

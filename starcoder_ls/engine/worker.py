@@ -18,6 +18,10 @@ T = TypeVar("T")
 _STOP = object()
 
 
+class WorkerDied(RuntimeError):
+    """The worker thread ended by accident: the calls left on it will never run."""
+
+
 class ModelWorker:
     """A daemon thread running submitted calls one at a time, in submission order."""
 
@@ -25,12 +29,18 @@ class ModelWorker:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
+        self._running: Future[Any] | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     @property
     def thread(self) -> threading.Thread:
         return self._thread
+
+    @property
+    def alive(self) -> bool:
+        """False once the thread has ended, by `shutdown` or by accident."""
+        return self._thread.is_alive()
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Queue `fn(*args, **kwargs)`; its result or exception arrives through the future."""
@@ -54,6 +64,12 @@ class ModelWorker:
             self._thread.join()
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._fail_the_rest()
+
+    def _serve(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
@@ -62,6 +78,7 @@ class ModelWorker:
             # A caller that cancelled before we got here (e.g. a superseded request) is skipped.
             if not future.set_running_or_notify_cancel():
                 continue
+            self._running = future
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
@@ -70,3 +87,22 @@ class ModelWorker:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+            self._running = None
+
+    def _fail_the_rest(self) -> None:
+        """Should the loop itself die (a bug, an exception injected into the thread), the
+        call it was running and every queued one fail instead of hanging their callers;
+        `submit` refuses from now on."""
+        with self._lock:
+            self._closed = True
+        died = WorkerDied("the model's worker thread stopped; the call did not complete")
+        running, self._running = self._running, None
+        if running is not None and not running.done():
+            running.set_exception(died)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP and item[0].set_running_or_notify_cancel():
+                item[0].set_exception(died)

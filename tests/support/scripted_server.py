@@ -17,7 +17,8 @@ between requests of one server::
     {"template": "starcoder",            # FIM template of the engine (default starcoder)
      "rules": [{"contains": "<filename>a.py",   # prompt substring; absent: any prompt
                 "choices": ["x + 1", "x - 1"],  # greedy: the first; sampled: the others
-                "delay_ms": 0}]}                # a slow model that still honours cancel
+                "delay_ms": 0,                  # a slow model that still honours cancel
+                "raise": "oom"}]}               # a fault instead of an answer (FAULTS)
 
 The first rule whose `contains` is in the prompt answers; no rule: an empty answer.
 
@@ -40,6 +41,7 @@ from starcoder_ls.cli import build_parser, settings_from_args, setup_logging
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import (
     Engine,
+    EngineError,
     EngineInfo,
     Generation,
     GenerationParams,
@@ -89,6 +91,19 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> Generation:
     )
 
 
+class OutOfMemoryError(RuntimeError):
+    """Named as `torch.OutOfMemoryError` (a RuntimeError), which an engine on a GPU may let out."""
+
+
+FAULTS: dict[str, tuple[type[Exception], str]] = {
+    "oom": (OutOfMemoryError, "CUDA out of memory. Tried to allocate 2.00 GiB"),
+    "engine": (EngineError, "out of memory generating 16 tokens x 1 from a 9-token prompt"),
+    "crash": (ValueError, "shape mismatch in layer 3"),
+}
+"""What a rule's `raise` raises from `generate`: a raw error from the model's code, or the
+`EngineError` the local engine makes of an out of memory."""
+
+
 class ScriptedEngine:
     """Answers from the rules in its script file, re-read at every call."""
 
@@ -118,6 +133,9 @@ class ScriptedEngine:
         rule = self._rule(prompt)
         if cancel.wait(rule.get("delay_ms", 0) / 1000):
             return GenerationResult(choices=(), prompt_tokens=0, generate_ms=0.0, cancelled=True)
+        if "raise" in rule:
+            kind, message = FAULTS[rule["raise"]]
+            raise kind(message)
         choices = tuple(
             cut_at_stop(text, params.stop) for text in choose(rule.get("choices", []), params)
         )
