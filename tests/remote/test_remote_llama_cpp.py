@@ -1,0 +1,250 @@
+"""Against a real engine: llama-cpp-python's OpenAI-compatible server on 127.0.0.1,
+serving the embedded SmolLM2 GGUF, started and stopped here on a free port.
+
+Skipped, with the reason, where llama-cpp-python's server is not installed (`make test`
+builds it in its own step; it compiles llama.cpp, ~20 minutes on 2 cores the first time,
+seconds once pip's cache holds the wheel) or the embedded model is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from starcoder_ls.config import Settings
+from starcoder_ls.engine.base import EngineError, GenerationParams
+from starcoder_ls.engine.remote import UNAVAILABLE
+from starcoder_ls.engine.remote_setup import open_remote
+from starcoder_ls.service import CompletionService
+from tests.remote.engines import free_port
+from tests.support.fake_engine import request_from
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_proxy_env")]
+
+START_S = 180.0
+"""Longest wait for the server to load the model and listen (seconds on an idle machine)."""
+DISCONNECTED = "Disconnected from client"
+"""What llama-cpp-python's server prints when a streaming client goes away (server/app.py)."""
+TIMINGS = "llama_perf_context_print:        eval time"
+"""Printed (verbose) at the end of every completion that runs to its end (llama.py)."""
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _gguf_or_skip() -> Path:
+    missing = [
+        name
+        for name in ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "pydantic_settings")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        pytest.skip(
+            f"llama-cpp-python[server] is not installed (no {', '.join(missing)}): "
+            "`pip install 'llama-cpp-python[server]'`, as `make test` does"
+        )
+    from starcoder_ls.engine import weights
+
+    try:
+        directory, name = weights.resolve_embedded()
+    except EngineError as exc:
+        pytest.skip(f"no model to serve: {exc}")
+    return directory / name
+
+
+@dataclass
+class LlamaServer:
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self, gguf: Path) -> None:
+        command = [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
+            "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048",
+            "--n_threads", "2",
+            # Only a closed connection may stop a generation here, not a newer request.
+            "--interrupt_requests", "False",
+        ]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"llama-cpp-python's server exited:\n{self.log_text()[-3000:]}")
+            try:
+                _DIRECT.open(f"{self.url}/models", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"llama-cpp-python's server did not start in {START_S:g} s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+            self.process = None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def own_answer(self, body: dict) -> str:
+        """The engine's own answer for a request body, asked without streaming."""
+        data = json.dumps({**body, "stream": False}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/completions", data=data, headers={"Content-Type": "application/json"}
+        )
+        with _DIRECT.open(request, timeout=120) as response:
+            return json.loads(response.read())["choices"][0]["text"]
+
+    def wait_for_log(self, text: str, count: int = 1) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.log_text().count(text) >= count:
+                return True
+            time.sleep(0.05)
+        return False
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    return _gguf_or_skip()
+
+
+@pytest.fixture(scope="module")
+def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    server = LlamaServer(free_port(), tmp_path_factory.mktemp("llama") / "server.log")
+    server.start(gguf)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _engine(server: LlamaServer):  # type: ignore[no-untyped-def]
+    return open_remote(Settings(backend="openai", endpoint=server.url), None)
+
+
+def test_the_streamed_greedy_answer_is_the_engines_own(llama_server: LlamaServer) -> None:
+    engine = _engine(llama_server)
+    assert engine.info.model == "remote: llama-cpp-python SmolLM2-135M-Instruct.Q4_1.gguf"
+    prompt = "def fibonacci(n):\n"
+    result = engine.generate(prompt, GenerationParams(max_new_tokens=24), threading.Event())
+    text = result.choices[0].text
+    assert text.strip(), "an empty answer would make the comparison meaningless"
+    own = llama_server.own_answer({"prompt": prompt, "max_tokens": 24, "temperature": 0})
+    assert text == own
+    assert result.choices[0].tokens == 24 and result.choices[0].stop_reason == "length"
+
+
+async def test_a_completion_through_the_service_is_the_engines_own(
+    llama_server: LlamaServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="starcoder_ls.engine.remote")
+    settings = Settings(
+        backend="openai",
+        endpoint=llama_server.url,
+        debounce_ms=0,
+        prefetch=False,
+        postprocess=False,
+        cross_file_context=False,
+        max_new_tokens=24,
+    )
+    service = CompletionService(settings, current_version=lambda uri: 1)
+    try:
+        assert (await service.load()).model.startswith("remote: llama-cpp-python ")
+        answer = await service.complete(
+            request_from("def fibonacci(n):\n    if n <= 1:\n        return █\n")
+        )
+    finally:
+        service.shutdown()
+    sent = [r.args[2] for r in caplog.records if r.getMessage().startswith("POST ")]
+    assert len(sent) == 1
+    own = llama_server.own_answer(json.loads(sent[0]))
+    assert own.strip()
+    assert [s.text for s in answer.suggestions] == [own]
+
+
+def test_cancel_closes_the_stream_and_the_engine_stops(llama_server: LlamaServer) -> None:
+    engine = _engine(llama_server)
+    before = llama_server.log_text()
+    cancel = threading.Event()
+
+    def on_token(count: int) -> None:
+        if count >= 5:
+            cancel.set()
+
+    params = GenerationParams(max_new_tokens=1000)
+    result = engine.generate("1, 2, 3, 4, 5, 6,", params, cancel, on_token=on_token)
+    assert result.cancelled and result.choices[0].stop_reason == "cancelled"
+    assert 5 <= result.choices[0].tokens < 20
+    assert llama_server.wait_for_log(DISCONNECTED, before.count(DISCONNECTED) + 1), (
+        "the server never saw the client go"
+    )
+    # The engine's own accounting: every completion that runs to its end prints its
+    # timings. After the cancelled one and a short one, only the short one's appear.
+    own = llama_server.own_answer({"prompt": "x", "max_tokens": 4, "temperature": 0})
+    assert llama_server.wait_for_log(TIMINGS, before.count(TIMINGS) + 1)
+    time.sleep(0.5)  # a late block for the cancelled generation would show up by now
+    after = llama_server.log_text()[len(before) :]
+    assert after.count(TIMINGS) == 1, after[-3000:]
+    assert "/     4 runs" in after.split(TIMINGS)[1].splitlines()[0], own
+
+
+def test_a_prompt_longer_than_the_engines_window_is_a_clear_error(
+    llama_server: LlamaServer,
+) -> None:
+    """llama-cpp-python answers 200, then ends the stream without an event (its reason,
+    "Requested tokens (3001) exceed context window of 2048", goes to its own log only)."""
+    engine = _engine(llama_server)
+    with pytest.raises(EngineError) as info:
+        engine.generate("word " * 3000, GenerationParams(max_new_tokens=8), threading.Event())
+    assert str(info.value) == (
+        f"llama-cpp-python at {llama_server.url}: "
+        "the stream ended before the engine finished (after 0 tokens)"
+    )
+    assert llama_server.wait_for_log("exceed context window of 2048")
+
+
+def test_engine_down_and_back(gguf: Path, tmp_path: Path) -> None:
+    server = LlamaServer(free_port(), tmp_path / "server.log")
+    server.start(gguf)
+    try:
+        engine = _engine(server)
+        engine.backoff.first = engine.backoff.longest = 0.05
+        params = GenerationParams(max_new_tokens=4)
+        assert engine.generate("x", params, threading.Event()).choices[0].text
+        server.stop()
+        with pytest.raises(EngineError, match="refused"):
+            engine.generate("x", params, threading.Event())
+        quiet = engine.generate("x", params, threading.Event())
+        assert quiet.choices[0].stop_reason == UNAVAILABLE
+        server.start(gguf)
+        for _ in range(100):
+            result = engine.generate("x", params, threading.Event())
+            if not result.cancelled:
+                break
+            time.sleep(0.05)
+        assert result.choices[0].text == server.own_answer(
+            {"prompt": "x", "max_tokens": 4, "temperature": 0}
+        )
+    finally:
+        server.stop()
