@@ -7,20 +7,14 @@ so every position crosses this module before any other code sees it.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from itertools import islice
 from urllib.parse import unquote, urlsplit
 
+from starcoder_ls.documents import LINE_BREAK, line_end, line_start, position_codec, units_to_index
 from starcoder_ls.types import CompletionContext, OpenDocument
 
-_LINE_BREAK = re.compile(r"\r\n?|\n")
-_CODECS: dict[str, tuple[str, int]] = {
-    "utf-8": ("utf-8", 1),
-    "utf-16": ("utf-16-le", 2),
-    "utf-32": ("utf-32-le", 4),
-}
 _INDENT_SAMPLE_LINES = 5000
 """Indentation is a file-wide habit; the head of a huge file shows it as well as the whole."""
 DEFAULT_INDENT_UNIT = "    "
@@ -35,14 +29,16 @@ def offset_at(
 ) -> int:
     """Return the string index of an LSP position.
 
-    Only the cursor line is ever encoded, so the cost on a large document is one
-    regex scan up to the cursor line, never an encoding of the whole text.
+    Only the cursor line is ever encoded, and its start is found by counting line breaks
+    (`documents.line_start`), so the cost on a large document is well under a
+    millisecond, never an encoding of the whole text. A position inside a code point
+    rounds down to its start, as `documents.offset_at` rounds an edit's.
     """
-    codec = _codec(encoding)
+    codec = position_codec(encoding)
     if line < 0 or character < 0:
         raise PositionError(f"position {line}:{character} in {uri} is negative")
     start, end = _line_span(text, line, uri)
-    return start + _units_to_index(text[start:end], character, codec)
+    return start + units_to_index(text[start:end], character, codec)
 
 
 def line_text(text: str, line: int, *, uri: str = "the document") -> str:
@@ -55,7 +51,7 @@ def line_text(text: str, line: int, *, uri: str = "the document") -> str:
 
 def character_to_units(line_text: str, index: int, encoding: str) -> int:
     """Convert a string index within a line to code units, for ranges sent back to the client."""
-    name, width = _codec(encoding)
+    name, width = position_codec(encoding)
     if index < 0:
         raise PositionError(f"character index {index} is negative")
     head = line_text[:index]
@@ -89,7 +85,7 @@ def detect_indent_unit(text: str) -> str:
 
 def detect_line_ending(text: str) -> str:
     """Return the document's first line ending, so inserted text can match it."""
-    match = _LINE_BREAK.search(text)
+    match = LINE_BREAK.search(text)
     return "\n" if match is None else match.group()
 
 
@@ -113,9 +109,9 @@ def build_context(
     `detect_line_ending`.
     """
     if "\r" in text:
-        text = _LINE_BREAK.sub("\n", text)
+        text = LINE_BREAK.sub("\n", text)
     offset = offset_at(text, line, character, encoding, uri=uri)
-    line_start = text.rfind("\n", 0, offset) + 1
+    cursor_line_start = text.rfind("\n", 0, offset) + 1
     return CompletionContext(
         uri=uri,
         version=version,
@@ -124,7 +120,7 @@ def build_context(
         prefix=text[:offset],
         suffix=text[offset:],
         line=line,
-        character=offset - line_start,
+        character=offset - cursor_line_start,
         indent_unit=detect_indent_unit(text),
         other_documents=tuple(other_documents),
     )
@@ -138,45 +134,9 @@ def path_from_uri(uri: str) -> str:
     return name or uri
 
 
-def _codec(encoding: str) -> tuple[str, int]:
-    try:
-        return _CODECS[encoding]
-    except KeyError:
-        known = ", ".join(_CODECS)
-        raise ValueError(f"unknown position encoding {encoding!r} (expected {known})") from None
-
-
 def _line_span(text: str, line: int, uri: str) -> tuple[int, int]:
-    start = _line_start(text, line)
+    start = line_start(text, line)
     if start is None:
-        lines = len(_LINE_BREAK.findall(text)) + 1
+        lines = len(LINE_BREAK.findall(text)) + 1
         raise PositionError(f"line {line} is past the end of {uri} ({lines} lines)")
-    match = _LINE_BREAK.search(text, start)
-    return start, len(text) if match is None else match.start()
-
-
-def _line_start(text: str, line: int) -> int | None:
-    if line == 0:
-        return 0
-    previous_break = next(islice(_LINE_BREAK.finditer(text), line - 1, None), None)
-    return None if previous_break is None else previous_break.end()
-
-
-def _units_to_index(line_text: str, units: int, codec: tuple[str, int]) -> int:
-    """Clamp to the line end and step back out of a split code point, as the LSP spec asks."""
-    name, width = codec
-    if width == 4 or line_text.isascii():
-        return min(units, len(line_text))
-    data = line_text.encode(name, "surrogatepass")
-    cut = min(units * width, len(data))
-    while cut < len(data) and _splits_code_point(data, cut, width):
-        cut -= width
-    return len(data[:cut].decode(name, "surrogatepass"))
-
-
-def _splits_code_point(data: bytes, cut: int, width: int) -> bool:
-    if width == 1:
-        return data[cut] & 0xC0 == 0x80
-    unit = int.from_bytes(data[cut : cut + 2], "little")
-    before = int.from_bytes(data[cut - 2 : cut], "little") if cut >= 2 else 0
-    return 0xDC00 <= unit <= 0xDFFF and 0xD800 <= before <= 0xDBFF
+    return start, line_end(text, start)

@@ -11,7 +11,8 @@ line the edit can land between `\\r` and `\\n`). LSP says otherwise:
 - a position inside a code point (a surrogate pair in UTF-16, a multi-byte sequence in
   UTF-8) rounds down to its start, the same way `context.offset_at` rounds the cursor.
 
-Pure functions on `str`; `protocol.py` plugs them into pygls' document class.
+Pure functions on `str`; `protocol.py` plugs them into pygls' document class, and
+`context.py` finds the cursor with the same line and code-unit arithmetic.
 """
 
 from __future__ import annotations
@@ -78,12 +79,12 @@ def line_end(text: str, start: int) -> int:
 
 def offset_at(text: str, line: int, character: int, encoding: str) -> int:
     """The string index of an LSP position in an edit's range, by the rules above."""
-    name, width = _codec(encoding)
+    units = position_codec(encoding)
     start = line_start(text, max(line, 0))
     if start is None:
         return len(text)
     end = line_end(text, start)
-    return start + _units_to_index(text[start:end], max(character, 0), name, width)
+    return start + units_to_index(text[start:end], max(character, 0), units)
 
 
 def apply_edit(
@@ -112,7 +113,8 @@ def apply_edit(
     return edited
 
 
-def _codec(encoding: str) -> tuple[str, int]:
+def position_codec(encoding: str) -> tuple[str, int]:
+    """The Python codec and the code unit's width in bytes of an LSP position encoding."""
     try:
         return _CODECS[encoding]
     except KeyError:
@@ -120,8 +122,12 @@ def _codec(encoding: str) -> tuple[str, int]:
         raise ValueError(f"unknown position encoding {encoding!r} (expected {known})") from None
 
 
-def _units_to_index(line_text: str, units: int, name: str, width: int) -> int:
-    """Clamp to the line's end; a cut inside a code point moves back to its start."""
+def units_to_index(line_text: str, units: int, codec: tuple[str, int]) -> int:
+    """The index in `line_text` after `units` code units of `codec` (from `position_codec`).
+
+    Clamped to the line's end; a cut inside a code point moves back to its start.
+    """
+    name, width = codec
     if width == 4 or line_text.isascii():
         return min(units, len(line_text))
     data = line_text.encode(name, "surrogatepass")
