@@ -54,16 +54,21 @@ def open_quote(line_prefix: str) -> str | None:
     quote: str | None = None
     escaped = False
     for char in line_prefix:
-        if quote is None:
-            if char in QUOTES:
-                quote = char
-        elif escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == quote:
-            quote = None
+        if quote is not None:
+            quote, escaped = in_string(char, quote, escaped)
+        elif char in QUOTES:
+            quote = char
     return quote
+
+
+def in_string(char: str, quote: str, escaped: bool) -> tuple[str | None, bool]:
+    """One step of every scan here through a string opened by `quote`: the quote still
+    open after `char` (None once it closes), and whether the next character is escaped."""
+    if escaped:
+        return quote, False
+    if char == "\\":
+        return quote, True
+    return (None if char == quote else quote), False
 
 
 def _walk(
@@ -78,12 +83,7 @@ def _walk(
     escaped = False
     for index, char in enumerate(text):
         if quote is not None:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = None
+            quote, escaped = in_string(char, quote, escaped)
         elif char in QUOTES:
             quote = char
         elif char in "([{":

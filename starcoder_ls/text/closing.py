@@ -9,7 +9,7 @@ one line of code; it does not need to parse any language.
 
 from __future__ import annotations
 
-from starcoder_ls.text.brackets import QUOTES, fits, open_quote
+from starcoder_ls.text.brackets import QUOTES, fits, in_string, open_quote
 from starcoder_ls.types import CompletionContext
 
 REPLACEABLE_AFTER_CURSOR = frozenset(")]}\"'`;,:")
@@ -84,14 +84,11 @@ def _scan(text: str, outer_quote: str | None, positions: list[tuple[int, str]]) 
     stack = 0
     for index, char in enumerate(text):
         if quote is not None:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
+            quote, escaped = in_string(char, quote, escaped)
+            if quote is None:
                 if quote_is_outer:
                     positions.append((index, char))
-                quote, quote_is_outer = None, False
+                quote_is_outer = False
         elif char in QUOTES:
             quote = char
         elif char in _OPENERS:
