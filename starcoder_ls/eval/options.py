@@ -4,24 +4,15 @@ parser imports neither pygls nor the harness."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from starcoder_ls.arguments import settings_json
 
 BENCHMARKS = ("single-line", "multi-line", "random-span", "nextline")
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "humaneval-infilling"
 """`../shared/data/humaneval-infilling` next to the repository (the team's shared data)."""
 DEFAULT_LIMIT = 100
 """About 3 to 15 minutes with the embedded model on 2 CPU cores, depending on the benchmark."""
-
-
-def _settings(value: str) -> dict[str, object]:
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
-    if not isinstance(parsed, dict):
-        raise argparse.ArgumentTypeError('must be a JSON object, e.g. {"maxNewTokens": 64}')
-    return parsed
 
 
 def _limit(value: str) -> int | None:
@@ -79,7 +70,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--settings",
-        type=_settings,
+        type=settings_json,
         default={},
         help="extra server settings as JSON, e.g. '{\"maxNewTokens\": 64}' (debounceMs is 0)",
     )

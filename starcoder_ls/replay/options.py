@@ -4,23 +4,14 @@ parser imports neither pygls nor the harness."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from starcoder_ls.arguments import settings_json
 
 EDITOR_CHOICES = ("vscode", "neovim", "both")
 DEFAULT_SOURCE_COMMIT = "9c18e7f7a1c6e57f12632d2f9cc3a6ab61be0ebd"
 """The project's own sources at this commit are the default text to retype: real code
 that stays the same while the checkout moves on."""
-
-
-def _json_object(value: str) -> dict[str, object]:
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
-    if not isinstance(parsed, dict):
-        raise argparse.ArgumentTypeError('must be a JSON object, e.g. {"debounceMs": 0}')
-    return parsed
 
 
 def _seconds_range(value: str) -> tuple[float, float]:
@@ -87,7 +78,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--settings",
-        type=_json_object,
+        type=settings_json,
         default={},
         help="server settings as JSON (initializationOptions), e.g. '{\"debounceMs\": 0}'",
     )
