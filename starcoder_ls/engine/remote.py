@@ -36,6 +36,7 @@ from starcoder_ls.engine.base import (
 from starcoder_ls.engine.dialects import (
     Dialect,
     MalformedStream,
+    Piece,
     RemoteError,
     error_text,
 )
@@ -265,24 +266,11 @@ class RemoteEngine:
         dialect = self.connection.dialect
         for line in response.lines():
             for piece in dialect.parse(line):
-                if piece.done and piece.index >= len(choices):
-                    return True
-                if piece.index >= len(choices):
-                    continue
-                choice = choices[piece.index]
-                choice.seen = True
-                if choice.reason is None:
-                    choice.text += piece.text
-                    choice.events += int(piece.token)
-                    if piece.tokens is not None:
-                        choice.tokens = piece.tokens
-                    choice.text, stop = cut_at_stop(choice.text, params.stop)
-                    if stop is not None:
-                        choice.reason = "stop"
-                    elif piece.finish is not None:
-                        choice.reason = piece.finish
-                if on_token is not None and piece.token:
-                    on_token(sum(c.events for c in [*earlier, *choices]))
+                carries = piece.text or piece.token or piece.finish or piece.tokens is not None
+                if carries and piece.index < len(choices):
+                    _add(choices[piece.index], piece, params.stop)
+                    if on_token is not None and piece.token:
+                        on_token(sum(c.events for c in [*earlier, *choices]))
                 if piece.done:
                     return True
             if all(c.reason for c in choices):
@@ -310,6 +298,22 @@ class RemoteEngine:
             generate_ms=(time.perf_counter() - started) * 1000.0,
             cancelled=cancelled,
         )
+
+
+def _add(choice: _Choice, piece: Piece, stops: tuple[str, ...]) -> None:
+    """One event into its choice; stop strings are looked for here whatever the engine does."""
+    choice.seen = True
+    if choice.reason is not None:
+        return  # ended here by a stop string while the engine still sends
+    choice.text += piece.text
+    choice.events += int(piece.token)
+    if piece.tokens is not None:
+        choice.tokens = piece.tokens
+    choice.text, stop = cut_at_stop(choice.text, stops)
+    if stop is not None:
+        choice.reason = "stop"
+    elif piece.finish is not None:
+        choice.reason = piece.finish
 
 
 def _with_seed(params: GenerationParams, seed: int) -> GenerationParams:
