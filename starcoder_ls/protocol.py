@@ -1,5 +1,5 @@
-"""A stricter JSON-RPC layer under pygls: every request gets an answer, the server's text is
-the editor's text, and the process leaves cleanly.
+"""A stricter JSON-RPC layer under pygls: every request gets an answer, and the server's
+text is the editor's text.
 
 What pygls 2.1 does and this module changes (each case has its test):
 
@@ -10,26 +10,17 @@ What pygls 2.1 does and this module changes (each case has its test):
 - A request before `initialize` reaches the handler and fails with -32603 and a traceback;
   LSP asks for -32002. A second `initialize` is refused, and so is any request after
   `shutdown` (pygls drops those without an answer; LSP says -32600).
-- Framing is `framing.FrameParser` instead of pygls' reader (see there).
 - Documents apply incremental edits by `documents.py` instead of pygls' `splitlines` rules.
-- `exit` and a closed stdin end the read loop instead of calling `sys.exit` from a handler,
-  so that the engine's worker can stop before the interpreter goes down (a thread still
-  inside torch at interpreter exit aborts the process: `terminate called without an
-  active exception`).
+- `exit` sets `exit_code` instead of calling `sys.exit` from a handler: the read loop
+  (`transport.py`, which also frames the bytes with `framing.FrameParser`) ends, and the
+  engine's worker stops before the process leaves.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import queue
-import sys
-import threading
-import time
-from collections.abc import Awaitable, Callable, Generator
-from typing import Any, BinaryIO
+from collections.abc import Generator
+from typing import Any
 
 import cattrs
 from lsprotocol import types
@@ -39,7 +30,6 @@ from pygls.exceptions import (
     JsonRpcParseError,
     JsonRpcServerNotInitialized,
 )
-from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import (
     JsonRPCNotification,
@@ -51,14 +41,10 @@ from pygls.protocol.language_server import lsp_method
 from pygls.workspace import TextDocument, Workspace
 
 from starcoder_ls import documents
-from starcoder_ls.framing import BadFrame, Event, FrameParser, Message, Unparsable
+from starcoder_ls.framing import BadFrame, Event, Message, Unparsable
 
 log = logging.getLogger(__name__)
 
-CHUNK = 64 * 1024
-EXIT_GRACE_S = 0.5
-"""How long the other threads (the engine's worker) get to finish after the last message
-before the process leaves without them (a model still loading cannot be interrupted)."""
 _ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
 
 
@@ -333,153 +319,3 @@ class StarcoderProtocol(LanguageServerProtocol):
         if (user_handler := self.fm.features.get(types.EXIT)) is not None:
             yield user_handler, args, None
         self.exit_code = 0 if self._shutdown else 1
-
-
-# -- transport ---------------------------------------------------------------------------
-
-
-class _ThreadedReader:
-    """Reads a blocking stream on a daemon thread, one chunk per `read()`.
-
-    pygls reads stdin on its thread pool, whose threads the interpreter joins at exit: a
-    client that sends `exit` but keeps stdin open would keep the process alive.
-    """
-
-    def __init__(self, stream: BinaryIO) -> None:
-        read1 = getattr(stream, "read1", None)
-        self._read: Callable[[int], bytes] = read1 or (lambda n: os.read(stream.fileno(), n))
-        self._requests: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[bytes]]]
-        self._requests = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="starcoder-ls-stdin", daemon=True)
-        self.thread.start()
-
-    async def read(self) -> bytes:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
-        self._requests.put((loop, future))
-        return await future
-
-    def _run(self) -> None:
-        while True:
-            loop, future = self._requests.get()
-            try:
-                data = self._read(CHUNK)
-            except (OSError, ValueError) as exc:
-                log.info("stdin closed: %s", exc)
-                data = b""
-            try:
-                loop.call_soon_threadsafe(_resolve, future, data)
-            except RuntimeError:
-                return  # the loop is gone: the server is leaving
-            if not data:
-                return
-
-
-def _resolve(future: asyncio.Future[bytes], data: bytes) -> None:
-    if not future.done():
-        future.set_result(data)
-
-
-class HardenedLanguageServer(LanguageServer):
-    """`LanguageServer` on `StarcoderProtocol`, with its own read loop and a clean exit."""
-
-    def __init__(self, name: str, version: str, **kwargs: Any) -> None:
-        kwargs.setdefault("protocol_cls", StarcoderProtocol)
-        super().__init__(name, version, **kwargs)
-        self._reader_thread: threading.Thread | None = None
-
-    protocol: StarcoderProtocol
-
-    def before_exit(self) -> None:
-        """Stop background work (the engine); the process leaves right after. Override."""
-
-    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-        self._stop_event = threading.Event()
-        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
-        reader = _ThreadedReader(stdin or sys.stdin.buffer)
-        self._reader_thread = reader.thread
-        code = asyncio.run(self._serve(reader.read))
-        self._leave(code)
-
-    def start_tcp(self, host: str, port: int) -> None:
-        self._stop_event = threading.Event()
-        code = asyncio.run(self._serve_tcp(host, port))
-        self._leave(code)
-
-    async def _serve_tcp(self, host: str, port: int) -> int:
-        finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            if finished.done() or self.protocol.writer is not None:
-                writer.close()  # one client per process: documents and settings are its own
-                return
-            self.protocol.set_writer(writer)  # type: ignore[arg-type]
-            code = 1
-            try:
-                code = await self._serve(lambda: reader.read(CHUNK))
-            finally:
-                writer.close()
-                if not finished.done():
-                    finished.set_result(code)
-
-        server = await asyncio.start_server(connection, host, port)
-        async with server:
-            return await finished
-
-    async def _serve(self, read: Callable[[], Awaitable[bytes]]) -> int:
-        """Read, frame and dispatch until `exit` or the end of input; then stop the engine."""
-        parser = FrameParser()
-        protocol = self.protocol
-        try:
-            while protocol.exit_code is None:
-                data = await read()
-                if not data:
-                    log.info("the client closed the connection")
-                    break
-                for event in parser.feed(data):
-                    protocol.receive(event)
-                    if protocol.exit_code is not None:
-                        break
-        except ConnectionError as exc:
-            log.info("the client is gone: %s", exc)
-        await self._stop_work()
-        return 0 if protocol.exit_code is None else protocol.exit_code
-
-    async def _stop_work(self) -> None:
-        """Cancel the requests still running, so each sets its generation's cancel flag."""
-        for future in list(self.protocol._request_futures.values()):
-            future.cancel()
-        for _ in range(3):
-            await asyncio.sleep(0)  # let the cancelled handlers run their cleanup
-        try:
-            self.before_exit()
-        except Exception:
-            log.exception("stopping the engine failed")
-
-    def _leave(self, code: int) -> None:
-        """Give the other threads (the engine's worker) a moment to finish, then leave.
-
-        The process ends with `os._exit` once the log and stdout are flushed: with torch
-        loaded the interpreter's own finalisation takes seconds, and it aborts the process
-        (`terminate called without an active exception`) when a daemon thread is still
-        inside native code, as the worker is while a generation or a load runs.
-        """
-        if self._thread_pool is not None:
-            self._thread_pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + EXIT_GRACE_S
-        others = [
-            thread
-            for thread in threading.enumerate()
-            if thread is not threading.current_thread() and thread is not self._reader_thread
-        ]
-        for thread in others:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        running = [thread.name for thread in others if thread.is_alive()]
-        if running:
-            log.info("leaving while still running: %s", ", ".join(running))
-        log.info("exiting with code %d", code)
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        os._exit(code)

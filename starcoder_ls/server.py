@@ -27,9 +27,10 @@ from starcoder_ls.engine.base import EngineError
 from starcoder_ls.lifecycle import EngineFactory, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.lsp_convert import ACCEPTED_COMMAND
 from starcoder_ls.prefetch import Acceptances, Accepted, accepted_from
-from starcoder_ls.protocol import HardenedLanguageServer, StarcoderProtocol
+from starcoder_ls.protocol import StarcoderProtocol
 from starcoder_ls.request import MAX_DOCUMENT_CHARS, Answer, CompletionRequest
 from starcoder_ls.service import CompletionService
+from starcoder_ls.transport import HardenedLanguageServer
 from starcoder_ls.types import OpenDocument
 
 log = logging.getLogger(__name__)

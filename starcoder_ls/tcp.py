@@ -25,11 +25,7 @@ import functools
 import hmac
 import itertools
 import logging
-import os
 import signal
-import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,8 +36,9 @@ from pygls.exceptions import JsonRpcInvalidParams
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, ProgressCallback
 from starcoder_ls.lifecycle import EngineFactory, Model, ModelStatus, load_engine, model_label
-from starcoder_ls.protocol import CHUNK, EXIT_GRACE_S, StarcoderProtocol
+from starcoder_ls.protocol import StarcoderProtocol
 from starcoder_ls.server import StarcoderServer, create_server
+from starcoder_ls.transport import leave, stream_reads
 
 log = logging.getLogger(__name__)
 
@@ -312,13 +309,12 @@ class TcpHost:
         self.connections[server] = writer
         log.info("client %s connected (%d connected)", peer, len(self.connections))
         try:
-            await server._serve(lambda: reader.read(CHUNK))
+            await server.serve(stream_reads(reader))
         except Exception:
             log.exception("client %s: connection failed", peer)
         finally:
             server.service.shutdown()  # detaches from the shared model (again: idempotent)
-            if server._thread_pool is not None:
-                server._thread_pool.shutdown(wait=False, cancel_futures=True)
+            server.stop_thread_pool()
             self.connections.pop(server, None)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
@@ -350,7 +346,7 @@ def read_token(path: Path) -> str:
     return token
 
 
-async def _serve(host_server: TcpHost, host: str, port: int) -> int:
+async def _serve_until_stopped(host_server: TcpHost, host: str, port: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -371,31 +367,16 @@ def run(
     token_file: Path | None = None,
     engine_factory: EngineFactory = load_engine,
 ) -> int:
-    """`serve --tcp`: serve until SIGINT or SIGTERM, then leave (see `_leave`)."""
+    """`serve --tcp`: serve until SIGINT or SIGTERM, then leave (`transport.leave`)."""
     try:
         token = read_token(token_file) if token_file is not None else None
     except (OSError, ValueError) as exc:
         log.error("cannot read the TCP token: %s", exc)
         return 2
     try:
-        code = asyncio.run(_serve(TcpHost(settings, engine_factory, token=token), host, port))
+        host_server = TcpHost(settings, engine_factory, token=token)
+        code = asyncio.run(_serve_until_stopped(host_server, host, port))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", host, port, exc)
         return 2
-    _leave(code)
-    return code
-
-
-def _leave(code: int) -> None:
-    """As `protocol.HardenedLanguageServer._leave`: give the model's worker a moment, then
-    `os._exit`, since a thread still inside torch aborts the interpreter's own exit."""
-    deadline = time.monotonic() + EXIT_GRACE_S
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - time.monotonic()))
-    log.info("exiting with code %d", code)
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
+    leave(code)
