@@ -14,6 +14,8 @@ What pygls 2.1 does and this module changes (each case has its test):
 - `exit` sets `exit_code` instead of calling `sys.exit` from a handler: the read loop
   (`transport.py`, which also frames the bytes with `framing.FrameParser`) ends, and the
   engine's worker stops before the process leaves.
+- A `$/cancelRequest` for a request already answered is normal (VS Code cancels on every
+  keystroke): logged at debug level, where pygls warns.
 """
 
 from __future__ import annotations
@@ -282,6 +284,13 @@ class StarcoderProtocol(LanguageServerProtocol):
     def _refuse(self, msg_id: Any, code: int, message: str) -> None:
         log.warning("request %r refused (%d): %s", msg_id, code, message)
         self._send_data(_error(msg_id, code, message))
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        """A cancel that comes after its answer is a race every editor runs, not a fault."""
+        if msg_id not in self._request_futures:
+            log.debug("cancel for request %r, which is no longer running", msg_id)
+            return
+        super()._handle_cancel_notification(msg_id)
 
     # -- life cycle --
 

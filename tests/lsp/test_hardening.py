@@ -280,6 +280,16 @@ async def test_garbage_between_frames_is_skipped(server: RawServer) -> None:
     assert "result" in await server.answer(37)
 
 
+async def test_a_cancel_after_the_answer_is_no_warning(server: RawServer) -> None:
+    """Editors cancel requests already answered all the time (VS Code on every key)."""
+    assert "result" in await server.call(status_request(38))
+    before = len(server.log())
+    await server.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 38}})
+    assert "result" in await server.call(status_request(39))  # read after the cancel
+    warnings = [line for line in server.log()[before:].splitlines() if " WARNING " in line]
+    assert warnings == []
+
+
 # -- the life cycle: before initialize, after shutdown, exit -----------------------------
 
 
