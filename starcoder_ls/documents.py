@@ -113,6 +113,13 @@ def apply_edit(
     return edited
 
 
+def encoding_name(kind: object) -> str:
+    """The negotiated position encoding as `position_codec` names it, from lsprotocol's
+    `PositionEncodingKind` or a string; UTF-16, LSP's default, when none was agreed."""
+    value = str(getattr(kind, "value", kind) or "utf-16")
+    return value if value in _CODECS else "utf-16"
+
+
 def position_codec(encoding: str) -> tuple[str, int]:
     """The Python codec and the code unit's width in bytes of an LSP position encoding."""
     try:

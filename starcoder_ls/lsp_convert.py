@@ -1,27 +1,78 @@
 """Conversions between LSP types and the pipeline's plain data, beside `server.py`.
 
-Positions cross here in the negotiated encoding (`context.py` does the arithmetic);
-suggestions leave as `InlineCompletionItem`s or, for editors without inline completion,
-as popup `CompletionItem`s that insert the same text.
+Documents and cursors come in as `CompletionRequest`s and `OpenDocument`s; positions
+cross here in the negotiated encoding (`context.py` does the arithmetic); suggestions
+leave as `InlineCompletionItem`s or, for editors without inline completion, as popup
+`CompletionItem`s that insert the same text.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from starcoder_ls.context import character_to_units, detect_line_ending, line_text, offset_at
+from starcoder_ls.documents import LINE_BREAK, has_lone_surrogate
 from starcoder_ls.prefetch import command_arguments
+from starcoder_ls.request import MAX_DOCUMENT_CHARS, CompletionRequest
 from starcoder_ls.selection import Selected
-from starcoder_ls.types import CompletionContext, Suggestion
+from starcoder_ls.types import CompletionContext, OpenDocument, Suggestion
+
+if TYPE_CHECKING:
+    from pygls.workspace import TextDocument
 
 ACCEPTED_COMMAND = "starcoder.accepted"
 """Attached to every item; the editor runs it when the user accepts a suggestion, with
 `prefetch.command_arguments` (where the insertion ends, for the next completion)."""
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+def completion_request(
+    doc: TextDocument,
+    line: int,
+    character: int,
+    encoding: str,
+    *,
+    other_documents: Callable[[], Iterable[OpenDocument]],
+    invoked: bool = False,
+    selected: Selected | None = None,
+) -> CompletionRequest:
+    """The service's request for a cursor in `doc` (`character` in code units of
+    `encoding`), with the document as the editor holds it."""
+    return CompletionRequest(
+        uri=doc.uri,
+        version=doc.version or 0,
+        language_id=doc.language_id or "",
+        text=doc.source,
+        line=line,
+        character=character,
+        encoding=encoding,
+        invoked=invoked,
+        selected=selected,
+        other_documents=other_documents,
+    )
+
+
+def open_documents(
+    documents: Mapping[str, TextDocument], last_edit: Mapping[str, float], *, besides: str
+) -> tuple[OpenDocument, ...]:
+    """Every open document but `besides`, for cross-file context; not the huge ones nor
+    those holding a lone surrogate, which no prompt can take."""
+    return tuple(
+        OpenDocument(
+            uri=doc.uri,
+            path=doc.filename or doc.uri,
+            language_id=doc.language_id or "",
+            text=doc.source,
+            last_edit=last_edit.get(uri, 0.0),
+        )
+        for uri, doc in documents.items()
+        if uri != besides
+        and len(doc.source) <= MAX_DOCUMENT_CHARS
+        and not has_lone_surrogate(doc.source)
+    )
 
 
 def selected(
@@ -65,7 +116,7 @@ def end_of_insertion(
 ) -> types.Position:
     """Where the cursor stands once the editor has inserted `suggestion` (with the line
     endings it was sent with): the place of the editor's next request."""
-    lines = _LINE_BREAK.split(suggestion.text)
+    lines = LINE_BREAK.split(suggestion.text)
     last = lines[-1]
     if len(lines) == 1:
         last = (ctx.line_prefix + ctx.line_suffix)[: suggestion.character] + last

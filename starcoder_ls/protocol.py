@@ -47,8 +47,6 @@ from starcoder_ls.framing import BadFrame, Event, Message, Unparsable
 
 log = logging.getLogger(__name__)
 
-_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "utf-32": "utf-32"}
-
 
 # -- documents ---------------------------------------------------------------------------
 
@@ -75,7 +73,7 @@ class SyncedTextDocument(TextDocument):
             (start.line, start.character),
             (end.line, end.character),
             change.text,
-            _encoding_name(self.position_codec.encoding),
+            documents.encoding_name(self.position_codec.encoding),
         )
 
 
@@ -95,11 +93,6 @@ class SyncedWorkspace(Workspace):
             sync_kind=self._sync_kind,
             position_codec=self._position_codec,
         )
-
-
-def _encoding_name(encoding: Any) -> str:
-    value = getattr(encoding, "value", encoding) or "utf-16"
-    return _ENCODINGS.get(str(value), "utf-16")
 
 
 # -- messages ----------------------------------------------------------------------------
@@ -291,6 +284,22 @@ class StarcoderProtocol(LanguageServerProtocol):
             log.debug("cancel for request %r, which is no longer running", msg_id)
             return
         super()._handle_cancel_notification(msg_id)
+
+    def _handle_notification(self, method_name: str, params: Any) -> None:
+        """pygls (2.1) files the future of each notification handled by a generator or a
+        coroutine (didOpen, didChange, didClose...) under a fresh id in `_request_futures`
+        and never takes it out: one future per keystroke, kept for the server's life (found
+        by `starcoder-ls bench soak`). Take each out once it is done."""
+        before = set(self._request_futures)
+        super()._handle_notification(method_name, params)
+        for msg_id in set(self._request_futures) - before:
+            future = self._request_futures[msg_id]
+            if future.done():
+                del self._request_futures[msg_id]
+            else:
+                future.add_done_callback(
+                    lambda done, msg_id=msg_id: self._request_futures.pop(msg_id, None)
+                )
 
     # -- life cycle --
 

@@ -22,13 +22,14 @@ from pygls.workspace import TextDocument
 from starcoder_ls import __version__, lsp_convert
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.context import PositionError
-from starcoder_ls.documents import has_lone_surrogate
+from starcoder_ls.documents import encoding_name
 from starcoder_ls.engine.base import EngineError
 from starcoder_ls.lifecycle import EngineFactory, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.lsp_convert import ACCEPTED_COMMAND
 from starcoder_ls.prefetch import Acceptances, Accepted, accepted_from
 from starcoder_ls.protocol import StarcoderProtocol
-from starcoder_ls.request import MAX_DOCUMENT_CHARS, Answer, CompletionRequest
+from starcoder_ls.request import Answer, CompletionRequest
+from starcoder_ls.selection import Selected
 from starcoder_ls.service import CompletionService
 from starcoder_ls.transport import HardenedLanguageServer
 from starcoder_ls.types import OpenDocument
@@ -105,8 +106,7 @@ class StarcoderServer(HardenedLanguageServer):
     @property
     def encoding(self) -> str:
         """The negotiated position encoding: "utf-16", "utf-8" or "utf-32"."""
-        value = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
-        return getattr(value, "value", value)
+        return encoding_name(self.workspace.position_encoding)
 
     @property
     def client_renders_markdown(self) -> bool:
@@ -189,19 +189,28 @@ class StarcoderServer(HardenedLanguageServer):
         """Have the service compute, unseen, the completion at the end of an accepted
         insertion: the editor's next request will be there."""
         doc = self.workspace.text_documents.get(item.uri)
-        if doc is None:
-            return
-        self.service.prefetch(
-            CompletionRequest(
-                uri=doc.uri,
-                version=doc.version or 0,
-                language_id=doc.language_id or "",
-                text=doc.source,
-                line=item.line,
-                character=item.character,
-                encoding=self.encoding,
-                other_documents=functools.partial(self.other_documents, doc.uri),
-            )
+        if doc is not None:
+            self.service.prefetch(self.request_at(doc, item.line, item.character))
+
+    def request_at(
+        self,
+        doc: TextDocument,
+        line: int,
+        character: int,
+        *,
+        invoked: bool = False,
+        selected: Selected | None = None,
+    ) -> CompletionRequest:
+        """The service's request for a cursor in `doc`; the other open documents are read
+        only if a generation uses them."""
+        return lsp_convert.completion_request(
+            doc,
+            line,
+            character,
+            self.encoding,
+            invoked=invoked,
+            selected=selected,
+            other_documents=functools.partial(self.other_documents, doc.uri),
         )
 
     def document(self, uri: str) -> TextDocument:
@@ -213,19 +222,9 @@ class StarcoderServer(HardenedLanguageServer):
         return doc
 
     def other_documents(self, uri: str) -> tuple[OpenDocument, ...]:
-        """Every open document but `uri` and the huge ones, for cross-file context."""
-        return tuple(
-            OpenDocument(
-                uri=d.uri,
-                path=d.filename or d.uri,
-                language_id=d.language_id or "",
-                text=d.source,
-                last_edit=self.last_edit.get(other, 0.0),
-            )
-            for other, d in self.workspace.text_documents.items()
-            if other != uri
-            and len(d.source) <= MAX_DOCUMENT_CHARS
-            and not has_lone_surrogate(d.source)
+        """Every open document but `uri` that a prompt can take, for cross-file context."""
+        return lsp_convert.open_documents(
+            self.workspace.text_documents, self.last_edit, besides=uri
         )
 
 
@@ -317,18 +316,9 @@ def create_server(
         selected: types.SelectedCompletionInfo | None = None,
     ) -> Answer:
         doc = ls.document(text_document.uri)
-        encoding = ls.encoding
-        request = CompletionRequest(
-            uri=doc.uri,
-            version=doc.version or 0,
-            language_id=doc.language_id or "",
-            text=doc.source,
-            line=position.line,
-            character=position.character,
-            encoding=encoding,
-            invoked=invoked,
-            selected=lsp_convert.selected(selected, position, doc.source, encoding),
-            other_documents=functools.partial(ls.other_documents, doc.uri),
+        over = lsp_convert.selected(selected, position, doc.source, ls.encoding)
+        request = ls.request_at(
+            doc, position.line, position.character, invoked=invoked, selected=over
         )
         answer = await ls.service.complete(request)
         found = lsp_convert.with_line_endings(answer.suggestions, doc.source)

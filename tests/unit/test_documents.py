@@ -245,3 +245,11 @@ def test_edits_and_the_completion_cursor_round_the_same_way(
         assert line >= len(_model_lines(text))
         return
     assert documents.offset_at(text, line, character, encoding) == cursor
+
+
+def test_the_encoding_name_of_lsprotocol_kinds_with_utf16_by_default() -> None:
+    kinds = types.PositionEncodingKind
+    assert documents.encoding_name(kinds.Utf8) == "utf-8"
+    assert documents.encoding_name(kinds.Utf16) == "utf-16"
+    assert documents.encoding_name("utf-32") == "utf-32"
+    assert documents.encoding_name(None) == documents.encoding_name("latin-1") == "utf-16"
