@@ -6,8 +6,9 @@ After Tab the editor asks for a completion right after the inserted text. Each i
 runs the command the service computes the next completion in the background and the
 editor's request finds it in the exact cache and the typed-ahead memory.
 
-Bookkeeping only, on the event loop's thread, with no I/O and no clock:
+Decisions and bookkeeping only, on the event loop's thread, with no I/O and no clock:
 
+* `where_to_prefetch`: whether a prefetch is worth computing at an accepted item's end, and how.
 * `Acceptances`: an accepted item whose insertion the document does not show yet waits
   for the editor's didChange (editors send the command and the change in either order).
 * `Prefetches`: the one prefetch being computed, which a real request at the same place
@@ -23,8 +24,12 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from starcoder_ls import trigger
+from starcoder_ls.config import Settings
+from starcoder_ls.context import PositionError
+from starcoder_ls.request import CompletionRequest, locate, refusal
 from starcoder_ls.scheduler import Ticket
-from starcoder_ls.types import CompletionContext
+from starcoder_ls.types import CompletionContext, Mode
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,27 @@ def accepted_from(arguments: Sequence[Any]) -> Accepted | None:
     return Accepted(
         uri=uri, version=item["version"], line=item["line"], character=item["character"]
     )
+
+
+def where_to_prefetch(
+    request: CompletionRequest, settings: Settings, *, not_ready: str | None
+) -> tuple[CompletionContext, Mode] | str:
+    """The cursor and mode of the automatic request the editor will make at `request`'s
+    place, or why no prefetch is worth computing there. `not_ready`: why the model cannot
+    generate now (None when it can); a prefetch never waits for a load."""
+    reason = "prefetch is off" if not settings.prefetch else refusal(request, settings)
+    if reason is None:
+        reason = not_ready
+    if reason is not None:
+        return reason
+    try:
+        ctx = locate(request)
+    except PositionError as exc:
+        return str(exc)
+    mode = trigger.decide(ctx, multiline=settings.multiline)
+    if mode is Mode.SKIP:
+        return "no completion makes sense at this position"
+    return ctx, mode
 
 
 class Acceptances:

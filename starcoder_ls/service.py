@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from starcoder_ls import crossfile, postprocess, trigger
 from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
-from starcoder_ls.context import PositionError
 from starcoder_ls.engine.base import Engine, GenerationParams, GenerationResult, ProgressCallback
 from starcoder_ls.exclusions import deny_list
 from starcoder_ls.lifecycle import EngineFactory, Model, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.plan import plan_calls
-from starcoder_ls.prefetch import Prefetches
+from starcoder_ls.prefetch import Prefetches, where_to_prefetch
 from starcoder_ls.prompt import Prompt, build_prompt
 from starcoder_ls.request import Answer, CompletionRequest, Job, locate, refusal
 from starcoder_ls.scheduler import Scheduler, Ticket
@@ -300,21 +299,12 @@ class CompletionService:
         other real request cancels it, as does a change of its document.
         """
         settings = self._settings
-        reason = "prefetch is off" if not settings.prefetch else refusal(request, settings)
-        if reason is None and self.model.engine is None:
-            reason = self._not_ready()
-        if reason is not None:
-            log.info("no prefetch: %s", reason)
+        not_ready = self._not_ready() if self.model.engine is None else None
+        found = where_to_prefetch(request, settings, not_ready=not_ready)
+        if isinstance(found, str):
+            log.info("no prefetch: %s", found)
             return None
-        try:
-            ctx = locate(request)
-        except PositionError as exc:
-            log.info("no prefetch: %s", exc)
-            return None
-        mode = trigger.decide(ctx, multiline=settings.multiline)
-        if mode is Mode.SKIP:
-            log.info("no prefetch: no completion makes sense at this position")
-            return None
+        ctx, mode = found
         rid = next(self._ids)
         ticket = Ticket(id=rid, key=ctx.uri, version=ctx.version, created=time.monotonic())
         job = Job(
