@@ -6,6 +6,7 @@ what it answers, without loading a model.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -104,13 +105,43 @@ def request_from(
     )
 
 
+class Gate:
+    """A reply that holds the model's thread inside a generate call until the test
+    releases it, so that the test can act while the model works.
+
+    `holds(prompt)` picks the calls held (default: every call); the others answer at once.
+    """
+
+    def __init__(self, reply: Reply, holds: Callable[[str], bool] = lambda prompt: True) -> None:
+        self.answer = reply
+        self.holds = holds
+        self.generating = threading.Event()
+        self.release = threading.Event()
+
+    def reply(self, prompt: str, params: GenerationParams) -> list[str]:
+        if self.holds(prompt):
+            self.generating.set()
+            assert self.release.wait(30)
+        return self.answer(prompt, params)
+
+    async def entered(self) -> None:
+        """Until a held call has started."""
+        assert await asyncio.to_thread(self.generating.wait, 30)
+
+
 @asynccontextmanager
-async def serving(engine: FakeEngine, settings: Settings) -> AsyncIterator[CompletionService]:
-    """A loaded `CompletionService` on `engine`, shut down on exit."""
+async def serving(
+    engine: FakeEngine,
+    settings: Settings,
+    *,
+    current_version: Callable[[str], int | None] = lambda uri: 1,
+) -> AsyncIterator[CompletionService]:
+    """A loaded `CompletionService` on `engine`, shut down on exit; `current_version`: the
+    editor's version of each document (every one at 1 unless the test moves them)."""
     service = CompletionService(
         settings,
         engine_factory=lambda settings, progress: engine,
-        current_version=lambda uri: 1,
+        current_version=current_version,
     )
     try:
         assert (await service.load()).state == "ready"

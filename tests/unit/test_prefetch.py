@@ -16,12 +16,18 @@ from lsprotocol import types
 from starcoder_ls import lsp_convert
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.engine.base import GenerationParams, GenerationResult
-from starcoder_ls.prefetch import Acceptances, Accepted, accepted_from, command_arguments
+from starcoder_ls.prefetch import (
+    Acceptances,
+    Accepted,
+    accepted_from,
+    command_arguments,
+    where_to_prefetch,
+)
 from starcoder_ls.request import CompletionRequest
 from starcoder_ls.service import CompletionService
-from starcoder_ls.types import Suggestion
+from starcoder_ls.types import Mode, Suggestion
 from tests.support.cursor import ctx_from
-from tests.support.fake_engine import FakeEngine, request_from
+from tests.support.fake_engine import FakeEngine, Gate, request_from, serving
 
 URI = "file:///work/example.py"
 BEFORE = "def add(a, b):\n    return █\n\nprint(add(1, 2))\n"
@@ -140,21 +146,15 @@ def test_closing_or_an_unknown_document_drops_the_acceptance() -> None:
 
 
 @asynccontextmanager
-async def serving(
+async def serving_versions(
     engine: FakeEngine, settings: Settings | None = None
 ) -> AsyncIterator[tuple[CompletionService, dict[str, int]]]:
     """A loaded service whose documents' versions the test moves (`versions[uri]`)."""
     versions = {URI: 1}
-    service = CompletionService(
-        settings or Settings(debounce_ms=0),
-        engine_factory=lambda settings, progress: engine,
-        current_version=versions.get,
-    )
-    try:
-        assert (await service.load()).state == "ready"
+    async with serving(
+        engine, settings or Settings(debounce_ms=0), current_version=versions.get
+    ) as service:
         yield service, versions
-    finally:
-        service.shutdown()
 
 
 async def accept_first(service: CompletionService, versions: dict[str, int]) -> None:
@@ -165,13 +165,21 @@ async def accept_first(service: CompletionService, versions: dict[str, int]) -> 
     service.document_changed(URI, 2)
 
 
+async def prefetch_after_accepting(
+    service: CompletionService, versions: dict[str, int]
+) -> asyncio.Task[None]:
+    """`accept_first`, then the prefetch its accepted command starts at `AFTER`."""
+    await accept_first(service, versions)
+    task = service.prefetch(request_from(AFTER, uri=URI, version=2))
+    assert task is not None
+    return task
+
+
 async def test_the_request_after_acceptance_is_answered_by_the_prefetch() -> None:
     engine = FakeEngine(reply)
-    async with serving(engine) as (service, versions):
-        await accept_first(service, versions)
-        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
-        assert task is not None
-        await task
+    async with serving_versions(engine) as (service, versions):
+        task = await prefetch_after_accepting(service, versions)
+        await task  # the prefetch has filled the caches
         assert len(engine.calls) == 2
         assert engine.calls[1][0].endswith("return a + b")
 
@@ -190,11 +198,9 @@ async def test_the_exact_cache_answers_once_the_memory_moved_on() -> None:
     """The prefetch's entry in the exact cache still answers after a request elsewhere
     replaced the typed-ahead memory (the user looked away and came back)."""
     engine = FakeEngine(reply)
-    async with serving(engine) as (service, versions):
-        await accept_first(service, versions)
-        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
-        assert task is not None
-        await task
+    async with serving_versions(engine) as (service, versions):
+        task = await prefetch_after_accepting(service, versions)
+        await task  # the prefetch has filled the caches
         elsewhere = "def add(a, b):\n    return a + b\n\nprint(add(1, 2))█\n"
         await service.complete(request_from(elsewhere, uri=URI, version=2))
         calls = len(engine.calls)
@@ -206,11 +212,9 @@ async def test_the_exact_cache_answers_once_the_memory_moved_on() -> None:
 
 async def test_typing_the_prefetched_text_is_a_hit() -> None:
     engine = FakeEngine(reply)
-    async with serving(engine) as (service, versions):
-        await accept_first(service, versions)
-        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
-        assert task is not None
-        await task
+    async with serving_versions(engine) as (service, versions):
+        task = await prefetch_after_accepting(service, versions)
+        await task  # the prefetch has filled the caches
         versions[URI] = 3
         service.document_changed(URI, 3)
         typed = AFTER.replace("█", "  #█")
@@ -234,31 +238,19 @@ class CancelRecordingEngine(FakeEngine):
         return super().generate(prompt, params, cancel, **kwargs)
 
 
-class Gate:
+@pytest.fixture
+def gate() -> Gate:
     """Holds the engine inside the call that follows `accept_first` until released."""
-
-    def __init__(self) -> None:
-        self.generating = threading.Event()
-        self.release = threading.Event()
-
-    def reply(self, prompt: str, params: GenerationParams) -> list[str]:
-        if not prompt.endswith("return "):
-            self.generating.set()
-            assert self.release.wait(30)
-        return reply(prompt, params)
-
-    async def wait(self) -> None:
-        assert await asyncio.to_thread(self.generating.wait, 30)
+    return Gate(reply, holds=lambda prompt: not prompt.endswith("return "))
 
 
-async def test_a_request_at_the_prefetched_place_waits_for_it_instead_of_repeating_it() -> None:
-    gate = Gate()
+async def test_a_request_at_the_prefetched_place_waits_for_it_instead_of_repeating_it(
+    gate: Gate,
+) -> None:
     engine = CancelRecordingEngine(gate.reply)
-    async with serving(engine) as (service, versions):
-        await accept_first(service, versions)
-        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
-        assert task is not None
-        await gate.wait()
+    async with serving_versions(engine) as (service, versions):
+        task = await prefetch_after_accepting(service, versions)
+        await gate.entered()
         request = asyncio.ensure_future(service.complete(request_from(AFTER, uri=URI, version=2)))
         await asyncio.sleep(0)
         assert not request.done()
@@ -270,14 +262,11 @@ async def test_a_request_at_the_prefetched_place_waits_for_it_instead_of_repeati
     assert service.stats.prefetch_hits == 1
 
 
-async def test_a_request_elsewhere_supersedes_the_prefetch() -> None:
-    gate = Gate()
+async def test_a_request_elsewhere_supersedes_the_prefetch(gate: Gate) -> None:
     engine = CancelRecordingEngine(gate.reply)
-    async with serving(engine) as (service, versions):
-        await accept_first(service, versions)
-        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
-        assert task is not None
-        await gate.wait()
+    async with serving_versions(engine) as (service, versions):
+        task = await prefetch_after_accepting(service, versions)
+        await gate.entered()
         cancel = engine.cancels[-1]
         elsewhere = "def add(a, b):\n    return a + b\n\nprint(█)\n"
         request = asyncio.ensure_future(service.complete(request_from(elsewhere, uri=URI)))
@@ -292,14 +281,11 @@ async def test_a_request_elsewhere_supersedes_the_prefetch() -> None:
     assert service.stats.prefetches == 1 and service.stats.prefetch_hits == 0
 
 
-async def test_a_change_of_the_document_cancels_the_prefetch() -> None:
-    gate = Gate()
+async def test_a_change_of_the_document_cancels_the_prefetch(gate: Gate) -> None:
     engine = CancelRecordingEngine(gate.reply)
-    async with serving(engine) as (service, versions):
-        await accept_first(service, versions)
-        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
-        assert task is not None
-        await gate.wait()
+    async with serving_versions(engine) as (service, versions):
+        task = await prefetch_after_accepting(service, versions)
+        await gate.entered()
         versions[URI] = 3
         service.document_changed(URI, 3)
         assert engine.cancels[-1].is_set()
@@ -310,7 +296,8 @@ async def test_a_change_of_the_document_cancels_the_prefetch() -> None:
 
 async def test_no_prefetch_when_it_is_off_or_nothing_would_be_asked() -> None:
     engine = FakeEngine(reply)
-    async with serving(engine, Settings(debounce_ms=0, prefetch=False)) as (service, versions):
+    off = Settings(debounce_ms=0, prefetch=False)
+    async with serving_versions(engine, off) as (service, versions):
         await accept_first(service, versions)
         assert service.prefetch(request_from(AFTER, uri=URI, version=2)) is None
         service.update_settings(Settings(debounce_ms=0))
@@ -324,6 +311,35 @@ async def test_no_prefetch_when_it_is_off_or_nothing_would_be_asked() -> None:
 
 def _moved(request: CompletionRequest, *, line: int) -> CompletionRequest:
     return dataclasses.replace(request, line=line)
+
+
+@pytest.mark.parametrize(
+    ("settings", "marked", "line", "not_ready", "reason"),
+    [
+        (Settings(prefetch=False), AFTER, None, None, "prefetch is off"),
+        (Settings(enabled=False), AFTER, None, None, "disabled"),
+        (Settings(), AFTER, None, "model not ready: loading", "model not ready"),
+        (Settings(), AFTER, 99, None, "past the end"),
+        (Settings(), "def add(a, b):\n    ret█urn a + b\n", None, None, "no completion makes"),
+    ],
+    ids=["off", "disabled", "not-ready", "past-the-end", "mid-word"],
+)
+def test_where_to_prefetch_says_why_not(
+    settings: Settings, marked: str, line: int | None, not_ready: str | None, reason: str
+) -> None:
+    request = request_from(marked, uri=URI, version=2)
+    if line is not None:
+        request = _moved(request, line=line)
+    found = where_to_prefetch(request, settings, not_ready=not_ready)
+    assert isinstance(found, str) and reason in found
+
+
+def test_where_to_prefetch_gives_the_automatic_request_at_the_place() -> None:
+    found = where_to_prefetch(request_from(AFTER, uri=URI, version=2), Settings(), not_ready=None)
+    assert not isinstance(found, str)
+    ctx, mode = found
+    assert ctx.line_prefix == "    return a + b" and ctx.version == 2
+    assert mode is Mode.SINGLE_LINE
 
 
 def test_prefetch_is_a_boolean_setting_on_by_default() -> None:

@@ -22,7 +22,7 @@ from starcoder_ls.fim import PREFIX_ONLY, get_template
 from starcoder_ls.request import MAX_DOCUMENT_CHARS
 from starcoder_ls.service import CompletionService
 from starcoder_ls.types import OpenDocument
-from tests.support.fake_engine import FakeEngine, request_from, serving
+from tests.support.fake_engine import FakeEngine, Gate, request_from, serving
 
 ADD = "def add(a, b):\n    return █\n"
 OTHER_URI = "file:///work/other.py"
@@ -136,24 +136,34 @@ async def test_raw_answer_is_the_same_generation_unfiltered_and_costs_no_model_c
 async def test_a_request_keeps_the_settings_it_started_with() -> None:
     """Settings changed while the model generates apply to the next request only: the
     running one still post-processes as it was asked to."""
-    generating, release = threading.Event(), threading.Event()
-
-    def slow(prompt: str, params: GenerationParams) -> list[str]:
-        generating.set()
-        release.wait(30)
-        return [MODEL_TEXT]
-
-    async with serving(FakeEngine(slow), Settings(debounce_ms=0)) as service:
+    gate = Gate(lambda prompt, params: [MODEL_TEXT])
+    async with serving(FakeEngine(gate.reply), Settings(debounce_ms=0)) as service:
         running = asyncio.ensure_future(service.complete(request_from(ADD)))
-        assert await asyncio.to_thread(generating.wait, 30)
+        await gate.entered()
         service.update_settings(Settings(debounce_ms=0, postprocess=False))
-        release.set()
+        gate.release.set()
         answer = await running
 
     assert [s.text for s in answer.suggestions] == ["a + b"]
 
 
 # -- refusals before any work -----------------------------------------------------------
+
+
+class DocumentsAsked:
+    """A request's `other_documents` that counts how often the service asks for them."""
+
+    def __init__(self) -> None:
+        self.times = 0
+
+    def __call__(self) -> tuple[OpenDocument, ...]:
+        self.times += 1
+        return ()
+
+
+@pytest.fixture
+def others() -> DocumentsAsked:
+    return DocumentsAsked()
 
 
 @pytest.fixture
@@ -185,18 +195,13 @@ def contexts_built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 )
 async def test_a_refused_request_builds_no_context_and_asks_for_no_documents(
     contexts_built: list[str],
+    others: DocumentsAsked,
     caplog: pytest.LogCaptureFixture,
     settings: Settings,
     marked: str,
     language_id: str,
     reason: str,
 ) -> None:
-    asked: list[bool] = []
-
-    def others() -> tuple[OpenDocument, ...]:
-        asked.append(True)
-        return ()
-
     engine = answer_with("a + b")
     caplog.set_level(logging.INFO, logger="starcoder_ls")
     async with serving(engine, Settings(debounce_ms=0)) as service:
@@ -205,33 +210,27 @@ async def test_a_refused_request_builds_no_context_and_asks_for_no_documents(
         answer = await service.complete(request)
 
     assert answer.ctx is None and answer.suggestions == []
-    assert contexts_built == [] and asked == [] and engine.calls == []
+    assert contexts_built == [] and others.times == 0 and engine.calls == []
     assert reason in caplog.text
 
 
 async def test_other_documents_are_collected_only_for_a_generation_that_uses_them(
-    contexts_built: list[str],
+    contexts_built: list[str], others: DocumentsAsked
 ) -> None:
-    asked: list[bool] = []
-
-    def others() -> tuple[OpenDocument, ...]:
-        asked.append(True)
-        return ()
-
     engine = answer_with("a + b")
     async with serving(engine, Settings(debounce_ms=0)) as service:
         await service.complete(request_from("fo█o = 1\n", other_documents=others))  # skipped
-        assert (contexts_built, asked) == ([request_from(ADD).uri], [])
+        assert (contexts_built, others.times) == ([request_from(ADD).uri], 0)
         assert (await service.complete(request_from(ADD, other_documents=others))).suggestions
-        assert asked == [True]
+        assert others.times == 1
         # typed ahead: no generation, so no documents
         assert (await service.complete(request_from(ADD, other_documents=others))).suggestions
-        assert asked == [True]
+        assert others.times == 1
 
         service.update_settings(Settings(debounce_ms=0, cross_file_context=False))
         service.cache.clear()
         assert (await service.complete(request_from(ADD, other_documents=others))).suggestions
-    assert asked == [True] and len(engine.calls) == 2
+    assert others.times == 1 and len(engine.calls) == 2
 
 
 # -- one id per request -----------------------------------------------------------------
@@ -413,20 +412,14 @@ async def test_prefilled_tokens_default_to_the_prompt_tokens() -> None:
 
 async def test_a_generation_the_client_cancelled_still_counts_as_model_work() -> None:
     """The wasted work of a cancelled request is what a typing benchmark must see."""
-    started, release = threading.Event(), threading.Event()
-
-    def reply(prompt: str, params: GenerationParams) -> list[str]:
-        started.set()
-        release.wait(30)
-        return ["a + b"]
-
-    async with serving(FakeEngine(reply), Settings(debounce_ms=0)) as service:
+    gate = Gate(lambda prompt, params: ["a + b"])
+    async with serving(FakeEngine(gate.reply), Settings(debounce_ms=0)) as service:
         task = asyncio.ensure_future(service.complete(request_from(ADD)))
-        assert await asyncio.to_thread(started.wait, 30)
+        await gate.entered()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        release.set()
+        gate.release.set()
         await service.model.call(lambda: None)  # the worker has finished the generation
         stats = service.stats.to_json()
     assert stats["modelCalls"] == 1 and stats["generatedTokens"] == 5
