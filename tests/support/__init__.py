@@ -1,1 +1,2 @@
-"""Helpers shared by every test directory: cursor markers, a scripted engine, tiny models, logit steering."""
+"""Helpers shared by every test directory: cursor markers, a scripted engine, tiny models,
+logit steering."""
