@@ -138,6 +138,15 @@ class CompletionCache:
     def forget(self, uri: str) -> None:
         self._shown.pop(uri, None)
 
+    def sizes(self) -> dict[str, int]:
+        """Entries held and their bounds, so a long run can show they stay bounded."""
+        return {
+            "exact": len(self._exact),
+            "exactMax": int(self._exact.maxsize),
+            "shown": len(self._shown),
+            "shownMax": int(self._shown.maxsize),
+        }
+
     def clear(self) -> None:
         self._exact.clear()
         self._shown.clear()

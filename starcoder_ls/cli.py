@@ -13,6 +13,7 @@ from starcoder_ls.bench import add_arguments as add_bench_arguments
 from starcoder_ls.config import DEVICES, DTYPES, EMBEDDED, Settings, describe
 from starcoder_ls.eval.options import add_eval_arguments
 from starcoder_ls.replay.options import add_replay_arguments
+from starcoder_ls.soak import add_soak_arguments
 
 log = logging.getLogger("starcoder_ls")
 
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed and memory (engine and server)")
     _add_model_flags(bench)
     add_bench_arguments(bench)
-    bench_parts = bench.add_subparsers(dest="bench_part", metavar="{replay}")
+    bench_parts = bench.add_subparsers(dest="bench_part", metavar="{replay,soak}")
     replay = bench_parts.add_parser(
         "replay", help="retype regions of real files key by key over LSP, as an editor user"
     )
@@ -85,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     for action in replay._actions[inherited:]:
         action.default = argparse.SUPPRESS
     add_replay_arguments(replay)
+    soak = bench_parts.add_parser(
+        "soak", help="10k requests while typing, over LSP: memory, threads and caches stay flat"
+    )
+    inherited = len(soak._actions)
+    _add_model_flags(soak)
+    for action in soak._actions[inherited:]:
+        action.default = argparse.SUPPRESS
+    add_soak_arguments(soak)
 
     evaluate = sub.add_parser(
         "eval", help="measure completion quality over LSP (HumanEval, next line)"
@@ -135,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         from starcoder_ls.demo import run_demo
 
         return run_demo(args)
+
+    if args.command == "bench" and args.bench_part == "soak":
+        from starcoder_ls.soak import run_soak
+
+        return run_soak(args)
 
     if args.command == "bench" and args.bench_part == "replay":
         from starcoder_ls.replay.runner import run_replay
