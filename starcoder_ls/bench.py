@@ -5,6 +5,10 @@ Two parts, one run:
   long a cancel takes to stop a generation (it should be at most one decode step);
 - server: end-to-end latency of inline-completion requests over LSP (stdio), as an editor
   sees it, for a cold request, an exact cache hit and typed-ahead reuse.
+
+`--reuse-check` measures instead what KV reuse saves (a cold request on a long prompt
+against one typed character after it) and what `LocalEngine.generate` costs per decoded
+token over a bare `model.generate` of the same model (`--profile` adds where it goes).
 """
 
 from __future__ import annotations
@@ -20,10 +24,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from starcoder_ls.demo import choose_holes, server_args
 from starcoder_ls.driver import Driver, item_text
 from starcoder_ls.engine.base import GenerationParams
+
+if TYPE_CHECKING:
+    from starcoder_ls.engine.local import LocalEngine
 
 
 def rss_mb(pid: int | str = "self") -> tuple[float, float]:
@@ -169,6 +177,116 @@ async def bench_server(args: argparse.Namespace, report: Report) -> None:
     await driver.stop()
 
 
+def _code_prompt(tokenizer: Any, tokens: int) -> str:
+    """About `tokens` tokens of real code (Python's own stdlib), cut at a line end."""
+    import textwrap
+
+    source = "".join(
+        Path(module.__file__).read_text()  # type: ignore[arg-type]
+        for module in (textwrap, argparse, statistics)
+    )
+    ids = tokenizer.encode(source, add_special_tokens=False)
+    text = tokenizer.decode(ids[:tokens])
+    return text[: text.rfind("\n") + 1] + "def summarize(values):\n    return "
+
+
+def bench_reuse(args: argparse.Namespace, report: Report) -> None:
+    """A cold request on a long prompt against one typed character after it, reuse on/off."""
+    from starcoder_ls.engine.local import LocalEngine
+
+    engine = LocalEngine.load(args.model, device=args.device, dtype=args.dtype)
+    report.add("model", f"{engine.info.model} ({engine.info.device}, {engine.info.dtype})")
+    budget = engine.info.context_window - args.reuse_new_tokens - 8
+    prompt = _code_prompt(engine.tokenizer, min(args.reuse_prompt_tokens, budget))
+    never = threading.Event()
+    params = GenerationParams(max_new_tokens=args.reuse_new_tokens)
+    cold, typed, off = [], [], []
+    for round_ in range(args.repeat):
+        engine.prefix_cache.clear()
+        cold.append(engine.generate(prompt, params, never))
+        typed.append(engine.generate(prompt + "sorted"[: round_ + 1], params, never))
+        plain = GenerationParams(max_new_tokens=args.reuse_new_tokens, kv_reuse=False)
+        off.append(engine.generate(prompt + "sorted"[: round_ + 1], plain, never))
+
+    def line(results: list) -> str:
+        best = min(r.generate_ms for r in results)
+        last = results[-1]
+        return (
+            f"{best:.0f} ms (best of {len(results)}), {last.prefilled_tokens} of "
+            f"{last.prompt_tokens} prompt tokens prefilled"
+        )
+
+    report.add(f"cold request ({args.reuse_new_tokens} new tokens)", line(cold))
+    report.add("one typed character after it, kvReuse on", line(typed))
+    report.add("one typed character after it, kvReuse off", line(off))
+    same = all(a.choices == b.choices for a, b in zip(typed, off, strict=True))
+    report.add("same answers with and without reuse", "yes" if same else "NO")
+    bench_decode_overhead(args, engine, report)
+    engine.close()
+
+
+def bench_decode_overhead(args: argparse.Namespace, engine: LocalEngine, report: Report) -> None:
+    """Decode tokens/s through `LocalEngine.generate` against a bare `model.generate`.
+
+    Both decode the same greedy tokens from the same prompt (no healing, no stops, same
+    end ids); a token's cost is the time of N tokens less that of one, over N - 1.
+    """
+    import cProfile
+    import pstats
+
+    import torch
+
+    from starcoder_ls.engine.tokens import eos_ids
+
+    model, tokenizer = engine.model, engine.tokenizer
+    prompt = _code_prompt(tokenizer, 200)
+    ids = torch.tensor([tokenizer.encode(prompt, add_special_tokens=False)])
+    ends = list(eos_ids(model, tokenizer, tokenizer.get_vocab(), engine.info.template))
+    never = threading.Event()
+    new = args.new_tokens
+
+    def bare(count: int) -> tuple[float, int]:
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=count,
+                do_sample=False,
+                eos_token_id=ends,
+                pad_token_id=ends[0],
+            )
+        return time.perf_counter() - started, out.shape[1] - ids.shape[1]
+
+    def wrapped(count: int) -> tuple[float, int]:
+        params = GenerationParams(max_new_tokens=count, token_healing=False, kv_reuse=False)
+        started = time.perf_counter()
+        result = engine.generate(prompt, params, never)
+        return time.perf_counter() - started, result.choices[0].tokens
+
+    # Interleaved, best of each: a busy machine slows whichever run it happens to hit.
+    paths = {"bare model.generate": bare, "LocalEngine.generate": wrapped}
+    for run in paths.values():
+        run(new)  # warm up
+    per_token: dict[str, list[float]] = {name: [] for name in paths}
+    counts: dict[str, int] = {}
+    for _ in range(args.repeat):
+        for name, run in paths.items():
+            one, _ = run(1)
+            seconds, counts[name] = run(new)
+            per_token[name].append((seconds - one) / max(counts[name] - 1, 1))
+    rates = {name: 1 / max(min(times), 1e-9) for name, times in per_token.items()}
+    for name, rate in rates.items():
+        report.add(f"decode, {name}", f"{rate:.1f} tokens/s ({counts[name]} tokens)")
+    bare_rate, engine_rate = rates["bare model.generate"], rates["LocalEngine.generate"]
+    report.add("engine overhead per decoded token", f"{(bare_rate / engine_rate - 1) * 100:+.1f} %")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(wrapped, new)
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(25)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=8, help="server requests (holes)")
     parser.add_argument("--new-tokens", type=int, default=32)
@@ -176,6 +294,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument(
+        "--reuse-check",
+        action="store_true",
+        help="measure KV reuse (cold vs one typed character) and the engine's decode overhead",
+    )
+    parser.add_argument("--reuse-prompt-tokens", type=int, default=2000)
+    parser.add_argument("--reuse-new-tokens", type=int, default=8)
+    parser.add_argument("--profile", action="store_true", help="cProfile of one generate call")
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -183,6 +309,11 @@ def run_bench(args: argparse.Namespace) -> int:
     machine = f"{platform.machine()}, {_cpu_count()} CPU cores, Python {platform.python_version()}"
     print(f"starcoder-ls bench on {machine}", file=sys.stderr)
     parts: list[str] = [f"## {date.today().isoformat()} · {machine}\n"]
+    if args.reuse_check:
+        reuse = Report()
+        bench_reuse(args, reuse)
+        print("\n".join([*parts, reuse.markdown("KV reuse and decode overhead (in-process)")]))
+        return 0
     if not args.skip_engine:
         engine = Report()
         bench_engine(args, engine)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -48,9 +49,20 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
 
 
 def _row_flags(input_ids: torch.Tensor, flags: Sequence[bool]) -> torch.Tensor:
+    """One flag per row, on the ids' device. Nearly every step stops no row: that answer
+    is made once per batch size and device, not copied to the device at every step."""
     import torch
 
+    if not any(flags):
+        return _none_stopped(len(flags), input_ids.device)
     return torch.tensor(list(flags), dtype=torch.bool, device=input_ids.device)
+
+
+@lru_cache(maxsize=16)
+def _none_stopped(rows: int, device: torch.device) -> torch.Tensor:
+    import torch
+
+    return torch.zeros(rows, dtype=torch.bool, device=device)
 
 
 class CancelCriteria:
