@@ -14,7 +14,7 @@ else
 TORCH_SPEC := torch==2.13.0
 endif
 
-.PHONY: setup run serve test lint bench clean fuzz
+.PHONY: setup run serve test lint bench clean fuzz soak
 
 setup: $(STAMP)
 
@@ -49,6 +49,11 @@ FUZZ_EXAMPLES ?= 20000
 fuzz: setup
 	STARCODER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
 		tests/unit/test_config_merge_errors.py tests/unit/test_documents.py tests/unit/test_framing.py
+
+# 10,000 completion requests while files are typed into the real server: RSS, threads and
+# caches must stay flat (docs/reliability.md). About half a minute with its instant engine.
+soak: setup
+	$(VENV)/bin/starcoder-ls bench soak
 
 lint: setup
 	$(VENV)/bin/ruff check starcoder_ls tests
