@@ -244,6 +244,7 @@ def _env_name(value: Any) -> str:
         raise _Invalid("must be an environment variable name, e.g. STARCODER_API_KEY")
     return text
 
+
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "enabled": _bool,
     "model": _model,

@@ -27,8 +27,9 @@ json_values = st.recursive(
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text()
     | st.sampled_from(["auto", "embedded", "", " ", "cuda:0", "\ud800", "*"]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=8,
 )
 
@@ -81,9 +82,7 @@ def test_a_check_that_fails_unexpectedly_is_still_reported_by_name(
     ]
 
 
-@settings(
-    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(st.sampled_from(WIRE_NAMES), json_values, min_size=1),
     st.sampled_from(WIRE_NAMES),
