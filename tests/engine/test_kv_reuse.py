@@ -258,3 +258,35 @@ def test_turning_reuse_off_drops_the_kept_caches(fresh: LocalEngine) -> None:
 
     assert result.prefilled_tokens == result.prompt_tokens
     assert len(fresh.prefix_cache) == 0
+
+
+# -- the embedded SmolLM2 ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_embedded_model_answers_the_same_with_less_prefill(embedded_engine) -> None:
+    def twin() -> LocalEngine:
+        return LocalEngine(
+            model=embedded_engine.model,
+            tokenizer=embedded_engine.tokenizer,
+            info=embedded_engine.info,
+        )
+
+    plain, reusing = twin(), twin()
+    prefix = SOURCE[:4000] + "\n\ndef shorten_all(texts, width):\n    return [shorten(t, "
+    steps = [
+        ("", {"max_new_tokens": 12}),
+        ("w", {"max_new_tokens": 12, "stop": ("\n",)}),
+        ("w", {"max_new_tokens": 8, "temperature": 0.7, "n": 2, "seed": 3}),
+    ]
+
+    def answers(engine: LocalEngine, reuse: bool) -> list[GenerationResult]:
+        return [run(engine, prefix + typed, kv_reuse=reuse, **p) for typed, p in steps]
+
+    without, with_reuse = answers(plain, False), answers(reusing, True)
+
+    assert [r.choices for r in with_reuse] == [r.choices for r in without]
+    assert with_reuse[0].prompt_tokens > 1000
+    assert with_reuse[1].prefilled_tokens <= 0.05 * with_reuse[1].prompt_tokens
+    assert with_reuse[2].prefilled_tokens == 1
+    assert "width" in with_reuse[0].choices[0].text + with_reuse[1].choices[0].text
