@@ -22,6 +22,7 @@ from starcoder_ls.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
+from starcoder_ls.engine.gc_pause import paused_gc
 from starcoder_ls.engine.healing import (
     HealingProcessor,
     Vocabulary,
@@ -74,6 +75,7 @@ class LocalEngine:
         """Recent prompts' KV caches (kv_reuse.py); about two full prompts' worth."""
 
     @classmethod
+    @paused_gc()  # a third of a warm load was the collector scanning new objects
     def load(
         cls,
         model: str | None,
