@@ -49,9 +49,15 @@ def load_engine(settings: Settings, progress: ProgressCallback | None) -> Engine
     )
 
 
-def model_label(model: str | None) -> str:
-    """The name users see for the `model` setting (None is the embedded default)."""
-    return model or EMBEDDED_NAME
+def model_label(settings: Settings) -> str:
+    """The name users see for the model the settings ask for, before it is loaded or when
+    it fails to: the `model` setting (None is the embedded default), or for a remote
+    backend `remote: <engine> <model>` as its status says once ready."""
+    if settings.backend != "local":
+        from starcoder_ls.engine.remote_setup import remote_label
+
+        return remote_label(settings)
+    return settings.model or EMBEDDED_NAME
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,11 @@ class Model:
         self,
         engine_factory: EngineFactory,
         *,
-        model: str | None,
+        label: str,
         on_status: Callable[[ModelStatus], None] = lambda status: None,
     ) -> None:
+        """`label`: the model's name until the first load ends (`model_label` of the
+        settings it will load)."""
         self._engine_factory = engine_factory
         self._on_status = on_status
         self._worker = ModelWorker()
@@ -109,7 +117,7 @@ class Model:
         self._load_generation = 0
         self._settled = asyncio.Event()
         """Set while no load is under way (cleared until the first load ends)."""
-        self._status = ModelStatus("loading", model_label(model))
+        self._status = ModelStatus("loading", label)
         self._enabled = True
         self._ready: ModelStatus | None = None
         """The status to go back to once the engine works again after a failed call."""
@@ -151,7 +159,7 @@ class Model:
 
         A newer load started meanwhile wins: this one's result is dropped.
         """
-        label = model_label(settings.model)
+        label = model_label(settings)
         self._load_generation += 1
         generation = self._load_generation
         self._engine = None
@@ -167,7 +175,7 @@ class Model:
     async def _load(
         self, settings: Settings, progress: ProgressCallback | None, generation: int
     ) -> ModelStatus:
-        label = model_label(settings.model)
+        label = model_label(settings)
         started = time.perf_counter()
         try:
             engine = await self._run(self._replace_engine, settings, progress)
@@ -212,8 +220,10 @@ class Model:
 
         A failure there (out of memory, a bug mid-generation, the thread gone) is raised to
         the caller and shown as the status "error" with its message until a generation
-        succeeds again. The engine is kept, so the next request tries again rather than
-        nothing working until a reload.
+        succeeds again: a whole answer, not a cancelled one nor a call a remote engine in
+        back-off skipped (`UNAVAILABLE`), which says nothing of whether it works. The
+        engine is kept, so the next request tries again rather than nothing working until
+        a reload.
         """
         try:
             result = await self._run(fn, *args)
@@ -222,7 +232,7 @@ class Model:
         except Exception as exc:
             self._call_failed(exc)
             raise
-        if isinstance(result, GenerationResult):
+        if isinstance(result, GenerationResult) and not result.cancelled:
             self._generated()
         return result
 

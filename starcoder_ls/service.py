@@ -19,9 +19,23 @@ from collections.abc import Callable, Iterable, Iterator
 from starcoder_ls import crossfile, postprocess, trigger
 from starcoder_ls.cache import CompletionCache, make_key
 from starcoder_ls.config import Settings
-from starcoder_ls.engine.base import Engine, GenerationParams, GenerationResult, ProgressCallback
+from starcoder_ls.engine.base import (
+    UNAVAILABLE,
+    Engine,
+    EngineError,
+    GenerationParams,
+    GenerationResult,
+    ProgressCallback,
+)
 from starcoder_ls.exclusions import deny_list
-from starcoder_ls.lifecycle import EngineFactory, Model, ModelHandle, ModelStatus, load_engine
+from starcoder_ls.lifecycle import (
+    EngineFactory,
+    Model,
+    ModelHandle,
+    ModelStatus,
+    load_engine,
+    model_label,
+)
 from starcoder_ls.plan import plan_calls
 from starcoder_ls.prefetch import Prefetches, where_to_prefetch
 from starcoder_ls.prompt import Prompt, build_prompt
@@ -49,13 +63,17 @@ class CompletionService:
         self._settings = settings
         self._current_version = current_version
         self.model: ModelHandle = model or Model(
-            engine_factory, model=settings.model, on_status=on_status
+            engine_factory, label=model_label(settings), on_status=on_status
         )
         self.scheduler = Scheduler(debounce_ms=settings.debounce_ms)
         self.cache = CompletionCache()
         self.stats = ServiceStats()
         self.prefetches = Prefetches()
         self._ids = itertools.count(1)
+        self._unshown: EngineError | None = None
+        """An engine error only a prefetch saw, for the next request the engine does not
+        answer to show: the engine raises each error once (a remote one then skips calls
+        quietly while it backs off), and nobody sees what a prefetch raises."""
 
     @property
     def settings(self) -> Settings:
@@ -69,6 +87,7 @@ class CompletionService:
     async def load(self, progress: ProgressCallback | None = None) -> ModelStatus:
         """(Re)load the model for the current settings; every cached answer was the old one's."""
         self._clear_cache()
+        self._unshown = None
         return await self.model.load(self._settings, progress)
 
     def update_settings(self, settings: Settings) -> bool:
@@ -203,8 +222,8 @@ class CompletionService:
         log.debug("request %d prompt: %r", job.id, prompt.text)
 
         choices = await self._generate(job, engine, prompt, prefetch=prefetch)
-        if choices is None:
-            return self._no(job, "superseded or cancelled during generation")
+        if isinstance(choices, str):
+            return self._no(job, choices)
         if not self.scheduler.is_current(job.ticket, self._current_version(ctx.uri)):
             return self._no(job, "the document changed while generating")
         log.info(
@@ -223,9 +242,10 @@ class CompletionService:
 
     async def _generate(
         self, job: Job, engine: Engine, prompt: Prompt, *, prefetch: bool = False
-    ) -> tuple[str, ...] | None:
-        """The choices of every planned call, from the exact cache where it has them;
-        None when the request was cancelled meanwhile."""
+    ) -> tuple[str, ...] | str:
+        """The choices of every planned call, from the exact cache where it has them; or
+        why there are none (cancelled meanwhile, or the engine gave no answer), and then
+        nothing is cached."""
         choices: list[str] = []
         for call in plan_calls(job.ctx, prompt, job.mode, job.settings, invoked=job.invoked):
             key = make_key(prompt.text, **dataclasses.asdict(call))
@@ -238,10 +258,17 @@ class CompletionService:
                 choices.extend(cached)
                 continue
             result = await self.model.call(
-                self._counted_generate, engine, prompt, call, job.ticket.cancel
+                self._counted_generate, engine, prompt, call, job.ticket.cancel, prefetch
             )
+            if isinstance(result, EngineError):
+                # Returned rather than raised, so that the status does not show it either.
+                log.warning("request %d: prefetch: the engine failed; kept for a request", job.id)
+                log.debug("request %d: prefetch: the engine failed: %s", job.id, result)
+                return "the engine failed"
+            if _unavailable(result):
+                return "the engine was not asked: it is backing off after an error"
             if result.cancelled or job.ticket.cancel.is_set():
-                return None
+                return "superseded or cancelled during generation"
             texts = tuple(choice.text for choice in result.choices)
             log.info(
                 "request %d: generated %s tokens in %.0f ms (%s)",
@@ -258,12 +285,33 @@ class CompletionService:
         return tuple(choices)
 
     def _counted_generate(
-        self, engine: Engine, prompt: Prompt, call: GenerationParams, cancel: threading.Event
-    ) -> GenerationResult:
+        self,
+        engine: Engine,
+        prompt: Prompt,
+        call: GenerationParams,
+        cancel: threading.Event,
+        prefetch: bool,
+    ) -> GenerationResult | EngineError:
         """Runs on the worker thread and counts the call there, so a generation whose request
-        the client cancelled meanwhile (the await is gone) still shows in the stats."""
-        result = engine.generate(prompt.text, call, cancel, prompt_ids=prompt.ids)
+        the client cancelled meanwhile (the await is gone) still shows in the stats.
+
+        A prefetch's engine error is returned and kept (`_unshown`): raised, it would be
+        the one time the engine says so, to nobody. A request's own error or a whole
+        answer makes it moot; a request the engine skips raises it instead."""
+        try:
+            result = engine.generate(prompt.text, call, cancel, prompt_ids=prompt.ids)
+        except EngineError as exc:
+            if prefetch:
+                self._unshown = exc
+                return exc
+            self._unshown = None
+            raise
         self.stats.count_generation(result)
+        if not result.cancelled:
+            self._unshown = None
+        elif not prefetch and self._unshown is not None and _unavailable(result):
+            unshown, self._unshown = self._unshown, None
+            raise unshown
         return result
 
     def _finish(self, job: Job, choices: tuple[str, ...]) -> list[Suggestion]:
@@ -325,14 +373,17 @@ class CompletionService:
     async def _prefetch(
         self, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
     ) -> None:
-        """No client waits for this one, so its failures end here, logged."""
+        """No client waits for this one, so its failures end here, logged: a warning
+        without the exception's text (an engine's message may quote the prompt), the rest
+        at debug level. Nothing is shown: a request the user makes meets the same fault."""
         try:
             await self._complete(job, other_documents, prefetch=True)
         except asyncio.CancelledError:
             job.ticket.cancel.set()
             raise
-        except Exception:
-            log.exception("request %d: prefetch failed", job.id)
+        except Exception as exc:
+            log.warning("request %d: prefetch failed (%s)", job.id, type(exc).__name__)
+            log.debug("request %d: prefetch failed", job.id, exc_info=True)
         finally:
             self.prefetches.finish(job.ticket)
 
@@ -349,6 +400,11 @@ class CompletionService:
     def _nothing(rid: int, reason: str, ctx: CompletionContext | None) -> Answer:
         log.info("request %d: no completion: %s", rid, reason)
         return Answer(ctx=ctx)
+
+
+def _unavailable(result: GenerationResult) -> bool:
+    """A call the engine skipped (`UNAVAILABLE`): no answer, and no sign it works again."""
+    return any(choice.stop_reason == UNAVAILABLE for choice in result.choices)
 
 
 def _build_prompt(

@@ -69,7 +69,7 @@ class SharedModel:
 
     def __init__(self, settings: Settings, engine_factory: EngineFactory) -> None:
         self.settings = settings
-        self.model = Model(engine_factory, model=settings.model, on_status=self._broadcast)
+        self.model = Model(engine_factory, label=model_label(settings), on_status=self._broadcast)
         self._clients: set[ClientModel] = set()
         self._load: asyncio.Task[ModelStatus] | None = None
         self.request_ids = itertools.count(1)
@@ -255,7 +255,7 @@ class ConnectionServer(StarcoderServer):
                 types.ShowMessageParams(
                     type=types.MessageType.Warning,
                     message=f"starcoder-ls is shared over TCP and serves"
-                    f" {model_label(host.model)} for every client, as its command line says:"
+                    f" {model_label(host)} for every client, as its command line says:"
                     f" this editor's {names} settings are not used",
                 )
             )

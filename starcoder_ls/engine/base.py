@@ -21,6 +21,11 @@ class EngineError(Exception):
     """A failure the user must see (load failure, out of memory, ...), with a clear message."""
 
 
+UNAVAILABLE = "unavailable"
+"""`stop_reason` of a call the engine was not asked (a remote engine in back-off after
+an error it already raised once): an empty choice in a result marked cancelled."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class GenerationParams:
     max_new_tokens: int = 128
@@ -46,7 +51,8 @@ class Generation:
     tokens: int
     """How many tokens were generated for this choice."""
     stop_reason: str
-    """One of "eos", "stop", "length", "cancelled"."""
+    """One of "eos", "stop", "length", "cancelled", or `UNAVAILABLE` ("unavailable"):
+    no answer, which the service neither caches nor counts as the engine working again."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +61,7 @@ class GenerationResult:
     prompt_tokens: int
     generate_ms: float
     cancelled: bool = False
+    """Not a whole answer: cancelled on the way, or not asked at all (`UNAVAILABLE`)."""
     prefilled_tokens: int | None = None
     """Prompt tokens actually run through the model: `prompt_tokens` less those whose
     keys and values came from a kept cache. None where the engine cannot tell."""

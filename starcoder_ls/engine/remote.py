@@ -23,10 +23,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from starcoder_ls.engine import http
 from starcoder_ls.engine.base import (
+    UNAVAILABLE,
     EngineError,
     EngineInfo,
     Generation,
@@ -42,9 +42,6 @@ from starcoder_ls.engine.dialects import (
 )
 from starcoder_ls.engine.stopping import cut_at_stop
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 2.5
@@ -55,8 +52,6 @@ FALLBACK_CONTEXT = 2048
 """Context window when neither the setting, the engine nor the models table gives one
 (llama-cpp-python's and llama-server's default n_ctx)."""
 PROBE_TIMEOUT_S = 2.0
-UNAVAILABLE = "unavailable"
-"""`stop_reason` of the empty answer given while an error persists."""
 
 
 class _StatusError(Exception):

@@ -96,9 +96,9 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
         or FALLBACK_CONTEXT
     )
     count = _counter(tokenizer, connection)
-    shown = Path(model).name if weights.looks_like_path(model) else model
+    shown = _shown(model)
     info = EngineInfo(
-        model=f"remote: {connection.label} {shown or '(its default model)'}".strip(),
+        model=_status_name(connection.label, model),
         template=template,
         context_window=window,
         device=endpoint,
@@ -114,6 +114,24 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
     )
     report(f"{info.model} ready", 100)
     return RemoteEngine(connection, info=info, count_tokens=count)
+
+
+def remote_label(settings: Settings) -> str:
+    """The status's name for a remote backend before the engine has said what it serves
+    (while loading, or when that fails): the backend's generic name and the model asked
+    for; once ready, the engine's own name and served model replace them."""
+    dialect = DIALECTS.get(settings.backend)
+    return _status_name(dialect.label if dialect else settings.backend, settings.remote_model)
+
+
+def _status_name(engine: str, model: str) -> str:
+    """`remote: <engine> <model>`, as every status of a remote backend names it."""
+    return f"remote: {engine} {_shown(model) or '(its default model)'}"
+
+
+def _shown(model: str) -> str:
+    """A model served from a file is named by the file, not the server's whole path."""
+    return Path(model).name if weights.looks_like_path(model) else model
 
 
 def _token(env: str, target: http.Target) -> str:

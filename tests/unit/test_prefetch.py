@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,7 +16,13 @@ from lsprotocol import types
 
 from starcoder_ls import lsp_convert
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.engine.base import GenerationParams, GenerationResult
+from starcoder_ls.engine.base import (
+    UNAVAILABLE,
+    EngineError,
+    Generation,
+    GenerationParams,
+    GenerationResult,
+)
 from starcoder_ls.prefetch import (
     Acceptances,
     Accepted,
@@ -292,6 +299,84 @@ async def test_a_change_of_the_document_cancels_the_prefetch(gate: Gate) -> None
         gate.release.set()
         await task
         assert service.cache.typed_ahead(URI, *AFTER.split("█")) is None
+
+
+DOWN = "vLLM at http://gpu:8000 returned 503: Loading model"
+
+
+class OnceTold(FakeEngine):
+    """Fails as a remote engine does (remote.py): while `down`, the first call raises the
+    error and the later ones are skipped (`UNAVAILABLE`: an empty, cancelled result)."""
+
+    def __init__(self, reply: Callable[[str, GenerationParams], list[str]]) -> None:
+        super().__init__(reply)
+        self.down = False
+        self.told = False
+
+    def generate(
+        self, prompt: str, params: GenerationParams, cancel: threading.Event, **kwargs: object
+    ) -> GenerationResult:
+        if not self.down:
+            self.told = False
+            return super().generate(prompt, params, cancel, **kwargs)
+        self.calls.append((prompt, params))
+        if not self.told:
+            self.told = True
+            raise EngineError(DOWN)
+        skipped = Generation(text="", tokens=0, stop_reason=UNAVAILABLE)
+        return GenerationResult(
+            choices=(skipped,), prompt_tokens=3, generate_ms=0.1, cancelled=True
+        )
+
+
+async def test_a_failing_prefetch_leaves_its_error_for_the_next_request_to_show(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = OnceTold(reply)
+    async with serving_versions(engine) as (service, versions):
+        await accept_first(service, versions)
+        engine.down = True
+        caplog.set_level(logging.DEBUG, logger="starcoder_ls.service")
+        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
+        assert task is not None
+        await task  # ends quietly
+        assert engine.told, "the engine raised its one-time error to the prefetch"
+        assert service.status.state == "ready", "a prefetch shows nothing, not even a status"
+        records = [r for r in caplog.records if "prefetch" in r.getMessage()]
+        warned = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+        assert warned and not any("503" in message for message in warned)
+        assert any(DOWN in r.getMessage() for r in records if r.levelno == logging.DEBUG)
+
+        with pytest.raises(EngineError, match="503: Loading model"):
+            await service.complete(request_from(AFTER, uri=URI, version=2))
+        assert (service.status.state, service.status.message) == ("error", DOWN)
+        again = await service.complete(request_from(AFTER, uri=URI, version=2))
+        assert again.suggestions == [], "shown once: the next skipped call is quiet"
+        assert service.status.state == "error", "a skipped call is no sign the engine works"
+
+        engine.down = False
+        answer = await service.complete(request_from(AFTER, uri=URI, version=2))
+        assert [s.text for s in answer.suggestions] == [NEXT]
+        assert service.status.state == "ready"
+    assert len(engine.calls) == 5
+
+
+async def test_a_prefetch_error_is_dropped_once_the_engine_answers() -> None:
+    engine = OnceTold(reply)
+    async with serving_versions(engine) as (service, versions):
+        await accept_first(service, versions)
+        engine.down = True
+        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
+        assert task is not None
+        await task
+        engine.down = False
+        answer = await service.complete(request_from(AFTER, uri=URI, version=2))
+        assert [s.text for s in answer.suggestions] == [NEXT]
+        engine.down, engine.told = True, True  # skipping again, its error already said
+        elsewhere = "def add(a, b):\n    return a + b\n\nprint(█)\n"
+        quiet = await service.complete(request_from(elsewhere, uri=URI, version=2))
+        assert quiet.suggestions == [] and service.status.state == "ready"
+    assert len(engine.calls) == 4
 
 
 async def test_no_prefetch_when_it_is_off_or_nothing_would_be_asked() -> None:
