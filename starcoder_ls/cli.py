@@ -10,7 +10,7 @@ from pathlib import Path
 
 from starcoder_ls import __version__
 from starcoder_ls.bench import add_arguments as add_bench_arguments
-from starcoder_ls.config import DEVICES, DTYPES, EMBEDDED, Settings, describe
+from starcoder_ls.config import BACKENDS, DEVICES, DTYPES, EMBEDDED, Settings, describe, merge
 from starcoder_ls.eval.options import add_eval_arguments
 from starcoder_ls.replay.options import add_replay_arguments
 from starcoder_ls.soak import add_soak_arguments
@@ -35,6 +35,44 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_remote_flags(parser: argparse.ArgumentParser) -> None:
+    """The remote back-end settings, for `serve` (the editor's settings override them, as
+    they do --model; with --tcp they are the shared model's, whatever clients ask)."""
+    parser.add_argument(
+        "--backend",
+        default="local",
+        choices=BACKENDS,
+        help="local: the model runs in this process; openai, tgi, ollama: ask a serving "
+        "engine over HTTP (--endpoint), and --model then only names a tokenizer",
+    )
+    parser.add_argument(
+        "--endpoint",
+        default="",
+        type=_endpoint,
+        metavar="URL",
+        help="the serving engine's base URL, e.g. http://gpu-box:8000/v1 "
+        "(default: the backend's usual address on this machine)",
+    )
+    parser.add_argument(
+        "--remote-model",
+        default="",
+        type=str.strip,
+        metavar="NAME",
+        help="the model name the engine expects (required for ollama; by default an "
+        "OpenAI-compatible engine's first model)",
+    )
+
+
+def _endpoint(value: str) -> str:
+    """--endpoint checked as the setting is, so that a typo is a usage error at once."""
+    result = merge(Settings(), {"endpoint": value})
+    if result.errors:
+        raise argparse.ArgumentTypeError(
+            "must be an http:// or https:// URL, e.g. http://gpu-box:8000/v1"
+        )
+    return result.settings.endpoint
+
+
 def build_parser() -> argparse.ArgumentParser:
     settings_help = "\n".join(f"  {name} (default {default!r})" for name, default, _ in describe())
     parser = argparse.ArgumentParser(
@@ -48,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the language server (stdio unless --tcp)")
     _add_model_flags(serve)
+    _add_remote_flags(serve)
     serve.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
     serve.add_argument(
         "--tcp",
@@ -129,6 +168,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         device=args.device,
         dtype=args.dtype,
         allow_downloads=getattr(args, "allow_downloads", False),
+        backend=getattr(args, "backend", "local"),
+        endpoint=getattr(args, "endpoint", ""),
+        remote_model=getattr(args, "remote_model", ""),
     )
 
 

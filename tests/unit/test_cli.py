@@ -1,0 +1,60 @@
+"""The command line's model flags become the server's starting settings, which the
+editor's settings then override."""
+
+from __future__ import annotations
+
+import pytest
+
+from starcoder_ls.cli import build_parser, settings_from_args
+from starcoder_ls.server import create_server
+
+REMOTE = ["--backend", "openai", "--endpoint", "http://gpu-box:8000/v1/"]
+
+
+def test_remote_flags_become_settings() -> None:
+    args = build_parser().parse_args(["serve", *REMOTE, "--remote-model", " bigcode/sc2 "])
+    settings = settings_from_args(args)
+    assert (settings.backend, settings.endpoint, settings.remote_model) == (
+        "openai",
+        "http://gpu-box:8000/v1",
+        "bigcode/sc2",
+    )
+
+
+def test_without_remote_flags_the_model_runs_here() -> None:
+    settings = settings_from_args(build_parser().parse_args(["serve", "--model", "/m"]))
+    assert (settings.backend, settings.endpoint, settings.remote_model) == ("local", "", "")
+    assert settings.model == "/m"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--backend", "vllm"], "invalid choice: 'vllm'"),
+        (["--endpoint", "gpu-box:8000"], "must be an http:// or https:// URL"),
+    ],
+    ids=["unknown-backend", "endpoint-without-scheme"],
+)
+def test_a_bad_remote_flag_is_a_usage_error(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["serve", *flags])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_editors_settings_override_the_flags() -> None:
+    args = build_parser().parse_args(["serve", *REMOTE, "--remote-model", "bigcode/sc2"])
+    server = create_server(settings_from_args(args))
+    try:
+        reload = server.adopt_options({"starcoder": {"remoteModel": "bigcode/sc2-7b"}})
+        settings = server.settings
+    finally:
+        server.service.shutdown()
+    assert reload, "another model: reloaded"
+    assert (settings.backend, settings.endpoint, settings.remote_model) == (
+        "openai",
+        "http://gpu-box:8000/v1",
+        "bigcode/sc2-7b",
+    )
