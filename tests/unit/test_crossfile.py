@@ -16,45 +16,10 @@ from starcoder_ls.config import Settings, merge
 from starcoder_ls.crossfile import select_snippets, split_chunks
 from starcoder_ls.fim import PREFIX_ONLY, TEMPLATES, get_template
 from starcoder_ls.prompt import build_prompt
-from starcoder_ls.service import CompletionService
 from starcoder_ls.types import CompletionContext, OpenDocument
+from tests.support.crossfile_documents import APP, MAIN, NOTES, UNITS, doc
 from tests.support.cursor import ctx_from
 from tests.support.fake_engine import FakeEngine, request_from, serving
-
-UNITS = """\
-import math
-
-
-def celsius_to_rankine(c):
-    return (c + 273.15) * 9 / 5
-
-
-def rankine_to_celsius(r):
-    return r * 5 / 9 - 273.15
-"""
-NOTES = """\
-def walk(root):
-    for entry in sorted(root.iterdir()):
-        yield entry
-
-
-def shout(text):
-    return text.upper()
-"""
-MAIN = "temperature = 21\nprint(celsius_to_█)\n"
-APP = "file:///work/app/main.py"
-
-
-def doc(
-    name: str, text: str, *, last_edit: float = 0.0, language_id: str = "python"
-) -> OpenDocument:
-    return OpenDocument(
-        uri=f"file:///work/{name}",
-        path=name.rsplit("/", 1)[-1],
-        language_id=language_id,
-        text=text,
-        last_edit=last_edit,
-    )
 
 
 def ctx_with(marked: str, *documents: OpenDocument, **kwargs: str) -> CompletionContext:
@@ -367,43 +332,3 @@ async def test_the_setting_turns_other_files_on_and_off(enabled: bool) -> None:
     assert prompt.startswith(header) is enabled
     assert prompt.endswith("temperature = 21\nprint(celsius_to_")
     assert "walk" not in prompt
-
-
-# -- with the embedded model -------------------------------------------------------------
-
-
-class Borrowed:
-    """The session's engine, lent to a service that must not close it on shutdown."""
-
-    def __init__(self, engine: object) -> None:
-        self._engine = engine
-        self.info = engine.info  # type: ignore[attr-defined]
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._engine, name)
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.mark.slow
-async def test_a_helper_from_another_open_file_is_completed_by_name(embedded_engine) -> None:
-    """SmolLM2 alone completes `celsius_to_` as `fahrenheit`, the name it knows best; with
-    the open file that defines `celsius_to_rankine` it writes the helper's real name."""
-    others = (doc("notes.py", NOTES), doc("lib/units.py", UNITS, last_edit=1.0))
-    request = request_from(MAIN, uri=APP, other_documents=others)
-    answers = {}
-    for enabled in (True, False):
-        service = CompletionService(
-            Settings(debounce_ms=0, max_new_tokens=12, cross_file_context=enabled),
-            engine_factory=lambda settings, progress: Borrowed(embedded_engine),
-            current_version=lambda uri: 1,
-        )
-        try:
-            assert (await service.load()).state == "ready"
-            (answers[enabled],) = (await service.complete(request)).suggestions
-        finally:
-            service.shutdown()
-
-    assert answers[True].text.startswith("rankine(")
-    assert not answers[False].text.startswith("rankine")
