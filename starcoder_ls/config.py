@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from starcoder_ls.engine.acceleration import ATTENTION
 from starcoder_ls.engine.placement import DTYPES
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -48,6 +49,19 @@ class Settings:
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
     kv_reuse: bool = True
     """Resume from the kept KV cache of a recent prompt sharing a prefix (engine/kv_reuse.py)."""
+    prompt_lookup: int = 0
+    """Greedy completions guess up to this many tokens from the text itself and check them in
+    one forward pass (engine/speculation.py): the same answers in fewer steps; 0 is off."""
+    draft_model: str = ""
+    """A small model sharing the model's tokenizer that proposes tokens for the model to check
+    (bigcode/tiny_starcoder for StarCoder): a local path or hub id loaded like `model`; ""
+    is none."""
+    attention: str = "auto"
+    """"sdpa" or "eager" attention; "auto" is SDPA where the model supports it."""
+    static_cache: bool = False
+    """CUDA: preallocated KV caches (engine/acceleration.py); ignored elsewhere."""
+    compile: bool = False
+    """CUDA: torch.compile of the decode step, with a static cache; ignored elsewhere."""
     cross_file_context: bool = True
     """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
     prefetch: bool = True
@@ -96,7 +110,15 @@ class Settings:
             self.allow_downloads,
         )
         if self.backend == "local":
-            return (*key, self.device, self.dtype)
+            return (
+                *key,
+                self.device,
+                self.dtype,
+                self.draft_model,
+                self.attention,
+                self.static_cache,
+                self.compile,
+            )
         return (
             *key,
             self.endpoint,
@@ -262,6 +284,11 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "languages": _languages,
     "token_healing": _bool,
     "kv_reuse": _bool,
+    "prompt_lookup": _int_in(0, 64),
+    "draft_model": _optional_text,
+    "attention": _one_of(ATTENTION),
+    "static_cache": _bool,
+    "compile": _bool,
     "cross_file_context": _bool,
     "prefetch": _bool,
     "excluded_files": _patterns,

@@ -46,6 +46,10 @@ def load_engine(settings: Settings, progress: ProgressCallback | None) -> Engine
         context_window=settings.context_window,
         progress=progress,
         allow_downloads=settings.allow_downloads,
+        draft_model=settings.draft_model,
+        attention=settings.attention,
+        static_cache=settings.static_cache,
+        compile=settings.compile,
     )
 
 

@@ -50,6 +50,7 @@ def plan_calls(
         stop=stops(ctx, prompt, mode, settings),
         token_healing=settings.token_healing,
         kv_reuse=settings.kv_reuse,
+        prompt_lookup=settings.prompt_lookup,
     )
     wanted = settings.max_suggestions if invoked else 1
     if settings.temperature > 0:

@@ -42,6 +42,10 @@ class GenerationParams:
     kv_reuse: bool = True
     """Start from the kept KV cache of an earlier prompt sharing a prefix (kv_reuse.py);
     the same answers, less prefill. Engines without a local model ignore it."""
+    prompt_lookup: int = 0
+    """Greedy calls guess up to this many tokens from the prompt's own text and check
+    them in one forward pass (engine/speculation.py); 0 is off. The same answers in fewer
+    steps; sampled calls and engines without a local model ignore it."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -86,7 +86,7 @@ class PrefixCache:
         if best is None or keep <= 0 or (shared < MIN_SHARED and shared < len(best.tokens)):
             return None, 0
         self._entries.remove(best)
-        extra = best.cache.get_seq_length() - keep
+        extra = int(best.cache.get_seq_length()) - keep
         if extra > 0:
             best.cache.crop(-extra)
         return best.cache, keep
@@ -118,7 +118,13 @@ def supports_reuse(model: Any) -> bool:
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
-def new_cache(model: Any) -> Any:
+def new_cache(model: Any, *, static_length: int | None = None) -> Any:
+    """An empty cache: grown token by token, or preallocated for `static_length` tokens
+    (one row; see acceleration.py for why the engine builds static caches itself)."""
+    if static_length is not None:
+        from transformers import StaticCache
+
+        return StaticCache(config=model.config, max_cache_len=static_length)
     from transformers import DynamicCache
 
     return DynamicCache(config=model.config)
@@ -145,12 +151,19 @@ def prefill(model: Any, cache: Any, ids: Sequence[int], device: Any) -> None:
 
 
 def expand(cache: Any, rows: int) -> Any:
-    """A copy of a one-row cache with `rows` identical rows, for sampled choices."""
+    """A copy of a one-row cache with `rows` identical rows, for sampled choices.
+
+    Always a dynamic cache: a static one's tensors are sized for one row, and only the
+    filled part of them (the first `get_seq_length()` positions) is copied."""
     from transformers import DynamicCache
 
+    length = int(cache.get_seq_length())
     return DynamicCache(
         ddp_cache_data=[
-            (layer.keys.repeat_interleave(rows, dim=0), layer.values.repeat_interleave(rows, dim=0))
+            (
+                layer.keys[:, :, :length].repeat_interleave(rows, dim=0),
+                layer.values[:, :, :length].repeat_interleave(rows, dim=0),
+            )
             for layer in cache.layers
         ]
     )

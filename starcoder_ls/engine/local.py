@@ -13,7 +13,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from starcoder_ls.engine import kv_reuse, models, weights
+from starcoder_ls.engine import kv_reuse, models, speculation, weights
+from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import (
     EngineError,
     EngineInfo,
@@ -59,7 +60,16 @@ log = logging.getLogger(__name__)
 class LocalEngine:
     """The Engine protocol over `model.generate`. Call it from the worker thread only."""
 
-    def __init__(self, *, model: Any, tokenizer: Any, info: EngineInfo) -> None:
+    def __init__(
+        self,
+        *,
+        model: Any,
+        tokenizer: Any,
+        info: EngineInfo,
+        draft: speculation.Draft | None = None,
+        acceleration: Acceleration | None = None,
+    ) -> None:
+        """`acceleration` is what applies on the model's device (`Acceleration.on`)."""
         self._model = model
         self._tokenizer = tokenizer
         self.info = info
@@ -71,7 +81,17 @@ class LocalEngine:
         self._bos = leading_bos(tokenizer)
         self._vocab = Vocabulary(tokenizer)
         self._reusable = kv_reuse.supports_reuse(model)
-        self.prefix_cache = kv_reuse.PrefixCache(max_tokens=2 * info.context_window)
+        self._draft = draft
+        self.acceleration = acceleration or Acceleration()
+        self._static_length = None
+        entries = kv_reuse.MAX_ENTRIES
+        if self.acceleration.static_cache:
+            # Each static cache holds a whole window, however little of it is filled.
+            self._static_length = min(info.context_window, self._max_positions or 1 << 30)
+            entries = 2
+        self.prefix_cache = kv_reuse.PrefixCache(
+            max_tokens=2 * info.context_window, max_entries=entries
+        )
         """Recent prompts' KV caches (kv_reuse.py); about two full prompts' worth."""
 
     @classmethod
@@ -86,19 +106,37 @@ class LocalEngine:
         context_window: int | None = None,
         progress: ProgressCallback | None = None,
         allow_downloads: bool = False,
+        draft_model: str = "",
+        attention: str = "auto",
+        static_cache: bool = False,
+        compile: bool = False,
     ) -> LocalEngine:
         """Load tokenizer and weights; raises EngineError with a message for the user.
 
         Blocks for seconds (tiny models) to minutes (StarCoder from disk to GPU).
+        `draft_model` ("" for none) is loaded the same way, on the same device, for
+        speculative decoding (speculation.py); the GPU switches are acceleration.py's.
         """
         report = progress or (lambda message, percent: None)
         started = time.perf_counter()
+        try:
+            wanted = Acceleration(attention=attention, static_cache=static_cache, compile=compile)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
         source = weights.resolve_source(model, allow_downloads=allow_downloads)
+        drafting = (
+            weights.resolve_source(draft_model, allow_downloads=allow_downloads)
+            if draft_model
+            else None
+        )
         placement = resolve_placement(device, dtype)
         # A typo in the template name should not cost a minute of loading first.
         chosen = models.choose_template(template, None, source.name) if template else None
         with weights.hub_access(source):
-            tokenizer, loaded = _load_converted_or(source, placement, report)
+            tokenizer, loaded = _load_converted_or(source, placement, report, wanted)
+        draft = None
+        if drafting is not None:
+            draft = _load_draft(drafting, source.name, tokenizer, loaded, placement, report, wanted)
         report("Preparing the prompt template", 95)
         info = EngineInfo(
             model=source.name,
@@ -110,7 +148,16 @@ class LocalEngine:
             dtype=dtype_name(placement.dtype),
             extra={"load_ms": f"{_ms_since(started):.0f}"},
         )
-        engine = cls(model=loaded, tokenizer=tokenizer, info=info)
+        if draft is not None and drafting is not None:
+            info.extra["draft"] = drafting.name
+            draft.pool.max_tokens = 2 * info.context_window
+        engine = cls(
+            model=loaded,
+            tokenizer=tokenizer,
+            info=info,
+            draft=draft,
+            acceleration=wanted.on(placement.device),
+        )
         report(f"{source.name} ready on {info.device}", 100)
         return engine
 
@@ -121,6 +168,11 @@ class LocalEngine:
     @property
     def model(self) -> Any:
         return self._model
+
+    @property
+    def draft(self) -> speculation.Draft | None:
+        """The draft model proposing tokens for greedy calls, if one was loaded."""
+        return self._draft
 
     def encode(self, text: str) -> list[int]:
         """The ids `generate` feeds for `text`: sentinel text becomes the special ids, and no
@@ -184,7 +236,7 @@ class LocalEngine:
         )
         reuse = params.kv_reuse and self._reusable
         if not reuse:
-            self.prefix_cache.clear()
+            self._drop_caches()
         output, reused = None, 0
         try:
             output, reused = self._run(
@@ -195,7 +247,7 @@ class LocalEngine:
                 raise
         if output is None:
             # Outside the except block, so the traceback's frames (and tensors) are gone.
-            self.prefix_cache.clear()
+            self._drop_caches()
             free_memory()
             raise EngineError(
                 f"out of memory generating {max_new} tokens x {rows} from a "
@@ -217,8 +269,14 @@ class LocalEngine:
     def close(self) -> None:
         """Drop the model so a replacement can use the memory."""
         self._model = None
+        self._draft = None
         self.prefix_cache.clear()
         free_memory()
+
+    def _drop_caches(self) -> None:
+        self.prefix_cache.clear()
+        if self._draft is not None:
+            self._draft.pool.clear()
 
     def _run(
         self,
@@ -245,6 +303,7 @@ class LocalEngine:
             eos_token_id=list(self._eos_ids) or None,
             pad_token_id=self._pad_id,
             use_cache=True,
+            **self.acceleration.generation_kwargs(),
             **options,
         )
         device = self._input_device()
@@ -254,38 +313,68 @@ class LocalEngine:
             torch.random.fork_rng(devices=cuda, enabled=params.seed is not None),
             torch.inference_mode(),
         ):
-            cache, reused = self._cache_for(ids, rows, device) if reuse else (None, 0)
+            cache, reused = self._cache_for(ids, rows, device, reuse)
             if params.seed is not None:
                 torch.manual_seed(params.seed)
-            output = self._model.generate(
-                input_ids=input_ids,
-                attention_mask=torch.ones_like(input_ids),
-                generation_config=config,
-                stopping_criteria=StoppingCriteriaList(criteria),
-                logits_processor=LogitsProcessorList(processors),
-                **({"cache": cache} if cache is not None else {}),
-            )
-            if cache is not None and rows == 1:
+            guesser = None if sample else self._guesser(params, device)
+            if guesser is not None:
+                try:
+                    outcome = speculation.greedy(
+                        self._model,
+                        cache,
+                        ids,
+                        max_new=max_new,
+                        guesser=guesser,
+                        processors=processors,
+                        criteria=criteria,
+                        eos=self._eos_ids,
+                        device=device,
+                    )
+                finally:
+                    guesser.close()
+                output = torch.tensor([outcome.tokens], dtype=torch.long)
+            else:
+                output = self._model.generate(
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    generation_config=config,
+                    stopping_criteria=StoppingCriteriaList(criteria),
+                    logits_processor=LogitsProcessorList(processors),
+                    **({"cache": cache} if cache is not None else {}),
+                )
+            if reuse and cache is not None and rows == 1:
                 # Prompt and completion, for the next prompt (typing what was suggested).
-                kept = cache.get_seq_length()
+                kept = int(cache.get_seq_length())
                 self.prefix_cache.put(output[0, :kept].tolist(), cache)
         return output.cpu(), reused
 
-    def _cache_for(self, ids: list[int], rows: int, device: Any) -> tuple[Any, int]:
+    def _guesser(self, params: GenerationParams, device: Any) -> speculation.FirstOf | None:
+        """Who guesses tokens for a greedy call: the prompt, then the draft; None for neither."""
+        guessers: list[Any] = []
+        if params.prompt_lookup > 0:
+            guessers.append(speculation.PromptLookup(params.prompt_lookup))
+        if self._draft is not None:
+            guessers.append(speculation.DraftGuesser(self._draft, device, reuse=params.kv_reuse))
+        return speculation.FirstOf(guessers) if guessers else None
+
+    def _cache_for(self, ids: list[int], rows: int, device: Any, reuse: bool) -> tuple[Any, int]:
         """The cache `generate` starts from, and how many of `ids` it already holds.
 
-        One row extends the kept cache in place. Sampled rows share one prefill: all
-        but the last token run once, in a single row that is kept for the next call,
-        and the rows start from a copy expanded to the batch.
+        One row extends the kept cache in place (without reuse, a new one: the engine
+        always hands one in, static when the static cache is on). Sampled rows share
+        one prefill: all but the last token run once, in a single row that is kept for
+        the next call, and the rows start from a copy expanded to the batch.
         """
-        cache, reused = self.prefix_cache.take(ids)
+        cache, reused = self.prefix_cache.take(ids) if reuse else (None, 0)
         if cache is None:
-            cache = kv_reuse.new_cache(self._model)
+            cache = kv_reuse.new_cache(self._model, static_length=self._static_length)
         if rows == 1:
             return cache, reused
+        if not reuse:
+            return None, 0
         kv_reuse.prefill(self._model, cache, ids[reused:-1], device)
         self.prefix_cache.put(ids[:-1], cache)
-        if cache.get_seq_length() == 0:
+        if int(cache.get_seq_length()) == 0:
             return None, 0
         return kv_reuse.expand(cache, rows), reused
 
@@ -338,8 +427,38 @@ class LocalEngine:
         return device
 
 
+def _load_draft(
+    source: weights.ModelSource,
+    main: str,
+    tokenizer: Any,
+    model: Any,
+    placement: Placement,
+    report: ProgressCallback,
+    acceleration: Acceleration,
+) -> speculation.Draft:
+    """The draft model, refused unless it reads and writes the main model's token ids."""
+
+    def quiet(message: str, percent: int | None) -> None:
+        report(f"Draft model: {message}", 90)
+
+    with weights.hub_access(source):
+        draft_tokenizer, loaded = _load_converted_or(source, placement, quiet, acceleration)
+    problem = speculation.same_vocabulary(tokenizer, draft_tokenizer)
+    if problem is not None:
+        raise EngineError(f"cannot use {source.name} as the draft model of {main}: {problem}")
+    vocab = min(_vocab_size(model), _vocab_size(loaded))
+    return speculation.Draft(model=loaded, vocab=vocab)
+
+
+def _vocab_size(model: Any) -> int:
+    return int(model.get_output_embeddings().weight.shape[0])
+
+
 def _load_converted_or(
-    source: weights.ModelSource, placement: Placement, report: ProgressCallback
+    source: weights.ModelSource,
+    placement: Placement,
+    report: ProgressCallback,
+    acceleration: Acceleration | None = None,
 ) -> tuple[Any, Any]:
     """Load `source`, or for a GGUF the converted copy made on its first load."""
     import transformers
@@ -351,12 +470,12 @@ def _load_converted_or(
             if usable:
                 try:
                     copy = weights.ModelSource(source.name, str(converted))
-                    return _load_pair(copy, placement, report)
+                    return _load_pair(copy, placement, report, acceleration)
                 except EngineError as exc:
                     log.warning("ignoring the converted copy in %s: %s", converted, exc)
     if source.kwargs.get("gguf_file"):
         report(f"Converting {source.name} from GGUF (only the first time)", 10)
-    tokenizer, loaded = _load_pair(source, placement, report)
+    tokenizer, loaded = _load_pair(source, placement, report, acceleration)
     if (
         converted is not None
         and placement.device == "cpu"
@@ -367,7 +486,10 @@ def _load_converted_or(
 
 
 def _load_pair(
-    source: weights.ModelSource, placement: Placement, report: ProgressCallback
+    source: weights.ModelSource,
+    placement: Placement,
+    report: ProgressCallback,
+    acceleration: Acceleration | None = None,
 ) -> tuple[Any, Any]:
     report(f"Loading tokenizer of {source.name}", 15)
     with load_errors(source):
@@ -386,7 +508,11 @@ def _load_pair(
         from transformers import AutoModelForCausalLM
 
         loaded = AutoModelForCausalLM.from_pretrained(
-            source.location, dtype=placement.dtype, device_map=device_map, **source.kwargs
+            source.location,
+            dtype=placement.dtype,
+            device_map=device_map,
+            **(acceleration or Acceleration()).load_kwargs(),
+            **source.kwargs,
         )
     return tokenizer, loaded.eval()
 
