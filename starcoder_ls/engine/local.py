@@ -8,7 +8,6 @@ load a model (tests, `--help`, remote engines).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -30,16 +29,13 @@ from starcoder_ls.engine.healing import (
     split_last_token,
     strip_healed,
 )
+from starcoder_ls.engine.loading import load_converted_or, load_draft
 from starcoder_ls.engine.placement import (
-    Placement,
-    cuda_device_map,
     describe_device,
     dtype_name,
     free_memory,
     is_oom,
-    load_errors,
     resolve_placement,
-    weights_bytes,
 )
 from starcoder_ls.engine.stopping import (
     CancelCriteria,
@@ -53,8 +49,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     import torch
-
-log = logging.getLogger(__name__)
 
 
 class LocalEngine:
@@ -133,10 +127,10 @@ class LocalEngine:
         # A typo in the template name should not cost a minute of loading first.
         chosen = models.choose_template(template, None, source.name) if template else None
         with weights.hub_access(source):
-            tokenizer, loaded = _load_converted_or(source, placement, report, wanted)
+            tokenizer, loaded = load_converted_or(source, placement, report, wanted)
         draft = None
         if drafting is not None:
-            draft = _load_draft(drafting, source.name, tokenizer, loaded, placement, report, wanted)
+            draft = load_draft(drafting, source.name, tokenizer, loaded, placement, report, wanted)
         report("Preparing the prompt template", 95)
         info = EngineInfo(
             model=source.name,
@@ -425,96 +419,6 @@ class LocalEngine:
             # Offloaded by accelerate: its hooks run the layer on the first GPU.
             return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
         return device
-
-
-def _load_draft(
-    source: weights.ModelSource,
-    main: str,
-    tokenizer: Any,
-    model: Any,
-    placement: Placement,
-    report: ProgressCallback,
-    acceleration: Acceleration,
-) -> speculation.Draft:
-    """The draft model, refused unless it reads and writes the main model's token ids."""
-
-    def quiet(message: str, percent: int | None) -> None:
-        report(f"Draft model: {message}", 90)
-
-    with weights.hub_access(source):
-        draft_tokenizer, loaded = _load_converted_or(source, placement, quiet, acceleration)
-    problem = speculation.same_vocabulary(tokenizer, draft_tokenizer)
-    if problem is not None:
-        raise EngineError(f"cannot use {source.name} as the draft model of {main}: {problem}")
-    vocab = min(_vocab_size(model), _vocab_size(loaded))
-    return speculation.Draft(model=loaded, vocab=vocab)
-
-
-def _vocab_size(model: Any) -> int:
-    return int(model.get_output_embeddings().weight.shape[0])
-
-
-def _load_converted_or(
-    source: weights.ModelSource,
-    placement: Placement,
-    report: ProgressCallback,
-    acceleration: Acceleration | None = None,
-) -> tuple[Any, Any]:
-    """Load `source`, or for a GGUF the converted copy made on its first load."""
-    import transformers
-
-    converted = weights.converted_dir(source, f"transformers-{transformers.__version__}")
-    if converted is not None:
-        # Held while loading, so that no other process deletes the copy under us.
-        with weights.reading_converted(converted) as usable:
-            if usable:
-                try:
-                    copy = weights.ModelSource(source.name, str(converted))
-                    return _load_pair(copy, placement, report, acceleration)
-                except EngineError as exc:
-                    log.warning("ignoring the converted copy in %s: %s", converted, exc)
-    if source.kwargs.get("gguf_file"):
-        report(f"Converting {source.name} from GGUF (only the first time)", 10)
-    tokenizer, loaded = _load_pair(source, placement, report, acceleration)
-    if (
-        converted is not None
-        and placement.device == "cpu"
-        and dtype_name(loaded.dtype) == "float32"
-    ):
-        weights.save_converted(loaded, tokenizer, converted)
-    return tokenizer, loaded
-
-
-def _load_pair(
-    source: weights.ModelSource,
-    placement: Placement,
-    report: ProgressCallback,
-    acceleration: Acceleration | None = None,
-) -> tuple[Any, Any]:
-    report(f"Loading tokenizer of {source.name}", 15)
-    with load_errors(source):
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **source.kwargs)
-    device_map: Any = None
-    needed = None
-    if placement.device.startswith("cuda"):
-        needed = weights_bytes(source, placement.dtype)
-        device_map = cuda_device_map(placement.device, needed)
-    elif placement.device == "mps":
-        device_map = {"": "mps"}
-    report(f"Loading {source.name} on {placement.device} in {dtype_name(placement.dtype)}", 30)
-    with load_errors(source, placement, needed):
-        from transformers import AutoModelForCausalLM
-
-        loaded = AutoModelForCausalLM.from_pretrained(
-            source.location,
-            dtype=placement.dtype,
-            device_map=device_map,
-            **(acceleration or Acceleration()).load_kwargs(),
-            **source.kwargs,
-        )
-    return tokenizer, loaded.eval()
 
 
 def _ms_since(started: float) -> float:
