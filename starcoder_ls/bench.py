@@ -9,6 +9,10 @@ Two parts, one run:
 `--reuse-check` measures instead what KV reuse saves (a cold request on a long prompt
 against one typed character after it) and what `LocalEngine.generate` costs per decoded
 token over a bare `model.generate` of the same model (`--profile` adds where it goes).
+
+`--speculation-check` measures greedy decode tokens/s without and with prompt lookup
+(each `--prompt-lookup` value) and with `--draft-model`, and that the answers are the same.
+`--random-weights starcoder` measures StarCoder's shape with random weights (bench_random.py).
 """
 
 from __future__ import annotations
@@ -287,6 +291,13 @@ def bench_decode_overhead(args: argparse.Namespace, engine: LocalEngine, report:
         stats.sort_stats("cumulative").print_stats(25)
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of integers") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=8, help="server requests (holes)")
     parser.add_argument("--new-tokens", type=int, default=32)
@@ -302,6 +313,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reuse-prompt-tokens", type=int, default=2000)
     parser.add_argument("--reuse-new-tokens", type=int, default=8)
     parser.add_argument("--profile", action="store_true", help="cProfile of one generate call")
+    parser.add_argument(
+        "--speculation-check",
+        action="store_true",
+        help="greedy decode tokens/s without and with prompt lookup and a draft model",
+    )
+    parser.add_argument(
+        "--prompt-lookup",
+        type=_int_list,
+        default=[0, 5, 10],
+        metavar="N,N",
+        help="prompt lookup lengths for --speculation-check (0: without)",
+    )
+    parser.add_argument("--draft-model", default="", help="draft model for --speculation-check")
+    parser.add_argument(
+        "--random-weights",
+        choices=("starcoder",),
+        help="StarCoder's real shape with random weights: nothing to download",
+    )
+    parser.add_argument("--layers", type=int, help="with --random-weights: fewer layers")
+    parser.add_argument("--hidden", type=int, help="with --random-weights: narrower hidden size")
+    parser.add_argument("--context-tokens", type=int, default=2048)
+    parser.add_argument("--suffix-tokens", type=int, default=256)
+    parser.add_argument("--attention", choices=("auto", "sdpa", "eager"), default="auto")
+    parser.add_argument("--static-cache", action="store_true", help="CUDA: static KV cache")
+    parser.add_argument("--compile", action="store_true", help="CUDA: torch.compile decode step")
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -309,6 +345,20 @@ def run_bench(args: argparse.Namespace) -> int:
     machine = f"{platform.machine()}, {_cpu_count()} CPU cores, Python {platform.python_version()}"
     print(f"starcoder-ls bench on {machine}", file=sys.stderr)
     parts: list[str] = [f"## {date.today().isoformat()} · {machine}\n"]
+    if args.random_weights:
+        from starcoder_ls.bench_random import measure
+
+        shaped = Report()
+        measure(args, shaped)
+        print("\n".join([*parts, shaped.markdown("StarCoder shape, random weights (in-process)")]))
+        return 0
+    if args.speculation_check:
+        from starcoder_ls.bench_speculation import bench_speculation
+
+        speculation = Report()
+        bench_speculation(args, speculation)
+        print("\n".join([*parts, speculation.markdown("Speculative decoding (in-process)")]))
+        return 0
     if args.reuse_check:
         reuse = Report()
         bench_reuse(args, reuse)
