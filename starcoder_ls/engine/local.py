@@ -307,7 +307,7 @@ class LocalEngine:
             torch.random.fork_rng(devices=cuda, enabled=params.seed is not None),
             torch.inference_mode(),
         ):
-            cache, reused = self._cache_for(ids, rows, device, reuse)
+            cache, reused = self._cache_for(ids, rows, device, reuse, max_new)
             if params.seed is not None:
                 torch.manual_seed(params.seed)
             guesser = None if sample else self._guesser(params, device)
@@ -351,17 +351,24 @@ class LocalEngine:
             guessers.append(speculation.DraftGuesser(self._draft, device, reuse=params.kv_reuse))
         return speculation.FirstOf(guessers) if guessers else None
 
-    def _cache_for(self, ids: list[int], rows: int, device: Any, reuse: bool) -> tuple[Any, int]:
+    def _cache_for(
+        self, ids: list[int], rows: int, device: Any, reuse: bool, max_new: int
+    ) -> tuple[Any, int]:
         """The cache `generate` starts from, and how many of `ids` it already holds.
 
         One row extends the kept cache in place (without reuse, a new one: the engine
-        always hands one in, static when the static cache is on). Sampled rows share
-        one prefill: all but the last token run once, in a single row that is kept for
-        the next call, and the rows start from a copy expanded to the batch.
+        always hands one in, static when the static cache is on, unless the call would
+        overflow it). Sampled rows share one prefill: all but the last token run once, in
+        a single row that is kept for the next call, and the rows start from a copy
+        expanded to the batch.
         """
+        static = self._static_length
+        if static is not None and len(ids) + max_new > static:
+            static = None  # longer than the window: grown like any cache, not reused
+            reuse = False
         cache, reused = self.prefix_cache.take(ids) if reuse else (None, 0)
         if cache is None:
-            cache = kv_reuse.new_cache(self._model, static_length=self._static_length)
+            cache = kv_reuse.new_cache(self._model, static_length=static)
         if rows == 1:
             return cache, reused
         if not reuse:

@@ -4,6 +4,7 @@ answers; the CUDA runs themselves are marked `gpu`."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from pathlib import Path
@@ -145,6 +146,25 @@ def test_static_caches_give_the_same_answers_and_are_reused(engine: LocalEngine)
     with torch.inference_mode():  # where the engine's worker touches its caches
         kept, _ = static.prefix_cache.take(static.encode(prefix + "xy"))
     assert type(kept).__name__ == "StaticCache"
+
+
+def test_a_call_longer_than_the_static_window_grows_its_own_cache(engine: LocalEngine) -> None:
+    small = dataclasses.replace(engine.info, context_window=300)
+    static = LocalEngine(
+        model=engine.model,
+        tokenizer=engine.tokenizer,
+        info=small,
+        acceleration=Acceleration(static_cache=True),
+    )
+    dynamic = LocalEngine(model=engine.model, tokenizer=engine.tokenizer, info=small)
+    prompt = Path(threading.__file__).read_text()[:900]
+    params = GenerationParams(max_new_tokens=40)
+
+    long_static = static.generate(prompt, params, threading.Event())
+    long_dynamic = dynamic.generate(prompt, params, threading.Event())
+
+    assert long_static.prompt_tokens + 40 > 300
+    assert long_static.choices == long_dynamic.choices
 
 
 @pytest.mark.gpu
