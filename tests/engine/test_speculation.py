@@ -41,6 +41,21 @@ def test_prompt_lookup_prefers_the_longest_matching_tail() -> None:
     assert PromptLookup(2, ngrams=(1,)).propose(tokens, 5) == [50, 51]
 
 
+def test_prompt_lookup_guesses_less_after_a_miss_and_more_after_a_hit() -> None:
+    lookup = PromptLookup(8)
+    tokens = [*range(20), 0, 1]
+
+    assert len(lookup.propose(tokens, 100)) == 8
+    lookup.accepted(8, 2)
+    assert len(lookup.propose(tokens, 100)) == 3
+    lookup.accepted(3, 3)
+    assert len(lookup.propose(tokens, 100)) == 6
+    lookup.accepted(6, 6)
+    assert len(lookup.propose(tokens, 100)) == 8, "never more than asked for"
+    lookup.accepted(8, 0)
+    assert len(lookup.propose(tokens, 100)) == 1
+
+
 def test_prompt_lookup_without_a_match_or_room_proposes_nothing() -> None:
     assert PromptLookup(5).propose([1, 2, 3, 4], 5) == []
     assert PromptLookup(5).propose([1, 2, 1, 2], 0) == []
