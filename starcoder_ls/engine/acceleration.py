@@ -10,7 +10,9 @@
   implementation, and KV reuse hands `generate` a kept cache. Static caches crop to a
   prefix like dynamic ones, so reuse keeps working.
 - `compile`: `torch.compile` of the decode step, which transformers applies to a
-  compilable (static) cache on CUDA; so it turns the static cache on as well.
+  compilable (static) cache on CUDA; so it turns the static cache on as well. Greedy
+  calls that guess tokens (speculation.py) feed a varying number of tokens a pass and
+  run the model's plain forward.
 
 Static cache and compile are for CUDA: on other devices they are validated, logged once
 as ignored, and have no effect.
