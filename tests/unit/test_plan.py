@@ -60,9 +60,9 @@ def test_prompt_lookup_reaches_every_call_and_the_engine_uses_it_when_greedy() -
     settings = Settings(prompt_lookup=7, max_suggestions=3)
     calls = plan_calls(ctx_from(BODY), LEFT_TO_RIGHT, Mode.SINGLE_LINE, settings, invoked=True)
     assert [call.prompt_lookup for call in calls] == [7, 7]
-    assert Settings().prompt_lookup == plan_calls(
-        ctx_from(BODY), LEFT_TO_RIGHT, Mode.SINGLE_LINE, Settings(), invoked=False
-    )[0].prompt_lookup
+    ctx = ctx_from(BODY)
+    (default,) = plan_calls(ctx, LEFT_TO_RIGHT, Mode.SINGLE_LINE, Settings(), invoked=False)
+    assert default.prompt_lookup == Settings().prompt_lookup
 
 
 def test_a_sampling_temperature_draws_every_choice_from_one_call() -> None:
