@@ -149,7 +149,13 @@ async def test_binary_looking_text_gets_an_empty_result(scripted: Session) -> No
 async def test_invalid_setting_is_reported_and_the_old_value_kept(scripted: Session) -> None:
     scripted.script(ANY_PROMPT)
     await scripted.configure({"maxNewTokens": -5, "debounceMs": 0})
-    errors = [m for m in scripted.client.messages if m.type == types.MessageType.Error]
+    # The configuration handler is asynchronous: the status round trip can overtake its
+    # message, so wait (bounded) for the message itself.
+    for _ in range(200):
+        errors = [m for m in scripted.client.messages if m.type == types.MessageType.Error]
+        if errors:
+            break
+        await asyncio.sleep(0.05)
     assert errors and "maxNewTokens" in errors[-1].message
     uri = "file:///work/pkg/settings.py"
     scripted.open(uri, "answer = \n")
