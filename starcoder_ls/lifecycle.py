@@ -242,7 +242,7 @@ class Model:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on the worker thread, restarted first if it died."""
-        if not self._worker.alive and not self._shut_down:
+        if not self._worker.accepting and not self._shut_down:
             log.error("the model's worker thread had stopped; starting a new one")
             self._worker = ModelWorker()
         try:

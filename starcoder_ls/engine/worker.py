@@ -38,9 +38,11 @@ class ModelWorker:
         return self._thread
 
     @property
-    def alive(self) -> bool:
-        """False once the thread has ended, by `shutdown` or by accident."""
-        return self._thread.is_alive()
+    def accepting(self) -> bool:
+        """False as soon as `submit` would refuse: after `shutdown`, or from the moment a
+        dying loop starts failing its calls, while its thread may still be finishing."""
+        with self._lock:
+            return not self._closed and self._thread.is_alive()
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Queue `fn(*args, **kwargs)`; its result or exception arrives through the future."""

@@ -44,6 +44,13 @@ async def test_failed_load_is_reported_then_fixed_by_settings(
 
         await session.configure({"model": str(tiny_starcoder_dir)})
         status = await session.wait_ready()
+        # The configuration handler is asynchronous: the first look may still see the old
+        # error before the reload starts, so look again (bounded) until it settles.
+        for _ in range(300):
+            if status["state"] == "ready":
+                break
+            await asyncio.sleep(0.1)
+            status = await session.wait_ready()
         assert status["state"] == "ready"
         assert status["template"] == "starcoder"
         await session.inline(uri, 0, 4)
