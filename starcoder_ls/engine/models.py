@@ -21,6 +21,30 @@ MAX_AUTO_CONTEXT = 16384
 """Upper bound for a context window taken from a model's config (some claim 128k)."""
 
 
+STARCODER_SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<fim_prefix>",
+    "<fim_middle>",
+    "<fim_suffix>",
+    "<fim_pad>",
+    "<filename>",
+    "<gh_stars>",
+    "<issue_start>",
+    "<issue_comment>",
+    "<issue_closed>",
+    "<jupyter_start>",
+    "<jupyter_text>",
+    "<jupyter_code>",
+    "<jupyter_output>",
+    "<empty_output>",
+    "<commit_before>",
+    "<commit_msg>",
+    "<commit_after>",
+    "<reponame>",
+)
+"""StarCoder's special tokens in its order: `<|endoftext|>` is id 0, `<fim_prefix>` 1."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class KnownModel:
     id: str

@@ -17,33 +17,11 @@ from typing import Any
 from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import EngineInfo
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.models import STARCODER_SPECIAL_TOKENS as SPECIAL_TOKENS
 from starcoder_ls.engine.models import choose_template
 from starcoder_ls.engine.placement import dtype_name, resolve_placement
 
 log = logging.getLogger(__name__)
-
-SPECIAL_TOKENS = (
-    "<|endoftext|>",
-    "<fim_prefix>",
-    "<fim_middle>",
-    "<fim_suffix>",
-    "<fim_pad>",
-    "<filename>",
-    "<gh_stars>",
-    "<issue_start>",
-    "<issue_comment>",
-    "<issue_closed>",
-    "<jupyter_start>",
-    "<jupyter_text>",
-    "<jupyter_code>",
-    "<jupyter_output>",
-    "<empty_output>",
-    "<commit_before>",
-    "<commit_msg>",
-    "<commit_after>",
-    "<reponame>",
-)
-"""StarCoder's special tokens in its order: `<|endoftext|>` is id 0, `<fim_prefix>` 1."""
 
 
 @dataclass(frozen=True)
