@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from starcoder_ls import __version__
 from starcoder_ls.bench import add_arguments as add_bench_arguments
@@ -73,6 +74,18 @@ def _endpoint(value: str) -> str:
     return result.settings.endpoint
 
 
+def _bench_part(parts: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A `bench` subcommand whose model flags work before it as well as after it: unless
+    given after, bench's values stay (set_defaults cannot do this: its defaults would
+    overwrite bench's values)."""
+    part = parts.add_parser(name, help=help_text)
+    inherited = len(part._actions)
+    _add_model_flags(part)
+    for action in part._actions[inherited:]:
+        action.default = argparse.SUPPRESS
+    return part
+
+
 def build_parser() -> argparse.ArgumentParser:
     settings_help = "\n".join(f"  {name} (default {default!r})" for name, default, _ in describe())
     parser = argparse.ArgumentParser(
@@ -115,23 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_flags(bench)
     add_bench_arguments(bench)
     bench_parts = bench.add_subparsers(dest="bench_part", metavar="{replay,soak}")
-    replay = bench_parts.add_parser(
-        "replay", help="retype regions of real files key by key over LSP, as an editor user"
+    replay = _bench_part(
+        bench_parts, "replay", "retype regions of real files key by key over LSP, as an editor user"
     )
-    inherited = len(replay._actions)
-    _add_model_flags(replay)
-    # Model flags work before `replay` as well as after it: unless given here, keep bench's
-    # (set_defaults cannot do this: its defaults would overwrite bench's values).
-    for action in replay._actions[inherited:]:
-        action.default = argparse.SUPPRESS
     add_replay_arguments(replay)
-    soak = bench_parts.add_parser(
-        "soak", help="10k requests while typing, over LSP: memory, threads and caches stay flat"
+    soak = _bench_part(
+        bench_parts,
+        "soak",
+        "10k requests while typing over LSP: memory, threads, caches stay flat",
     )
-    inherited = len(soak._actions)
-    _add_model_flags(soak)
-    for action in soak._actions[inherited:]:
-        action.default = argparse.SUPPRESS
     add_soak_arguments(soak)
 
     evaluate = sub.add_parser(
