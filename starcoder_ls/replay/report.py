@@ -77,6 +77,7 @@ def rows(result: RunResult) -> list[tuple[str, str]]:
         ("keystrokes (keys + Tab)", f"{t.keystrokes} ({t.keys} + {t.accepts})"),
         ("pauses showing a suggestion", _share(t.pauses_shown, t.pauses)),
         ("last key → suggestion shown, p50 / p90", _p50_p90(t.pause_latencies_ms)),
+        ("pauses without one, by the answer for the text as typed", _missed(t)),
         ("suggestions shown (pauses and between keys)", str(t.shown)),
         ("requests sent (cancelled by the editor)", f"{t.requests} ({t.cancelled})"),
         (
@@ -92,6 +93,11 @@ def rows(result: RunResult) -> list[tuple[str, str]]:
         ("error answers", str(t.errors)),
         ("server peak RSS", f"{result.peak_rss_mb:.0f} MB"),
     ]
+
+
+def _missed(tally: Tally) -> str:
+    missed = sorted(tally.pauses_missed.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{why} {count}" for why, count in missed) or "none"
 
 
 def _chars(tally: Tally) -> int:

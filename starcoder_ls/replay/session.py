@@ -71,8 +71,12 @@ class Tally:
     """Current answers whose item does not continue the typed line."""
     pauses: int = 0
     pauses_shown: int = 0
+    pauses_missed: dict[str, int] = field(default_factory=dict)
+    """Pauses without a suggestion, by what became of the request for the text as it
+    stood: "still computing", "empty", "blank", "not continuing", "error", "no request"."""
     pause_latencies_ms: list[float] = field(default_factory=list)
     """From the last key before a pause to the suggestion shown in it."""
+    pause_log: list[Pause] = field(default_factory=list)
     stale: int = 0
     overtaken: int = 0
     unanswered: int = 0
@@ -86,6 +90,19 @@ class Tally:
 
 
 @dataclass(kw_only=True)
+class Pause:
+    """One pause, for reading a run pause by pause (the JSON report)."""
+
+    length_ms: float
+    outcome: str
+    """"shown", or why not (see `Tally.pauses_missed`)."""
+    shown_ms: float | None = None
+    """From the last key to the suggestion shown."""
+    answered_ms: float | None = None
+    """From the last key to the answer for the text as typed, even after the pause."""
+
+
+@dataclass(kw_only=True)
 class _Sent:
     id: str
     synced: int
@@ -94,6 +111,9 @@ class _Sent:
     line: int
     line_prefix: str
     cancelled: bool = False
+    outcome: str | None = None
+    """What the answer was, once it arrived (see `Tally.pauses_missed`)."""
+    answered_at: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +151,8 @@ class Session:
         self._fenced = 0
         """`_synced` as of the last fence answered: the server had seen all of those."""
         self._unanswered: dict[str, _Sent] = {}
+        self._latest: _Sent | None = None
+        self._pauses_waiting: list[tuple[Pause, _Sent, float]] = []
         self._pending: set[Future[Any]] = set()
         self._shown: _Shown | None = None
         self._uri = ""
@@ -157,6 +179,7 @@ class Session:
             line_prefix=line_text[:column],
         )
         self._unanswered[msg_id] = sent
+        self._latest = sent
         self.tally.requests += 1
         self._track(future, partial(self._answered, sent))
 
@@ -198,6 +221,7 @@ class Session:
 
     def _answered(self, sent: _Sent, future: Future[Any]) -> None:
         now = self._loop.time()
+        sent.answered_at = now
         self._unanswered.pop(sent.id, None)
         self._seq += 1
         seq = self._seq
@@ -209,25 +233,35 @@ class Session:
             if items:
                 self.tally.with_items += 1
                 self.tally.answered.append(Answered(seq=seq, e2e_ms=(now - sent.at) * 1000))
-                self._judge(sent, items[0], now)
+                sent.outcome = self._judge(sent, items[0], now)
+            else:
+                sent.outcome = "empty"
         elif getattr(error, "code", None) != REQUEST_CANCELLED:
             self.tally.errors += 1
+            sent.outcome = "error"
             log.warning("inline completion failed: %s", error)
+        else:
+            sent.outcome = "cancelled"
         self.probe.read(partial(self._read_arrived, seq))
 
-    def _judge(self, sent: _Sent, item: types.InlineCompletionItem, now: float) -> None:
+    def _judge(self, sent: _Sent, item: types.InlineCompletionItem, now: float) -> str:
+        """Shows the item if the editor would; returns the answer's outcome."""
         if sent.edits != self._edits:
             if sent.synced < self._fenced:
                 self.tally.stale += 1
-            else:
-                self.tally.overtaken += 1
-            return
+                return "stale"
+            self.tally.overtaken += 1
+            return "overtaken"
         ghost = ghost_text(item, sent.line, sent.line_prefix)
         if ghost is None:
             self.tally.not_continuing += 1
-        elif ghost.strip() and self._shown is None:
+            return "not continuing"
+        if not ghost.strip():
+            return "blank"
+        if self._shown is None:
             self._shown = _Shown(ghost=ghost, command=item.command, at=now)
             self.tally.shown += 1
+        return "shown"
 
     def _read_arrived(self, sent_seq: int, counters: Counters) -> None:
         self._seq += 1
@@ -264,9 +298,32 @@ class Session:
 
     def _end_pause(self, last_key: float) -> None:
         self.tally.pauses += 1
+        length_ms = (self._loop.time() - last_key) * 1000
         if self._shown is not None:
+            shown_ms = (self._shown.at - last_key) * 1000
             self.tally.pauses_shown += 1
-            self.tally.pause_latencies_ms.append((self._shown.at - last_key) * 1000)
+            self.tally.pause_latencies_ms.append(shown_ms)
+            self.tally.pause_log.append(
+                Pause(length_ms=length_ms, outcome="shown", shown_ms=shown_ms)
+            )
+            return
+        latest = self._latest
+        if latest is None or latest.edits != self._edits:
+            why, latest = "no request", None
+        else:
+            why = latest.outcome or "still computing"
+        self.tally.pauses_missed[why] = self.tally.pauses_missed.get(why, 0) + 1
+        pause = Pause(length_ms=length_ms, outcome=why)
+        self.tally.pause_log.append(pause)
+        if latest is not None:
+            self._pauses_waiting.append((pause, latest, last_key))
+
+    def _close_pauses(self) -> None:
+        """When the answers of missed pauses came, now that they have all come."""
+        for pause, sent, last_key in self._pauses_waiting:
+            if sent.answered_at is not None:
+                pause.answered_ms = (sent.answered_at - last_key) * 1000
+        self._pauses_waiting.clear()
 
     async def _sleep_until(self, when: float) -> None:
         await asyncio.sleep(max(when - self._loop.time(), 0.0))
@@ -322,5 +379,6 @@ class Session:
             if text != region.original:
                 raise RuntimeError(f"replay of {region.path}:{region.line + 1} went astray")
         await self._settle()
+        self._close_pauses()
         self.tally.unanswered = len(self._unanswered)
         return dataclasses.replace(self.tally)

@@ -31,7 +31,7 @@ from starcoder_ls.replay.regions import (
     make_schedule,
     next_key,
 )
-from starcoder_ls.replay.report import FROM_LOG, RunResult, markdown
+from starcoder_ls.replay.report import FROM_LOG, RunResult, markdown, rows
 from starcoder_ls.replay.session import Session, Tally
 
 CODE = """import os
@@ -405,3 +405,30 @@ async def test_tab_inserts_runs_the_items_command_then_asks_again() -> None:
     assert ask[0] == INLINE and ask[1].position.character == len("x = add(a, b)")
     assert driver.changes[-1] == [(0, 6, "x = ad", "d(a, b)")]
     assert session._text == "x = add(a, b)\n"
+
+
+async def test_a_pause_without_a_suggestion_says_what_became_of_its_request() -> None:
+    session, driver = await typed_twice("vscode")
+    first, second = driver.of(INLINE)
+    session._end_pause(last_key=session._loop.time())  # the answer is still to come
+    driver.answer(second, types.InlineCompletionList(items=[]))
+    session._end_pause(last_key=session._loop.time())  # answered empty
+    session.editor.edited(session._insert("d"))
+    last_key = session._loop.time() - 0.5
+    driver.answer(driver.of(INLINE)[-1], suggestion("(a, b)"))
+    session._end_pause(last_key=last_key)
+    session._close_pauses()
+
+    tally = session.tally
+    assert (tally.pauses, tally.pauses_shown) == (3, 1)
+    assert tally.pauses_missed == {"still computing": 1, "empty": 1}
+    assert [pause.outcome for pause in tally.pause_log] == ["still computing", "empty", "shown"]
+    late = tally.pause_log[0]
+    assert late.answered_ms is not None and late.shown_ms is None, "answered after the pause"
+    assert tally.pause_log[2].shown_ms is not None and tally.pause_log[2].shown_ms >= 500
+    run = RunResult(
+        label="x", editor="vscode", model="m", source="stats", tally=tally, counters=Counters()
+    )
+    missed = dict(rows(run))["pauses without one, by the answer for the text as typed"]
+    assert missed == "empty 1, still computing 1"
+    assert [p["outcome"] for p in run.to_json()["tally"]["pause_log"]][-1] == "shown"
