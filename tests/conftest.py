@@ -24,10 +24,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(scope="session")
 def embedded_engine() -> Iterator[Any]:
-    """The embedded SmolLM2-135M, loaded once (~10 s from its converted copy) for slow tests."""
+    """The embedded SmolLM2-135M, loaded once (~10 s from its converted copy) for slow tests;
+    in float32 whatever the CPU, as they compare outputs token for token."""
     from starcoder_ls.engine.local import LocalEngine
 
-    engine = LocalEngine.load(None)
+    engine = LocalEngine.load(None, dtype="float32")
     yield engine
     engine.close()
 

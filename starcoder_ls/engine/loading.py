@@ -7,6 +7,7 @@ Runs on the worker thread; torch and transformers are imported inside the functi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -72,13 +73,17 @@ def load_converted_or(
                     log.warning("ignoring the converted copy in %s: %s", converted, exc)
     if source.kwargs.get("gguf_file"):
         report(f"Converting {source.name} from GGUF (only the first time)", 10)
-    tokenizer, loaded = _load_pair(source, placement, report, acceleration)
-    if (
-        converted is not None
-        and placement.device == "cpu"
-        and dtype_name(loaded.dtype) == "float32"
-    ):
-        weights.save_converted(loaded, tokenizer, converted)
+    if converted is None or placement.device != "cpu":
+        return _load_pair(source, placement, report, acceleration)
+    # The copy is kept in float32, whatever this load wants, so that a later load in
+    # float32 gets the GGUF's values exactly; a smaller dtype is a cast of it.
+    import torch
+
+    wide = dataclasses.replace(placement, dtype=torch.float32)
+    tokenizer, loaded = _load_pair(source, wide, report, acceleration)
+    weights.save_converted(loaded, tokenizer, converted)
+    if loaded.dtype != placement.dtype:
+        loaded = loaded.to(placement.dtype)
     return tokenizer, loaded
 
 

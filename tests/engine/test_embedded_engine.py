@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from safetensors import safe_open
 
-from starcoder_ls.engine import weights
+from starcoder_ls.engine import placement, weights
 from starcoder_ls.engine.base import GenerationParams
 from starcoder_ls.engine.local import LocalEngine
 
@@ -38,7 +39,8 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     try:
         assert first.info.model == "SmolLM2-135M (embedded)"
         assert first.info.template.name == "prefix-only"
-        assert (first.info.device, first.info.dtype) == ("cpu", "float32")
+        auto = "bfloat16" if placement.cpu_computes_bf16() else "float32"
+        assert (first.info.device, first.info.dtype) == ("cpu", auto)
         assert first.info.context_window == 2048
         text = complete(first)
         assert "a + b" in text
@@ -48,6 +50,9 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     (converted,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert converted != stale
     assert (converted / "config.json").is_file()
+    with safe_open(str(converted / "model.safetensors"), "pt") as saved:
+        kinds = {saved.get_slice(name).get_dtype() for name in saved.keys()}
+    assert kinds == {"F32"}, "the copy keeps the GGUF's values whatever the load's dtype"
 
     stages.clear()
     again = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))

@@ -28,9 +28,34 @@ def fake_cuda(monkeypatch: pytest.MonkeyPatch):
     return state
 
 
-def test_auto_is_cpu_float32_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("bf16", "dtype"), [(False, torch.float32), (True, torch.bfloat16)])
+def test_auto_without_a_gpu_is_the_cpu_in_bfloat16_where_it_computes_in_it(
+    monkeypatch: pytest.MonkeyPatch, bf16: bool, dtype: torch.dtype
+) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert placement.resolve_placement("auto", "auto") == placement.Placement("cpu", torch.float32)
+    monkeypatch.setattr(placement, "cpu_computes_bf16", lambda: bf16)
+    assert placement.resolve_placement("auto", "auto") == placement.Placement("cpu", dtype)
+    assert placement.resolve_placement("cpu", "float32") == placement.Placement(
+        "cpu", torch.float32
+    )
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "expected"),
+    [
+        ("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n", True),
+        ("flags\t\t: fpu sse2 avx2 amx_tile amx_bf16\n", True),
+        ("flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n", False),
+        ("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n", True),
+        ("processor\t: 0\nFeatures\t: fp asimd\n", False),
+        ("", False),
+    ],
+)
+def test_which_cpus_compute_in_bfloat16(tmp_path, cpuinfo: str, expected: bool) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text(cpuinfo)
+    assert placement.cpu_computes_bf16(str(info)) is expected
+    assert placement.cpu_computes_bf16(str(tmp_path / "missing")) is False
 
 
 def test_auto_prefers_the_gpu_in_bfloat16(fake_cuda: SimpleNamespace) -> None:
