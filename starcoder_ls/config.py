@@ -20,6 +20,9 @@ from starcoder_ls.engine.placement import DTYPES
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 EMBEDDED = "embedded"
+REMOTE_DEBOUNCE_MS = 150
+"""The "auto" debounce with a remote engine: a typist's keys come 80-200 ms apart, so a
+burst of typing sends the shared server nothing while a pause is asked at once."""
 """The `model` value that selects the embedded SmolLM2-135M (also the default)."""
 
 
@@ -38,7 +41,9 @@ class Settings:
     """Tokens of prompt + completion; None ("auto") takes the model's own (StarCoder: 8192)."""
     temperature: float = 0.0
     top_p: float = 0.95
-    debounce_ms: int = 150
+    debounce_ms: int | None = None
+    """Milliseconds a request waits for the next keystroke before it reaches the model; None
+    ("auto") is `debounce`'s choice by engine."""
     fim: bool = True
     fim_template: str | None = None
     """Template name from `fim.TEMPLATES`; None ("auto") detects it from the tokenizer."""
@@ -101,6 +106,17 @@ class Settings:
         if f"!{language_id}" in self.languages:
             return False
         return "*" in self.languages or language_id in self.languages
+
+    @property
+    def debounce(self) -> int:
+        """`debounce_ms` in effect. "auto": none for the in-process model, whose superseded
+        call stops at its next token having kept its prefill for the next request (waiting
+        would only delay a pause's suggestion: `bench replay` in docs/benchmarks.md);
+        `REMOTE_DEBOUNCE_MS` for a remote engine, where every request costs a server
+        shared with others."""
+        if self.debounce_ms is not None:
+            return self.debounce_ms
+        return 0 if self.backend == "local" else REMOTE_DEBOUNCE_MS
 
     @property
     def model_key(self) -> tuple[Any, ...]:
@@ -280,7 +296,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "context_window": _auto_or(_int_in(256, 1_048_576)),
     "temperature": _float_in(0.0, 2.0),
     "top_p": _float_in(0.01, 1.0),
-    "debounce_ms": _int_in(0, 5000),
+    "debounce_ms": _auto_or(_int_in(0, 5000)),
     "fim": _bool,
     "fim_template": _template,
     "prefix_share": _float_in(0.05, 0.95),

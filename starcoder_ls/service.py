@@ -65,7 +65,7 @@ class CompletionService:
         self.model: ModelHandle = model or Model(
             engine_factory, label=model_label(settings), on_status=on_status
         )
-        self.scheduler = Scheduler(debounce_ms=settings.debounce_ms)
+        self.scheduler = Scheduler(debounce_ms=settings.debounce)
         self.cache = CompletionCache()
         self.stats = ServiceStats()
         self.prefetches = Prefetches()
@@ -101,7 +101,7 @@ class CompletionService:
         if dataclasses.replace(settings, **post_processing) != old:
             self._clear_cache()
         self._settings = settings
-        self.scheduler.debounce_ms = settings.debounce_ms
+        self.scheduler.debounce_ms = settings.debounce
         self.model.set_enabled(settings.enabled)
         return reload
 
@@ -307,6 +307,14 @@ class CompletionService:
             self._unshown = None
             raise
         self.stats.count_generation(result)
+        log.info(
+            "model call: %d prompt tokens, %s prefilled, %d generated, %.0f ms%s",
+            result.prompt_tokens,
+            "?" if result.prefilled_tokens is None else result.prefilled_tokens,
+            sum(choice.tokens for choice in result.choices),
+            result.generate_ms,
+            ", cancelled" if result.cancelled else "",
+        )
         if not result.cancelled:
             self._unshown = None
         elif not prefetch and self._unshown is not None and _unavailable(result):

@@ -90,7 +90,7 @@ def test_vscode_client_against_the_server(node: str, server: Path, tmp_path: Pat
 def _wire_default(name: str, default: object) -> object:
     """A Settings default as it is written on the wire (None has a name there)."""
     if default is None:
-        return {"model": "embedded", "contextWindow": "auto", "fimTemplate": "auto"}[name]
+        return "embedded" if name == "model" else "auto"
     if isinstance(default, tuple):
         return list(default)
     return default

@@ -112,3 +112,20 @@ def test_multiline_and_disabled_filters_are_checked() -> None:
     assert ok.errors == []
     assert ok.settings.multiline == "never"
     assert ok.settings.disabled_filters == ("balance_brackets",)
+
+
+@pytest.mark.parametrize(
+    ("options", "effective"),
+    [
+        ({}, 0),
+        ({"backend": "openai"}, 150),
+        ({"backend": "tgi", "debounceMs": 40}, 40),
+        ({"debounceMs": 75}, 75),
+        ({"debounceMs": 75, "backend": "ollama"}, 75),
+        ({"debounceMs": "auto", "backend": "ollama"}, 150),
+    ],
+)
+def test_auto_debounce_waits_only_for_a_shared_remote_engine(options: dict, effective: int) -> None:
+    result = merge(Settings(debounce_ms=20), {"debounceMs": "auto"} | options)
+    assert result.errors == []
+    assert result.settings.debounce == effective
