@@ -51,7 +51,7 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     assert converted != stale
     assert (converted / "config.json").is_file()
     with safe_open(str(converted / "model.safetensors"), "pt") as saved:
-        kinds = {saved.get_slice(name).get_dtype() for name in saved.keys()}
+        kinds = {saved.get_slice(name).get_dtype() for name in saved.keys()}  # noqa: SIM118
     assert kinds == {"F32"}, "the copy keeps the GGUF's values whatever the load's dtype"
 
     stages.clear()
