@@ -326,7 +326,10 @@ async def test_exit_without_shutdown_is_code_1(tmp_path: Path) -> None:
 
 
 async def _ready_tiny(tmp_path: Path, tiny_dir: Path) -> RawServer:
+    # float32: the tiny model's sampled answers then run for seconds (in bfloat16 they
+    # can end within the 0.3 s `_start_long_generation` waits), as leaving mid-way needs.
     options = {"debounceMs": 0, "maxNewTokens": 4096, "temperature": 1.0, "maxSuggestions": 3}
+    options["dtype"] = "float32"
     # Wrong types beside them must neither stop the model loading nor the others applying.
     options |= {"fimTemplate": [], "topP": 10**400}
     args = ("--model", str(tiny_dir), "--log-level", "debug")
