@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from starcoder_ls.engine import speculation, weights
+from starcoder_ls.engine import single_query, speculation, weights
 from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import EngineError, ProgressCallback
 from starcoder_ls.engine.placement import (
@@ -58,7 +58,20 @@ def load_converted_or(
     report: ProgressCallback,
     acceleration: Acceleration | None = None,
 ) -> tuple[Any, Any]:
-    """Load `source`, or for a GGUF the converted copy made on its first load."""
+    """Load `source`, or for a GGUF the converted copy made on its first load; on a CPU in
+    16-bit floats, its decode steps' attention packed (single_query.py)."""
+    tokenizer, loaded = _load_converted_or(source, placement, report, acceleration)
+    if single_query.adopt(loaded):
+        log.info("%s: single-query attention packed by key/value head", source.name)
+    return tokenizer, loaded
+
+
+def _load_converted_or(
+    source: weights.ModelSource,
+    placement: Placement,
+    report: ProgressCallback,
+    acceleration: Acceleration | None = None,
+) -> tuple[Any, Any]:
     import transformers
 
     converted = weights.converted_dir(source, f"transformers-{transformers.__version__}")
