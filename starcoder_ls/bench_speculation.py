@@ -51,9 +51,9 @@ def bench_speculation(args: argparse.Namespace, report: Report) -> None:
 
     Each call's cache is warmed by the same call just before (KV reuse), so a call is nearly
     all decoding; variants run interleaved on each prompt, and each variant's figure is the
-    median over rounds of its tokens over its time. On a shared machine wall time follows the neighbours' load, so
-    the process's CPU time is reported too. Forward passes of the main model are counted
-    with a hook.
+    median over rounds of its tokens over its time. On a shared machine wall time follows
+    the neighbours' load, so the process's CPU time is reported too. Forward passes of the
+    main model are counted with a hook.
     """
     from starcoder_ls.engine.local import LocalEngine
 
