@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="clients must send this file's token as initializationOptions.tcpToken",
     )
     serve.add_argument(
+        "--draft-model",
+        default="",
+        metavar="MODEL",
+        help="a small model sharing the model's tokenizer that proposes tokens for it to "
+        "check, e.g. bigcode/tiny_starcoder for StarCoder (the draftModel setting)",
+    )
+    serve.add_argument(
         "--allow-downloads",
         action="store_true",
         help="fetch a hub model missing from the local cache (the allowDownloads setting)",
@@ -176,6 +183,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         backend=getattr(args, "backend", "local"),
         endpoint=getattr(args, "endpoint", ""),
         remote_model=getattr(args, "remote_model", ""),
+        draft_model=getattr(args, "draft_model", ""),
     )
 
 

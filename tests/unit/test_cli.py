@@ -25,6 +25,14 @@ def test_without_remote_flags_the_model_runs_here() -> None:
     settings = settings_from_args(build_parser().parse_args(["serve", "--model", "/m"]))
     assert (settings.backend, settings.endpoint, settings.remote_model) == ("local", "", "")
     assert settings.model == "/m"
+    assert settings.draft_model == ""
+
+
+def test_a_tcp_server_can_be_given_its_draft_model() -> None:
+    flags = ["serve", "--tcp", "0", "--model", "/sc", "--draft-model", "/tiny_starcoder"]
+    settings = settings_from_args(build_parser().parse_args(flags))
+    assert (settings.model, settings.draft_model) == ("/sc", "/tiny_starcoder")
+    assert settings.model_key != settings_from_args(build_parser().parse_args(flags[:-2])).model_key
 
 
 @pytest.mark.parametrize(
