@@ -306,15 +306,8 @@ class CompletionService:
                 return exc
             self._unshown = None
             raise
-        self.stats.count_generation(result)
-        log.info(
-            "model call: %d prompt tokens, %s prefilled, %d generated, %.0f ms%s",
-            result.prompt_tokens,
-            "?" if result.prefilled_tokens is None else result.prefilled_tokens,
-            sum(choice.tokens for choice in result.choices),
-            result.generate_ms,
-            ", cancelled" if result.cancelled else "",
-        )
+        if not _unavailable(result):  # skipped during a back-off: the engine was not asked
+            self.stats.count_generation(result)
         if not result.cancelled:
             self._unshown = None
         elif not prefetch and self._unshown is not None and _unavailable(result):

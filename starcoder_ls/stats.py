@@ -7,9 +7,12 @@ prefill, cache reuse) without parsing the log.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 from starcoder_ls.engine.base import GenerationResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -36,6 +39,15 @@ class ServiceStats:
     memory they filled; each counts once, so `prefetch_hits / prefetches` is the hit rate."""
 
     def count_generation(self, result: GenerationResult) -> None:
+        """Count one model call, and log it (figures only)."""
+        log.info(
+            "model call: %d prompt tokens, %s prefilled, %d generated, %.0f ms%s",
+            result.prompt_tokens,
+            "?" if result.prefilled_tokens is None else result.prefilled_tokens,
+            sum(choice.tokens for choice in result.choices),
+            result.generate_ms,
+            ", cancelled" if result.cancelled else "",
+        )
         self.model_calls += 1
         self.prompt_tokens += result.prompt_tokens
         prefilled = getattr(result, "prefilled_tokens", None)

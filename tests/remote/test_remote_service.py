@@ -67,6 +67,9 @@ async def test_an_engine_error_reaches_the_server_once() -> None:
         finally:
             service.shutdown()
     assert again.suggestions == []
+    posted = [r for r in srv.requests if r.path.endswith("/completions")]
+    assert len(posted) == 1, "the second request falls in the back-off: nothing is sent"
+    assert service.stats.model_calls == 0, "neither the failed call nor the skipped one counts"
 
 
 async def test_every_status_of_a_remote_backend_names_it_remote() -> None:
