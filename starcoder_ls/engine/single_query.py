@@ -6,7 +6,7 @@ PyTorch's SDPA a one-token query with `enable_gqa`, and on a CPU in bfloat16 tha
 is slow and grows with the context: 0.76 ms a layer at 1,800 tokens, where the same
 numbers laid out as a query of `groups` tokens per key/value head (`heads // kv_heads`
 rows, no causal mask: they are one position) take 0.12 ms, bit for bit the same output.
-Over SmolLM2-135M's 30 layers that is a decode step of 42 ms → 24 ms at 1,800 tokens
+Over SmolLM2-135M's 30 layers, a 24-token greedy call decodes at 37 ms a token instead of 57
 (docs/benchmarks.md). transformers already packs this way when a mask is present; this
 does it always.
 
