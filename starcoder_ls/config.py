@@ -57,9 +57,8 @@ class Settings:
     prompt_lookup: int = 4
     """Greedy completions guess up to this many tokens from the text itself and check them in
     one forward pass (engine/speculation.py): the same answers in fewer steps; 0 is off.
-    4: on the embedded model on a 2-core CPU, about half the forward passes and 1.1-1.7x
-    decode speed (longer guesses gained no more); a loss only on an oversubscribed machine,
-    where a pass over several tokens waits for its second thread."""
+    4: on the embedded model on a 2-core CPU (bfloat16, 2,000-token prompts), 0.61 forward
+    passes a token and 1.29x decode speed; 2 gained as much (docs/benchmarks.md)."""
     draft_model: str = ""
     """A small model sharing the model's tokenizer that proposes tokens for the model to check
     (bigcode/tiny_starcoder for StarCoder): a local path or hub id loaded like `model`; ""
