@@ -38,7 +38,8 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_remote_flags(parser: argparse.ArgumentParser) -> None:
     """The remote back-end settings, for `serve` (the editor's settings override them, as
-    they do --model; with --tcp they are the shared model's, whatever clients ask)."""
+    they do --model; with --tcp they are the shared model's, whatever clients ask), and for
+    the commands that start a server (`demo`, `bench replay`, `eval`), which pass them on."""
     parser.add_argument(
         "--backend",
         default="local",
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start the server, complete a sample file, print results")
     _add_model_flags(demo)
+    _add_remote_flags(demo)
     demo.add_argument("--file", type=Path, default=None, help="source file to complete in")
 
     bench = sub.add_parser("bench", help="measure speed and memory (engine and server)")
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = _bench_part(
         bench_parts, "replay", "retype regions of real files key by key over LSP, as an editor user"
     )
+    _add_remote_flags(replay)
     add_replay_arguments(replay)
     soak = _bench_part(
         bench_parts,
@@ -150,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="measure completion quality over LSP (HumanEval, next line)"
     )
     _add_model_flags(evaluate)
+    _add_remote_flags(evaluate)
     add_eval_arguments(evaluate)
     return parser
 

@@ -57,11 +57,13 @@ def show(line_prefix: str, ghost: str, line_suffix: str, color: bool) -> str:
 
 
 def server_args(args: argparse.Namespace, log_file: Path) -> list[str]:
-    """`serve` flags for the model options given to `demo`, `bench` or `eval`."""
+    """`serve` flags for the model options given to `demo`, `bench`, `bench replay` or
+    `eval`, remote engine included (`--backend`, `--endpoint`, `--remote-model`)."""
     flags = ["--log-file", str(log_file)]
-    for flag in ("model", "device", "dtype"):
-        if getattr(args, flag, None):
-            flags += [f"--{flag}", str(getattr(args, flag))]
+    for flag in ("model", "device", "dtype", "backend", "endpoint", "remote_model"):
+        value = getattr(args, flag, None)
+        if value and not (flag == "backend" and value == "local"):
+            flags += [f"--{flag.replace('_', '-')}", str(value)]
     return flags
 
 

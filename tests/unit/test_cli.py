@@ -3,9 +3,12 @@ editor's settings then override."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from starcoder_ls.cli import build_parser, settings_from_args
+from starcoder_ls.demo import server_args
 from starcoder_ls.server import create_server
 
 REMOTE = ["--backend", "openai", "--endpoint", "http://gpu-box:8000/v1/"]
@@ -66,3 +69,16 @@ def test_the_editors_settings_override_the_flags() -> None:
         "http://gpu-box:8000/v1",
         "bigcode/sc2-7b",
     )
+
+
+@pytest.mark.parametrize("command", [["demo"], ["eval", "single-line"], ["bench", "replay"]])
+def test_commands_that_start_a_server_pass_the_remote_flags_on(command: list[str]) -> None:
+    args = build_parser().parse_args([*command, *REMOTE, "--remote-model", "sc2"])
+    flags = server_args(args, Path("/tmp/s.log"))
+    assert flags[flags.index("--backend") + 1] == "openai"
+    assert flags[flags.index("--endpoint") + 1] == "http://gpu-box:8000/v1"
+    assert flags[flags.index("--remote-model") + 1] == "sc2"
+    served = build_parser().parse_args(["serve", *flags])
+    assert settings_from_args(served).backend == "openai"
+    local = server_args(build_parser().parse_args(command), Path("/tmp/s.log"))
+    assert "--backend" not in local and "--endpoint" not in local
