@@ -60,7 +60,7 @@ def server_args(args: argparse.Namespace, log_file: Path) -> list[str]:
     """`serve` flags for the model options given to `demo`, `bench`, `bench replay` or
     `eval`, remote engine included (`--backend`, `--endpoint`, `--remote-model`)."""
     flags = ["--log-file", str(log_file)]
-    for flag in ("model", "device", "dtype", "backend", "endpoint", "remote_model"):
+    for flag in ("log_level", "model", "device", "dtype", "backend", "endpoint", "remote_model"):
         value = getattr(args, flag, None)
         if value and not (flag == "backend" and value == "local"):
             flags += [f"--{flag.replace('_', '-')}", str(value)]

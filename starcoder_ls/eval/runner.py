@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from starcoder_ls.demo import server_args
 from starcoder_ls.eval import sandbox
 from starcoder_ls.eval.client import EvalClient
 from starcoder_ls.eval.nextline import nextline_tasks
@@ -49,15 +50,6 @@ def build_tasks(args: argparse.Namespace) -> tuple[list[Task], int, Path]:
     every = load_humaneval(args.data, args.benchmark, cursor=args.cursor)
     root = Path(tempfile.gettempdir()) / "starcoder-eval" / args.benchmark
     return sample(every, args.limit, args.seed), len(every), root
-
-
-def server_args(args: argparse.Namespace, log_file: Path) -> list[str]:
-    out = ["--log-file", str(log_file), "--log-level", args.log_level]
-    for flag in ("model", "device", "dtype"):
-        value = getattr(args, flag, None)
-        if value:
-            out += [f"--{flag}", str(value)]
-    return out
 
 
 def git_commit() -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from starcoder_ls.cli import build_parser, settings_from_args
 from starcoder_ls.demo import server_args
+from starcoder_ls.eval import runner
 from starcoder_ls.server import create_server
 
 REMOTE = ["--backend", "openai", "--endpoint", "http://gpu-box:8000/v1/"]
@@ -82,3 +83,4 @@ def test_commands_that_start_a_server_pass_the_remote_flags_on(command: list[str
     assert settings_from_args(served).backend == "openai"
     local = server_args(build_parser().parse_args(command), Path("/tmp/s.log"))
     assert "--backend" not in local and "--endpoint" not in local
+    assert runner.server_args is server_args, "eval starts its server with the same flags"
