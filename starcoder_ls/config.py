@@ -20,10 +20,10 @@ from starcoder_ls.engine.placement import DTYPES
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 EMBEDDED = "embedded"
-REMOTE_DEBOUNCE_MS = 150
-"""The "auto" debounce with a remote engine: a typist's keys come 80-200 ms apart, so a
-burst of typing sends the shared server nothing while a pause is asked at once."""
 """The `model` value that selects the embedded SmolLM2-135M (also the default)."""
+REMOTE_DEBOUNCE_MS = 150
+"""The "auto" debounce with a remote engine, or a model shared over TCP: a typist's keys
+come 80-200 ms apart, so a burst of typing costs the shared engine nothing."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +112,7 @@ class Settings:
         call stops at its next token having kept its prefill for the next request (waiting
         would only delay a pause's suggestion: `bench replay` in docs/benchmarks.md);
         `REMOTE_DEBOUNCE_MS` for a remote engine, where every request costs a server
-        shared with others."""
+        shared with others (and over TCP, tcp.py)."""
         if self.debounce_ms is not None:
             return self.debounce_ms
         return 0 if self.backend == "local" else REMOTE_DEBOUNCE_MS

@@ -33,7 +33,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from starcoder_ls.config import Settings
+from starcoder_ls.config import REMOTE_DEBOUNCE_MS, Settings
 from starcoder_ls.engine.base import Engine, ProgressCallback
 from starcoder_ls.lifecycle import EngineFactory, Model, ModelStatus, load_engine, model_label
 from starcoder_ls.protocol import StarcoderProtocol
@@ -264,7 +264,17 @@ class ConnectionServer(StarcoderServer):
                 )
             )
         self._ignored = ignored
-        return dataclasses.replace(asked, **{name: getattr(host, name) for name in HOST_FIELDS})
+        return shared_settings(asked, host)
+
+
+def shared_settings(asked: Settings, host: Settings) -> Settings:
+    """A client's settings on the shared model: the host's model fields (`HOST_FIELDS`), and
+    an "auto" debounce of `REMOTE_DEBOUNCE_MS`, as for a remote engine: with several editors
+    on one worker thread, a call per keystroke of each would keep it from the others."""
+    pinned = {name: getattr(host, name) for name in HOST_FIELDS}
+    if asked.debounce_ms is None:
+        pinned["debounce_ms"] = REMOTE_DEBOUNCE_MS
+    return dataclasses.replace(asked, **pinned)
 
 
 def _camel(name: str) -> str:

@@ -27,7 +27,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
 from starcoder_ls.config import Settings
-from starcoder_ls.tcp import HOST_FIELDS, TOKEN_OPTION
+from starcoder_ls.tcp import HOST_FIELDS, TOKEN_OPTION, shared_settings
 from tests.support.scripted_server import read_calls, write_script
 
 ROOT = Path(__file__).parents[2]
@@ -377,3 +377,14 @@ def test_host_fields_are_every_setting_that_chooses_the_model() -> None:
             other = dataclasses.replace(base, **{field.name: changed})
             if other.model_key != base.model_key:
                 assert field.name in HOST_FIELDS, field.name
+
+
+@pytest.mark.parametrize(("asked", "debounce"), [(None, 150), (0, 0), (40, 40)])
+def test_editors_sharing_the_model_wait_as_for_a_remote_engine_unless_they_say(
+    asked: int | None, debounce: int
+) -> None:
+    host = Settings(model="/models/sc", dtype="bfloat16")
+    mine = shared_settings(Settings(model="/other", debounce_ms=asked, max_new_tokens=9), host)
+    assert (mine.model, mine.dtype, mine.max_new_tokens) == ("/models/sc", "bfloat16", 9)
+    assert mine.debounce == debounce
+    assert Settings(debounce_ms=asked).debounce == (asked or 0), "alone, auto is no wait"
