@@ -52,14 +52,16 @@ class Figures:
 def build(args: argparse.Namespace) -> tuple[LocalEngine, float]:
     """The random StarCoder on the chosen device, and how long it took to build."""
     from starcoder_ls.engine.acceleration import Acceleration
-    from starcoder_ls.engine.placement import resolve_placement
+    from starcoder_ls.engine.placement import dtype_name, resolve_placement
     from starcoder_ls.engine.random_weights import Shape, random_engine
 
     shape = Shape.scaled(args.layers, args.hidden)
-    device = resolve_placement(args.device, args.dtype).device
+    placement = resolve_placement(args.device, args.dtype)
+    device = placement.device
     if not device.startswith("cuda") and not (args.layers or args.hidden):
+        size = shape.parameters * placement.dtype.itemsize / 1e9
         raise SystemExit(
-            f"the full StarCoder shape needs {shape.parameters * 4 / 1e9:.0f} GB in float32 on "
+            f"the full StarCoder shape needs {size:.0f} GB in {dtype_name(placement.dtype)} on "
             f"{device}; scale it down, e.g. --layers 2 --hidden 64"
         )
     acceleration = Acceleration(

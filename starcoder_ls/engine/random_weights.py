@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from starcoder_ls.engine import single_query
 from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import EngineInfo
 from starcoder_ls.engine.local import LocalEngine
@@ -118,6 +119,7 @@ def random_engine(
     with torch.device(target):
         model = GPTBigCodeForCausalLM._from_config(wanted, dtype=placement.dtype, **kwargs)
     model.eval()
+    single_query.adopt(model)  # as a served model is (loading.py)
     tokenizer = byte_tokenizer(shape.vocab)
     name = shape.describe()
     info = EngineInfo(

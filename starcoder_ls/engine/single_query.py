@@ -43,7 +43,7 @@ def _attention(
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     batch, heads, length, dim = query.shape
-    kv_heads = key.shape[1]
+    kv_heads, value_dim = key.shape[1], value.shape[-1]
     if (
         length == 1
         and heads > kv_heads
@@ -58,7 +58,7 @@ def _attention(
         out = scaled_dot_product_attention(
             packed, key, value, attn_mask=attention_mask, scale=scaling
         )
-        return out.reshape(batch, heads, 1, dim).transpose(1, 2).contiguous(), None
+        return out.reshape(batch, heads, 1, value_dim).transpose(1, 2).contiguous(), None
     return sdpa_attention_forward(
         module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
     )
@@ -86,6 +86,7 @@ def adopt(model: Any) -> bool:
         or getattr(config, "_attn_implementation", None) != "sdpa"
         or model.device.type != "cpu"
         or model.dtype not in (torch.bfloat16, torch.float16)
+        or not model._can_set_attn_implementation()  # its attention is its own code
     ):
         return False
     _register()

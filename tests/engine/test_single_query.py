@@ -30,7 +30,13 @@ def qkv(heads: int, kv_heads: int, length: int, *, context: int = 300, dtype=tor
 
 @pytest.mark.parametrize(("heads", "kv_heads"), [(9, 3), (8, 1)], ids=["grouped", "multi-query"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_one_query_token_gives_sdpas_numbers(heads: int, kv_heads: int, masked: bool) -> None:
+def test_one_query_token_gives_sdpas_numbers(
+    heads: int, kv_heads: int, masked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("one query token went to transformers' SDPA")
+
+    monkeypatch.setattr("transformers.integrations.sdpa_attention.sdpa_attention_forward", not_here)
     query, key, value = qkv(heads, kv_heads, 1)
     mask = None
     if masked:
