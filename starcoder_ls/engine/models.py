@@ -45,6 +45,23 @@ STARCODER_SPECIAL_TOKENS = (
 """StarCoder's special tokens in its order: `<|endoftext|>` is id 0, `<fim_prefix>` 1."""
 
 
+def starcoder_tokenizer(tokenizer: Any, **options: Any) -> Any:
+    """A `tokenizers.Tokenizer` holding `STARCODER_SPECIAL_TOKENS` as transformers' fast
+    tokenizer, with StarCoder's end token as BOS, EOS and UNK (the random-weights bench
+    and the tiny test models build theirs this way); `options` go to it as they are."""
+    from transformers import PreTrainedTokenizerFast
+
+    end = STARCODER_SPECIAL_TOKENS[0]
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=end,
+        eos_token=end,
+        unk_token=end,
+        extra_special_tokens=list(STARCODER_SPECIAL_TOKENS[1:]),
+        **options,
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class KnownModel:
     id: str

@@ -19,7 +19,7 @@ from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import EngineInfo
 from starcoder_ls.engine.local import LocalEngine
 from starcoder_ls.engine.models import STARCODER_SPECIAL_TOKENS as SPECIAL_TOKENS
-from starcoder_ls.engine.models import choose_template
+from starcoder_ls.engine.models import choose_template, starcoder_tokenizer
 from starcoder_ls.engine.placement import dtype_name, resolve_placement
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,6 @@ def config(shape: Shape) -> Any:
 def byte_tokenizer(vocab: int) -> Any:
     """A byte-level tokenizer of exactly `vocab` ids with StarCoder's special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     table = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
@@ -94,14 +93,7 @@ def byte_tokenizer(vocab: int) -> Any:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
-    end = SPECIAL_TOKENS[0]
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token=end,
-        eos_token=end,
-        unk_token=end,
-        extra_special_tokens=list(SPECIAL_TOKENS[1:]),
-    )
+    return starcoder_tokenizer(tokenizer)
 
 
 def random_engine(
