@@ -37,7 +37,8 @@ class RunResult:
             "editor": self.editor,
             "model": self.model,
             "source": self.source,
-            "tally": tally | {"keystrokes": self.tally.keystrokes},
+            "tally": tally
+            | {"keystrokes": self.tally.keystrokes, "pauses_missed": self.tally.pauses_missed},
             "counters": dataclasses.asdict(self.counters),
             "overhead_ms": self.overhead_ms,
             "summary": {

@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -71,9 +72,6 @@ class Tally:
     """Current answers whose item does not continue the typed line."""
     pauses: int = 0
     pauses_shown: int = 0
-    pauses_missed: dict[str, int] = field(default_factory=dict)
-    """Pauses without a suggestion, by what became of the request for the text as it
-    stood: "still computing", "empty", "blank", "not continuing", "error", "no request"."""
     pause_latencies_ms: list[float] = field(default_factory=list)
     """From the last key before a pause to the suggestion shown in it."""
     pause_log: list[Pause] = field(default_factory=list)
@@ -87,6 +85,12 @@ class Tally:
     @property
     def keystrokes(self) -> int:
         return self.keys + self.accepts
+
+    @property
+    def pauses_missed(self) -> dict[str, int]:
+        """Pauses without a suggestion, by what became of the request for the text as it
+        stood: "still computing", "empty", "blank", "not continuing", "error", "no request"."""
+        return dict(Counter(p.outcome for p in self.pause_log if p.outcome != "shown"))
 
 
 @dataclass(kw_only=True)
@@ -312,7 +316,6 @@ class Session:
             why, latest = "no request", None
         else:
             why = latest.outcome or "still computing"
-        self.tally.pauses_missed[why] = self.tally.pauses_missed.get(why, 0) + 1
         pause = Pause(length_ms=length_ms, outcome=why)
         self.tally.pause_log.append(pause)
         if latest is not None:
