@@ -306,11 +306,12 @@ class CompletionService:
                 return exc
             self._unshown = None
             raise
-        if not _unavailable(result):  # skipped during a back-off: the engine was not asked
+        skipped = _unavailable(result)  # during a back-off: the engine was not asked
+        if not skipped:
             self.stats.count_generation(result)
         if not result.cancelled:
             self._unshown = None
-        elif not prefetch and self._unshown is not None and _unavailable(result):
+        elif not prefetch and self._unshown is not None and skipped:
             unshown, self._unshown = self._unshown, None
             raise unshown
         return result
