@@ -326,10 +326,9 @@ async def test_exit_without_shutdown_is_code_1(tmp_path: Path) -> None:
 
 
 async def _ready_tiny(tmp_path: Path, tiny_dir: Path) -> RawServer:
-    # float32: the tiny model's sampled answers then run for seconds (in bfloat16 they
-    # can end within the 0.3 s `_start_long_generation` waits), as leaving mid-way needs.
     options = {"debounceMs": 0, "maxNewTokens": 4096, "temperature": 1.0, "maxSuggestions": 3}
-    options["dtype"] = "float32"
+    # No stop at a block's end: the sampled answers then run until an end token.
+    options["disabledFilters"] = ["limit_scope_by_indentation"]
     # Wrong types beside them must neither stop the model loading nor the others applying.
     options |= {"fimTemplate": [], "topP": 10**400}
     args = ("--model", str(tiny_dir), "--log-level", "debug")
@@ -359,14 +358,22 @@ async def _open(raw: RawServer, uri: str, text: str) -> None:
 
 
 async def _start_long_generation(raw: RawServer) -> None:
-    uri = "file:///w/long.py"
-    await _open(raw, uri, "def f(x):\n    \n")
-    await raw.send(request(50, "textDocument/inlineCompletion", inline_params(uri, 1, 4)))
-    deadline = time.monotonic() + HANG_GUARD_S
-    while "prompt:" not in raw.log():
-        assert time.monotonic() < deadline, raw.log()[-3000:]
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)  # well into the decode loop
+    """A request whose generation is still running: sampled answers end at a random step,
+    so one that ended within the wait (its response has come) is followed by another, in
+    another document."""
+    for msg_id in range(60, 70):
+        uri = f"file:///w/long{msg_id}.py"  # another text each time: no cache answers it
+        await _open(raw, uri, f"def f{msg_id}(x):\n    \n")
+        prompts = raw.log().count("prompt:")
+        await raw.send(request(msg_id, "textDocument/inlineCompletion", inline_params(uri, 1, 4)))
+        deadline = time.monotonic() + HANG_GUARD_S
+        while raw.log().count("prompt:") == prompts:
+            assert time.monotonic() < deadline, raw.log()[-3000:]
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # well into the decode loop
+        if not any(m.get("id") == msg_id and "method" not in m for m in raw.messages):
+            return
+    raise AssertionError("ten sampled generations in a row ended within 0.3 s")
 
 
 @pytest.mark.parametrize("leave", ["shutdown-exit", "close-stdin"])
