@@ -12,6 +12,10 @@ it never answers again, and it allocates whatever length a header claims, so a s
   skipped up to the next header);
 - takes a message whose length is a few bytes off when the JSON itself shows where it
   ends, and hands the bytes after it back to header parsing;
+- costs time linear in the bytes received, however they are cut into reads: a body still
+  arriving is scanned once for where its JSON could end (`_Scan`), and decoded there, not
+  decoded again at every read (a client sending a 1 MiB body one `}` at a time made that
+  quadratic);
 - on anything else reports one `BadFrame` and resynchronises on the next `Content-Length`.
 
 It is pure (bytes in, events out) so that every case is a unit test.
@@ -36,6 +40,8 @@ length has arrived, so a request whose length is a few bytes too long is answere
 not when the next message happens to supply the missing bytes."""
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_IN_STRING = re.compile(rb'["\\]')
+_STRUCTURE = re.compile(rb'["{}\[\]]')
 _LINE_END = re.compile(rb"\r?\n")
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CONTENT_LENGTH = b"content-length"
@@ -64,6 +70,13 @@ class BadFrame:
     sample: bytes = b""
 
 
+@dataclass(frozen=True)
+class Oversized(BadFrame):
+    """A header declaring a body over the parser's `max_body` (the body is skipped)."""
+
+    length: int = 0
+
+
 Event = Message | Unparsable | BadFrame
 
 
@@ -76,8 +89,17 @@ class FrameParser:
         """The declared body length while a body is awaited; None while reading headers."""
         self._skipping = False
         """Inside a run of garbage that has already been reported."""
-        self._max_body = max_body
+        self.max_body = max_body
+        """Settable: a TCP connection accepts far less before it is initialized."""
         self._max_header = max_header
+        self._searched = 0
+        """How much of the buffered header block had no end of headers."""
+        self._scan = _Scan()
+
+    @property
+    def mid_frame(self) -> bool:
+        """Whether part of a frame (a header or a body) has arrived and not the rest."""
+        return self._length is not None or bool(bytes(self._buffer[:64]).strip(_WHITESPACE))
 
     def feed(self, data: bytes) -> list[Event]:
         self._buffer += data
@@ -98,15 +120,19 @@ class FrameParser:
         start = 0
         while start < len(buffer) and buffer[start] in _WHITESPACE:
             start += 1
-        del buffer[:start]
+        if start:
+            del buffer[:start]
+            self._searched = 0
         if not buffer:
             return False
-        end = _HEADER_END.search(buffer)
+        end = _HEADER_END.search(buffer, max(0, self._searched - 3))
         if end is None:
+            self._searched = len(buffer)
             if len(buffer) > self._max_header:
                 self._resync(events, "no end of headers")
                 return True
             return False
+        self._searched = 0
         block = bytes(buffer[: end.start()])
         length, problem = self._parse_block(block)
         if problem is not None:
@@ -114,12 +140,15 @@ class FrameParser:
             return True
         assert length is not None
         del buffer[: end.end()]
-        if length > self._max_body:
-            self._report(events, f"Content-Length {length} is over the {self._max_body}-byte limit")
+        if length > self.max_body:
+            reason = f"Content-Length {length} is over the {self.max_body}-byte limit"
+            if not self._skipping:
+                events.append(Oversized(reason, length=length))
             self._skipping = True  # its body, if it follows, is skipped without more logs
             return True
         self._skipping = False
         self._length = length
+        self._scan = _Scan()
         return True
 
     def _parse_block(self, block: bytes) -> tuple[int | None, str | None]:
@@ -133,7 +162,7 @@ class FrameParser:
                 continue  # Content-Type and the like change nothing for us
             if not value.isdigit():
                 return None, "a Content-Length that is not a number"
-            declared = int(value) if len(value) <= 18 else self._max_body + 1
+            declared = int(value) if len(value) <= 18 else self.max_body + 1
             if length is not None and declared != length:
                 return None, "two different Content-Length headers"
             length = declared
@@ -150,6 +179,7 @@ class FrameParser:
             found = max(len(buffer) - keep, 1)
         skipped = bytes(buffer[:found])
         del buffer[:found]
+        self._searched = 0
         self._report(events, reason, skipped)
 
     def _report(self, events: list[Event], reason: str, skipped: bytes = b"") -> None:
@@ -179,10 +209,12 @@ class FrameParser:
             self._skipping = True
             events.append(Unparsable(f"the {length}-byte body is not JSON"))
             return True
-        if len(buffer) <= EARLY_LIMIT and _ends_an_object(buffer):
-            decoded = _decode_prefix(bytes(buffer))
-            if decoded is not None:
-                return self._take(events, *decoded)
+        if len(buffer) <= EARLY_LIMIT and not self._scan.finished:
+            end = self._scan.advance(buffer)
+            if end is not None and not bytes(buffer[end:]).strip(_WHITESPACE):
+                decoded = _decode_prefix(bytes(buffer[:end]))
+                if decoded is not None:
+                    return self._take(events, *decoded)
         return False
 
     def _take(self, events: list[Event], value: Any, end: int) -> bool:
@@ -218,9 +250,47 @@ def _utf8_prefix(data: bytes) -> str | None:
     return None
 
 
-def _ends_an_object(buffer: bytearray) -> bool:
-    """A cheap test before a trial decode: the last byte that is not whitespace is `}`."""
-    index = len(buffer) - 1
-    while index >= 0 and buffer[index] in _WHITESPACE:
-        index -= 1
-    return index >= 0 and buffer[index] == ord("}")
+class _Scan:
+    """Where the JSON value at the start of a body still arriving could end: its brackets
+    and strings are followed across reads, each byte once, so that the body is decoded
+    (once) when its outermost bracket closes, not at every read that ends in `}`."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.depth = 0
+        self.in_string = False
+        self.finished = False
+        """The outermost bracket closed (or a stray one came first): no more to find."""
+
+    def advance(self, buffer: bytearray) -> int | None:
+        """The index after the outermost closing bracket, once it is in `buffer`."""
+        position, depth, in_string = self.position, self.depth, self.in_string
+        size = len(buffer)
+        found: int | None = None
+        while position < size:
+            if in_string:
+                match = _IN_STRING.search(buffer, position)
+                if match is None:
+                    position = size
+                elif buffer[match.start()] == ord("\\"):
+                    position = match.start() + 2  # past the escaped byte, maybe not here yet
+                else:
+                    in_string, position = False, match.end()
+                continue
+            match = _STRUCTURE.search(buffer, position)
+            if match is None:
+                position = size
+                continue
+            char, position = buffer[match.start()], match.end()
+            if char == ord('"'):
+                in_string = True
+            elif char in b"{[":
+                depth += 1
+            else:
+                depth -= 1
+                if depth <= 0:
+                    self.finished = True
+                    found = position if depth == 0 else None
+                    break
+        self.position, self.depth, self.in_string = position, depth, in_string
+        return found

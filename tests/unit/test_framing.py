@@ -16,6 +16,7 @@ from starcoder_ls.framing import (
     BadFrame,
     FrameParser,
     Message,
+    Oversized,
     Unparsable,
 )
 
@@ -113,8 +114,8 @@ def test_a_length_just_over_the_limit_is_refused() -> None:
     parser = FrameParser(max_body=100)
     events = parser.feed(b"Content-Length: 101\r\n\r\n" + b"x" * 101 + frame(body(2)))
     assert messages(events) == [2]
-    assert FrameParser().feed(b"Content-Length: %d\r\n\r\n" % (MAX_BODY + 1))[0] == BadFrame(
-        f"Content-Length {MAX_BODY + 1} is over the {MAX_BODY}-byte limit"
+    assert FrameParser().feed(b"Content-Length: %d\r\n\r\n" % (MAX_BODY + 1))[0] == Oversized(
+        f"Content-Length {MAX_BODY + 1} is over the {MAX_BODY}-byte limit", length=MAX_BODY + 1
     )
 
 
@@ -183,3 +184,65 @@ def test_valid_frames_after_junk_are_always_read(pieces: list, data: st.DataObje
     for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         events += parser.feed(stream[start:end])
     assert messages(events) == [n for _, n in pieces]
+
+
+# -- cost: a body trickling in is scanned once, not decoded again at every byte ------------
+
+TRICKLE = 200_000
+"""Bytes fed one at a time; at 1 byte per feed, decoding the buffered body at each byte
+would cost TRICKLE**2 / 2 = 2e10 bytes of decoding."""
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b'{"jsonrpc": "2.0", "method": "m", "params": {"t": "', b'{"a": ', b'{"a": [[[['],
+)
+def test_a_body_trickling_in_is_decoded_a_bounded_number_of_times(
+    head: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head of a 1 MiB message, then one `}` byte per read (issue 18): each byte used
+    to make the parser decode the whole buffered body again."""
+    import starcoder_ls.framing as framing
+
+    decoded: list[int] = []
+    real = framing._decode_prefix
+
+    def counting(data: bytes) -> object:
+        decoded.append(len(data))
+        assert sum(decoded) <= 4 * TRICKLE, f"{len(decoded)} decodes, {sum(decoded)} bytes"
+        return real(data)
+
+    monkeypatch.setattr(framing, "_decode_prefix", counting)
+    parser = FrameParser()
+    parser.feed(b"Content-Length: %d\r\n\r\n" % (1024 * 1024) + head)
+    for _ in range(TRICKLE):
+        parser.feed(b"}")
+    assert len(decoded) <= 2, decoded[:10]
+    assert messages(parser.feed(frame(body(7)))) in ([], [7])
+
+
+def test_a_message_split_at_every_byte_is_still_taken_early() -> None:
+    """The early decode (a length a few bytes too long) still happens at the message's
+    end, even with braces and escaped quotes inside its strings."""
+    data = json.dumps({"jsonrpc": "2.0", "id": 4, "method": "m", "params": {"t": '}"\\{'}})
+    parser = FrameParser()
+    events = parser.feed(b"Content-Length: %d\r\n\r\n" % (len(data) + 5))
+    for byte in data.encode():
+        events += parser.feed(bytes([byte]))
+    assert messages(events) == [4]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet='{}[]"\\ aé😀\n', max_size=30), st.integers(0, 8), st.data())
+def test_any_message_cut_anywhere_is_read_with_its_length_a_little_long(
+    text: str, extra: int, data: st.DataObject
+) -> None:
+    payload = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "m", "params": {"t": [text]}})
+    stream = b"Content-Length: %d\r\n\r\n" % (len(payload.encode()) + extra) + payload.encode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    parser = FrameParser()
+    events = []
+    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        events += parser.feed(stream[start:end])
+    taken = [event.value for event in events if isinstance(event, Message)]
+    assert taken == [json.loads(payload)]
