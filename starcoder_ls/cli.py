@@ -224,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_eval(args)
 
+    from starcoder_ls.transport import leave_on_signals
+
+    leave_on_signals()  # a Ctrl-C while the server starts: 130, and no traceback
     if args.tcp is not None:
         from starcoder_ls.tcp import run
 

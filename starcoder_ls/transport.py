@@ -12,6 +12,10 @@ Here instead:
 - The process leaves by `leave`, after the other threads (the engine's worker) had a
   moment to finish: a thread still inside torch at interpreter exit aborts the process
   (`terminate called without an active exception`).
+- SIGINT (Ctrl-C in the terminal an editor or `make serve` runs in) and SIGTERM stop
+  serving on stdio as the end of input does, and the process leaves with 128 + the
+  signal's number (130, 143), as a shell reports a program a signal ended. Before the
+  loop serves, while leaving, and at a second signal, the process leaves at once.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import functools
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -40,6 +45,8 @@ CHUNK = 64 * 1024
 EXIT_GRACE_S = 0.5
 """How long the other threads (the engine's worker) get to finish after the last message
 before the process leaves without them (a model still loading cannot be interrupted)."""
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 Read = Callable[[], Awaitable[bytes]]
 """The next bytes from the client; b"" at the end of input."""
@@ -65,10 +72,41 @@ class HardenedLanguageServer(LanguageServer):
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        leave_on_signals()
         reader = _ThreadedReader(stdin or sys.stdin.buffer)
-        code = asyncio.run(self.serve(reader.read))
+        code = asyncio.run(self._serve_until_signalled(reader.read))
         self.stop_thread_pool()
         leave(code, spare=(reader.thread,))
+
+    async def _serve_until_signalled(self, read: Read) -> int:
+        """`serve`, unless SIGINT or SIGTERM comes first: then the requests and the engine
+        stop as at the end of input, and the exit code is the signal's (`signal_code`).
+
+        Not `loop.add_signal_handler`: closing the loop puts back Python's own SIGINT
+        handler, and a Ctrl-C while leaving would raise `KeyboardInterrupt` again.
+        """
+        loop = asyncio.get_running_loop()
+        signalled: asyncio.Future[int] = loop.create_future()
+
+        def settle(signum: int) -> None:
+            if not signalled.done():
+                signalled.set_result(signum)
+
+        _on_signals(lambda signum: loop.call_soon_threadsafe(settle, signum))
+        serving = asyncio.ensure_future(self.serve(read))
+        try:
+            await asyncio.wait((serving, signalled), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leave_on_signals()
+        if serving.done():
+            return serving.result()
+        signum = signalled.result()
+        log.info("stopping: %s", signal.Signals(signum).name)
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        await self._stop_work()
+        return signal_code(signum)
 
     def start_tcp(self, host: str, port: int) -> None:
         """Not pygls' one-connection TCP server, whose reader skips the checks here."""
@@ -118,8 +156,10 @@ def leave(code: int, *, spare: Collection[threading.Thread] = ()) -> NoReturn:
     loaded the interpreter's own finalisation takes seconds, and it aborts the process
     (`terminate called without an active exception`) when a daemon thread is still
     inside native code, as the worker is while a generation or a load runs. `spare`:
-    threads not worth waiting for (the stdin reader, blocked in a read).
+    threads not worth waiting for (the stdin reader, blocked in a read). A signal meanwhile
+    leaves at once (`leave_on_signals`).
     """
+    leave_on_signals()
     deadline = time.monotonic() + EXIT_GRACE_S
     others = [
         thread
@@ -137,6 +177,43 @@ def leave(code: int, *, spare: Collection[threading.Thread] = ()) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
+
+
+def signal_code(signum: int) -> int:
+    """The exit code after a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM)."""
+    return 128 + signum
+
+
+def leave_on_signals() -> None:
+    """From now on SIGINT and SIGTERM end the process at once, with `signal_code`.
+
+    For the moments when nothing needs stopping first (starting, leaving) or when the
+    user insists (a second Ctrl-C). Without it a Ctrl-C raises `KeyboardInterrupt`: a
+    traceback, then the interpreter's finalisation, which aborts while a daemon thread
+    holds stdin's or stderr's lock ("Fatal Python error: _enter_buffered_busy") or is
+    inside torch ("terminate called without an active exception").
+    """
+    _on_signals(None)
+
+
+def _on_signals(stop: Callable[[int], None] | None) -> None:
+    """SIGINT and SIGTERM call `stop` (once: the next one leaves at once), or leave at
+    once. The handler writes nothing: it may run inside a write to the same stream. A
+    signal ignored since the start stays ignored (a shell's background job: Ctrl-C is not
+    for it)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers: a server embedded in a test
+
+    def handle(signum: int, frame: object) -> None:
+        nonlocal stop
+        first, stop = stop, None
+        if first is None:
+            os._exit(signal_code(signum))
+        first(signum)
+
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # as a background job: not ours
+            signal.signal(sig, handle)
 
 
 class _ThreadedReader:
