@@ -11,12 +11,16 @@ Only what the engines need: one request per connection (`Connection: close`), bo
 framed by Content-Length, chunked encoding or the end of the connection, TLS with
 verification, and the `http_proxy` / `https_proxy` / `no_proxy` environment variables
 (an HTTP proxy; CONNECT tunnels for https). Loopback addresses never go through a proxy.
+
+Credentials in a URL never go into the request line or `Host`: the caller turns them
+into a header (`basic_authorization`), and `masked_url` is how a URL is shown.
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -24,7 +28,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 POLL_S = 0.05
 """Longest wait on a socket before the cancel flag is looked at again."""
@@ -44,6 +48,20 @@ class Cancelled(Exception):
     """The cancel flag was set; the connection is closed."""
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
+
+
+def masked_url(url: str) -> str:
+    """`url` fit to be shown: `http://user:***@host/...`, or `***@` for a user alone (it
+    may be a token); any text that is not such a URL is returned as it is."""
+    match = _USERINFO.match(url)
+    if match is None:
+        return url
+    user, colon, _ = match.group(2).partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return f"{match.group(1)}{shown}@{url[match.end() :]}"
+
+
 @dataclass(frozen=True)
 class Target:
     scheme: str
@@ -51,22 +69,34 @@ class Target:
     port: int
     path: str
     """Path and query, starting with "/"."""
-    userinfo: str = ""
+    user: str = ""
+    """Percent-decoded, as is `password`."""
+    password: str = field(default="", repr=False)
 
     @classmethod
     def parse(cls, url: str) -> Target:
         parts = urllib.parse.urlsplit(url.strip())
+        shown = masked_url(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+            raise ValueError(f"{shown!r} is not an http:// or https:// URL")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise ValueError(f"{url!r} has an invalid port") from None
+            raise ValueError(f"{shown!r} has an invalid port") from None
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        userinfo = parts.netloc.rpartition("@")[0]
-        return cls(parts.scheme, parts.hostname, port, path, urllib.parse.unquote(userinfo))
+        user, _, password = parts.netloc.rpartition("@")[0].partition(":")
+        unquote = urllib.parse.unquote
+        return cls(parts.scheme, parts.hostname, port, path, unquote(user), unquote(password))
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.user or self.password)
+
+    def basic_credentials(self) -> str:
+        """base64 of `user:password`, for `Authorization: Basic` (RFC 7617)."""
+        return base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
 
     @property
     def authority(self) -> str:
@@ -88,6 +118,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def basic_authorization(url: str) -> str | None:
+    """The `Authorization` header's value for the credentials in `url`, if it has any."""
+    try:
+        target = Target.parse(url)
+    except ValueError:
+        return None
+    return f"Basic {target.basic_credentials()}" if target.has_credentials else None
+
+
 def proxy_for(target: Target) -> Target | None:
     """The proxy the environment names for `target`, unless `no_proxy` or loopback excludes it."""
     if is_loopback(target.host):
@@ -103,7 +142,7 @@ def proxy_for(target: Target) -> Target | None:
     except ValueError as exc:
         raise TransportError("proxy", f"{target.scheme}_proxy: {exc}") from None
     if proxy.scheme != "http":
-        raise TransportError("proxy", f"{url}: only http:// proxies are supported")
+        raise TransportError("proxy", f"{masked_url(url)}: only http:// proxies are supported")
     return proxy
 
 
@@ -289,7 +328,7 @@ def request(
             "Connection: close",
             *(f"{name}: {value}" for name, value in headers.items()),
         ]
-        if proxy is not None and target.scheme == "http" and proxy.userinfo:
+        if proxy is not None and target.scheme == "http" and proxy.has_credentials:
             lines.append(_proxy_auth(proxy))
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
@@ -319,7 +358,7 @@ def _connect(hop: Target, timeout: float) -> socket.socket:
 def _tunnel(conn: Connection, proxy: Target, target: Target) -> None:
     address = f"{target.host}:{target.port}"
     lines = [f"CONNECT {address} HTTP/1.1", f"Host: {address}"]
-    if proxy.userinfo:
+    if proxy.has_credentials:
         lines.append(_proxy_auth(proxy))
     conn.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     head = _read_head(conn, "CONNECT")
@@ -364,8 +403,7 @@ def _start_tls(
 
 
 def _proxy_auth(proxy: Target) -> str:
-    token = base64.b64encode(proxy.userinfo.encode()).decode()
-    return f"Proxy-Authorization: Basic {token}"
+    return f"Proxy-Authorization: Basic {proxy.basic_credentials()}"
 
 
 def _read_head(conn: Connection, method: str) -> Response:

@@ -10,7 +10,8 @@ shows it), and while it persists later requests return nothing, quietly; an engi
 that is down or overloaded is not asked again before a growing back-off has passed.
 Completions are never retried within a request: they are not idempotent (GPU time, and
 a sampled answer changes), and the editor's next request is the retry. The token never
-reaches the log, at any level.
+reaches the log, at any level, nor does the password of an endpoint URL (shown as
+`user:***`).
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class Connection:
     """Where and how to reach the engine."""
 
     dialect: Dialect
-    endpoint: str
+    endpoint: str = field(repr=False)
+    """As set: it may hold a user and password, so messages show `shown_endpoint`."""
     label: str
     model: str = ""
     token: str = field(default="", repr=False)
@@ -110,13 +112,21 @@ class Connection:
     max_stops: int | None = None
 
     @property
+    def shown_endpoint(self) -> str:
+        return http.masked_url(self.endpoint)
+
+    @property
     def where(self) -> str:
-        return f"{self.label} at {self.endpoint}"
+        return f"{self.label} at {self.shown_endpoint}"
 
     def headers(self) -> dict[str, str]:
+        """The bearer token when there is one, else the endpoint's user and password (both
+        would be the one `Authorization` header)."""
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        elif basic := http.basic_authorization(self.endpoint):
+            headers["Authorization"] = basic
         return headers
 
 
@@ -223,7 +233,9 @@ class RemoteEngine:
         body = dialect.body(prompt, params, conn.model, n, stops)
         url = dialect.url(conn.endpoint, dialect.generate_path)
         headers = conn.headers()
-        log.debug("POST %s headers=%s body=%s", url, masked(headers), json.dumps(body))
+        log.debug(
+            "POST %s headers=%s body=%s", http.masked_url(url), masked(headers), json.dumps(body)
+        )
         self.requests += 1
         response = http.request(
             "POST",

@@ -7,6 +7,10 @@ engine that is down does not fail the load, its first request will say so. Promp
 measured with the model's own tokenizer when one can be read without the network (a
 local directory, or the hub cache with `local_files_only`), else estimated from their
 length with a safety margin, which the log says once.
+
+A user and password in the endpoint URL are sent as basic authentication unless a bearer
+token is set (both would be the `Authorization` header), and are never shown: the status
+and every message name the endpoint as `http://user:***@host/...`.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
             "e.g. qwen2.5-coder:1.5b-base"
         )
     token = _token(settings.api_key_env, target)
+    _note_credentials(target, token, settings.api_key_env)
     connection = Connection(
         dialect=dialect,
         endpoint=endpoint,
@@ -101,9 +106,9 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
         model=_status_name(connection.label, model),
         template=template,
         context_window=window,
-        device=endpoint,
+        device=connection.shown_endpoint,
         dtype="remote",
-        extra={"backend": dialect.name, "endpoint": endpoint},
+        extra={"backend": dialect.name, "endpoint": connection.shown_endpoint},
     )
     log.info(
         "%s: model %s, template %s, context window %d",
@@ -149,6 +154,24 @@ def _token(env: str, target: http.Target) -> str:
     return token
 
 
+def _note_credentials(target: http.Target, token: str, env: str) -> None:
+    if not target.has_credentials:
+        return
+    if token:
+        log.warning(
+            "the user and password in starcoder.endpoint are not sent: the bearer token "
+            "from $%s is (both would be the Authorization header)",
+            env,
+        )
+        return
+    log.info("sending the user and password in starcoder.endpoint as basic authentication")
+    if target.scheme == "http" and not http.is_loopback(target.host):
+        log.warning(
+            "the password in starcoder.endpoint goes to %s unencrypted (http://); use https://",
+            target.authority,
+        )
+
+
 def _tls_context(ca_bundle: str) -> ssl.SSLContext:
     """Certificates are verified always; `caBundle` replaces the system's CA store."""
     if not ca_bundle:
@@ -170,7 +193,7 @@ def _probe(connection: Connection) -> Probe:
     dialect: Dialect = connection.dialect
     url = dialect.url(connection.endpoint, dialect.probe_path)
     headers = {k: v for k, v in connection.headers().items() if k != "Content-Type"}
-    log.debug("GET %s headers=%s", url, masked(headers))
+    log.debug("GET %s headers=%s", http.masked_url(url), masked(headers))
     for attempt in (1, 2):
         try:
             response = http.request(
