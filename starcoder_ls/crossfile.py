@@ -29,6 +29,9 @@ RESERVE_MAX_TOKENS = 1536
 """Cap on that reserve for long windows, where more snippets mostly cost prefill time."""
 MAX_DOCUMENTS = 16
 """Other documents looked at per request, most recently edited first."""
+MAX_CANDIDATES = 4 * MAX_DOCUMENTS
+"""Documents judged by the deny list per request, to find those `MAX_DOCUMENTS`: each
+judgement costs a few `stat`s, and a user may have 2,000 documents open."""
 MAX_SCAN_CHARS = 256_000
 """Only this much of a document's head is chunked: a 2 MB file is mostly data or
 generated code, and its first definitions are the ones most likely to be imported."""
@@ -41,11 +44,17 @@ MAX_CHUNK_CHARS = 3_000
 """Minified lines would make one chunk eat the whole reserve."""
 QUERY_LINES = 30
 """Lines before the cursor whose identifiers say what the user is working with."""
+QUERY_CHARS = 8_000
+"""At most this much of them: a line of data says nothing more for being longer."""
 MIN_PARTIAL = 3
 """A partial word shorter than this matches too many names to point at one."""
+MAX_PARTIAL_CHARS = 256
+"""A word longer than this before the cursor is data, never a name to complete."""
 
 _CACHED_DOCUMENTS = 64
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
+_WORD_RUN_AT_END = re.compile(r"\w+$")
+_LEADING_DIGITS = re.compile(r"\d*")
 _DEFINITION = re.compile(
     r"\b(?:def|class|function|func|fn|struct|interface|type|enum|trait|const|let|var|val)"
     r"\s+\*?([^\W\d]\w*)"
@@ -119,8 +128,12 @@ def select_snippets(
     if not query.identifiers and not query.partial:
         return []
     deny = excluded if excluded is not None else deny_list()
-    allowed = [doc for doc in ctx.other_documents if deny.match(doc.uri) is None]
-    documents = _by_recency(allowed)[:MAX_DOCUMENTS]
+    documents: list[OpenDocument] = []
+    for doc in _by_recency(ctx.other_documents)[:MAX_CANDIDATES]:
+        if deny.match(doc.uri) is None:
+            documents.append(doc)
+            if len(documents) == MAX_DOCUMENTS:
+                break
     scored: list[tuple[float, int, str, int, str, str]] = []
     for order, doc in enumerate(documents):
         factor = 1.0
@@ -154,13 +167,28 @@ def _query(ctx: CompletionContext) -> _Query:
         start = ctx.prefix.rfind("\n", 0, start)
         if start < 0:
             break
-    near = ctx.prefix[start + 1 :]
-    partial = ""
-    match = re.search(r"[^\W\d]\w*$", ctx.line_prefix)
-    if match and len(match.group()) >= MIN_PARTIAL and not ctx.line_suffix[:1].isidentifier():
-        partial = match.group()
+    near = ctx.prefix[max(start + 1, len(ctx.prefix) - QUERY_CHARS) :]
+    partial = _word_at_end(ctx.line_prefix)
+    if len(partial) >= MIN_PARTIAL and not ctx.line_suffix[:1].isidentifier():
         near = near[: len(near) - len(partial)]
+    else:
+        partial = ""
     return _Query(_identifiers(near + "\n" + ctx.line_suffix), partial)
+
+
+def _word_at_end(line: str) -> str:
+    """The identifier that ends `line`, or "" when none does or it is longer than
+    `MAX_PARTIAL_CHARS` (a base64 or hex blob, not a name being typed).
+
+    Only the line's tail is searched: a regex anchored at the end of a long line tries
+    every start and rescans to the end from each, which took ~80 s before a 160,000
+    character literal, on the worker that every request waits for.
+    """
+    tail = line[-(MAX_PARTIAL_CHARS + 1) :]
+    run = _WORD_RUN_AT_END.search(tail)
+    if run is None or (run.start() == 0 and len(tail) < len(line)):
+        return ""  # no word, or one that goes on beyond the tail
+    return run.group()[_LEADING_DIGITS.match(run.group()).end() :]
 
 
 def _score(query: _Query, chunk: _Chunk) -> float:

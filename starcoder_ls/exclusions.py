@@ -18,7 +18,18 @@ so that `Secrets.YAML` on a case-insensitive file system is caught too):
 
 In a `.starcoderignore` a pattern with a `/` at its start or inside is anchored to that
 file's folder, as in `.gitignore`; `!pattern` takes back an earlier pattern of the ignore
-files (never the built-in list or the setting); `#` starts a comment.
+files (never the built-in list or the setting); `#` starts a comment. A pattern longer than
+`MAX_PATTERN_CHARS` or of more than `MAX_PATTERN_PARTS` components is refused with a
+warning; matching costs at most components x path depth steps, whatever the `**`.
+
+What is judged (`uris.py` reads the URI, whatever its spelling or scheme):
+
+- the document's path, decoded and lexically normalised (`/proj/x/../.env` is
+  `/proj/.env`), for any scheme: a diff view (`git:`) or a notebook cell of a denied
+  file is denied as the file is;
+- where that path is a file or link on this machine, also the real file it resolves to:
+  `notes.txt` linking to `~/.ssh/id_rsa` is judged as the key it is;
+- `.starcoderignore` files above any absolute path (above the real file's too).
 """
 
 from __future__ import annotations
@@ -28,10 +39,11 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+
+from starcoder_ls import uris
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +92,9 @@ BUILT_IN: tuple[str, ...] = (
 
 IGNORE_FILE = ".starcoderignore"
 """Per-folder ignore file, in `.gitignore` syntax, read from the document's folder up."""
+MAX_PATTERN_CHARS = 1024
+MAX_PATTERN_PARTS = 64
+"""Longer patterns are refused: no real path needs them, and they only cost time."""
 
 
 @dataclass(frozen=True)
@@ -107,12 +122,23 @@ def _rule(pattern: str, *, ignore_file: bool = False) -> _Rule | None:
 
 
 def _match_parts(pattern: Sequence[str], parts: Sequence[str]) -> bool:
-    if not pattern:
-        return not parts
-    head, rest = pattern[0], pattern[1:]
-    if head == "**":
-        return any(_match_parts(rest, parts[i:]) for i in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], head) and _match_parts(rest, parts[1:])
+    """Whether the components `parts` match `pattern`, one pattern component at a time:
+    `reached[j]` says the components so far can cover `parts[:j]`. Linear in each, where
+    trying every split for every `**` backtracks exponentially on a pattern of many."""
+    reached = [True] + [False] * len(parts)
+    for head in pattern:
+        if head == "**":
+            seen = False
+            for j, here in enumerate(reached):
+                seen = seen or here
+                reached[j] = seen
+        else:
+            reached = [False] + [
+                reached[j] and fnmatch.fnmatchcase(part, head) for j, part in enumerate(parts)
+            ]
+        if not any(reached):
+            return False
+    return reached[-1]
 
 
 def _matches(rule: _Rule, parts: Sequence[str]) -> bool:
@@ -122,15 +148,6 @@ def _matches(rule: _Rule, parts: Sequence[str]) -> bool:
     if _match_parts((*lead, *rule.parts, "**", "*"), parts):
         return True
     return not rule.directory and _match_parts((*lead, *rule.parts), parts)
-
-
-def document_path(uri: str) -> str:
-    """The path of a document URI (`file:///a/.env` -> `/a/.env`); other schemes keep
-    their path part, so that `untitled:.env` is still matched by name."""
-    parts = urlsplit(uri)
-    if not parts.scheme:
-        return uri
-    return unquote(parts.path) or uri
 
 
 class DenyList:
@@ -147,17 +164,37 @@ class DenyList:
         used as context. The reason goes to the log: it names a built-in pattern or an
         ignore file's line, but only the position of an `excludedFiles` pattern, since
         setting values stay out of the log."""
-        path = document_path(uri)
-        parts = [part.lower() for part in PurePosixPath(path.replace("\\", "/")).parts]
-        parts = [part for part in parts if part not in ("/", "")]
+        for path in _judged_paths(uri):
+            found = self._match_path(path)
+            if found is not None:
+                return found
+        return None
+
+    def _match_path(self, path: str) -> str | None:
+        parts = [part.lower() for part in PurePosixPath(path).parts]
+        parts = [part for part in parts if part not in ("/", "//", "")]
         for rule, pattern in self._rules:
             if _matches(rule, parts):
                 if pattern in self._builtin:
                     return f"{pattern!r} (built in)"
                 return f"excludedFiles[{self._extra.index(pattern)}]"
-        if urlsplit(uri).scheme == "file":
+        if path.startswith("/"):
             return _IGNORE_FILES.match(path)
         return None
+
+
+def _judged_paths(uri: str) -> list[str]:
+    """The document's own path, then the real file behind it where that differs (a link,
+    or a folder on the way that is one)."""
+    path = uris.path(uri)
+    local = uris.local_path(uri)
+    if local is None:
+        return [path]
+    try:
+        real = os.path.realpath(local)
+    except (OSError, ValueError):
+        return [path]
+    return [path] if real == path else [path, real]
 
 
 @functools.lru_cache(maxsize=16)
@@ -203,18 +240,34 @@ class _IgnoreFiles:
             return cached[1]
         try:
             with open(ignore_file, encoding="utf-8", errors="replace") as lines:
-                rules = tuple(
-                    rule
-                    for line in lines
-                    if not line.lstrip().startswith("#")
-                    and (rule := _rule(line, ignore_file=True)) is not None
-                )
+                rules = _read_rules(lines, ignore_file)
         except OSError as exc:
             log.warning("cannot read %s: %s", ignore_file, exc)
             rules = ()
         with self._lock:
             self._cache[ignore_file] = (stamp, rules)
         return rules
+
+
+def _read_rules(lines: Iterable[str], ignore_file: str) -> tuple[_Rule, ...]:
+    rules: list[_Rule] = []
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("#"):
+            continue
+        rule = _rule(line, ignore_file=True)
+        if rule is None:
+            continue
+        if len(rule.text) > MAX_PATTERN_CHARS or len(rule.parts) > MAX_PATTERN_PARTS:
+            log.warning(
+                "%s:%d: pattern refused: over %d characters or %d components",
+                ignore_file,
+                number,
+                MAX_PATTERN_CHARS,
+                MAX_PATTERN_PARTS,
+            )
+            continue
+        rules.append(rule)
+    return tuple(rules)
 
 
 _IGNORE_FILES = _IgnoreFiles()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from starcoder_ls.context import character_to_units, detect_line_ending, line_text, offset_at
+from starcoder_ls.crossfile import MAX_CANDIDATES
 from starcoder_ls.documents import LINE_BREAK, has_lone_surrogate
 from starcoder_ls.prefetch import command_arguments
 from starcoder_ls.request import MAX_DOCUMENT_CHARS, CompletionRequest
@@ -58,21 +59,30 @@ def completion_request(
 def open_documents(
     documents: Mapping[str, TextDocument], last_edit: Mapping[str, float], *, besides: str
 ) -> tuple[OpenDocument, ...]:
-    """Every open document but `besides`, for cross-file context; not the huge ones nor
-    those holding a lone surrogate, which no prompt can take."""
-    return tuple(
-        OpenDocument(
-            uri=doc.uri,
-            path=doc.filename or doc.uri,
-            language_id=doc.language_id or "",
-            text=doc.source,
-            last_edit=last_edit.get(uri, 0.0),
+    """The open documents but `besides` that cross-file context may look at: the
+    `crossfile.MAX_CANDIDATES` most recently edited (never-edited ones in the order they
+    were opened), without the huge ones and those holding a lone surrogate, which no
+    prompt can take. A request's cost does not grow with the documents open."""
+    recent = sorted(documents, key=lambda uri: -last_edit.get(uri, 0.0))
+    found: list[OpenDocument] = []
+    for uri in recent:
+        doc = documents[uri]
+        if uri == besides or len(doc.source) > MAX_DOCUMENT_CHARS:
+            continue
+        if has_lone_surrogate(doc.source):
+            continue
+        found.append(
+            OpenDocument(
+                uri=doc.uri,
+                path=doc.filename or doc.uri,
+                language_id=doc.language_id or "",
+                text=doc.source,
+                last_edit=last_edit.get(uri, 0.0),
+            )
         )
-        for uri, doc in documents.items()
-        if uri != besides
-        and len(doc.source) <= MAX_DOCUMENT_CHARS
-        and not has_lone_surrogate(doc.source)
-    )
+        if len(found) == MAX_CANDIDATES:
+            break
+    return tuple(found)
 
 
 def selected(

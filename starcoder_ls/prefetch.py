@@ -24,7 +24,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from starcoder_ls import trigger
+from starcoder_ls import trigger, uris
 from starcoder_ls.config import Settings
 from starcoder_ls.context import PositionError
 from starcoder_ls.request import CompletionRequest, locate, refusal
@@ -68,7 +68,10 @@ def accepted_from(arguments: Sequence[Any]) -> Accepted | None:
     if not isinstance(uri, str) or not all(_count(n) for n in numbers):
         return None
     return Accepted(
-        uri=uri, version=item["version"], line=item["line"], character=item["character"]
+        uri=uris.canonical(uri),
+        version=item["version"],
+        line=item["line"],
+        character=item["character"],
     )
 
 

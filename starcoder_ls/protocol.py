@@ -42,7 +42,7 @@ from pygls.protocol import (
 from pygls.protocol.language_server import lsp_method
 from pygls.workspace import TextDocument, Workspace
 
-from starcoder_ls import documents
+from starcoder_ls import documents, uris
 from starcoder_ls.framing import BadFrame, Event, Message, Unparsable
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,41 @@ class SyncedTextDocument(TextDocument):
 
 
 class SyncedWorkspace(Workspace):
+    """pygls' workspace with documents filed under `uris.canonical`, the key every other
+    table of the server uses; pygls files them under `unquote(uri)`, which no handler
+    could look up with the URI it receives (`My%20Project`, `c%3A`)."""
+
+    def put_text_document(
+        self, text_document: types.TextDocumentItem, notebook_uri: str | None = None
+    ) -> None:
+        key = uris.canonical(text_document.uri)
+        self._text_documents[key] = self._create_text_document(
+            key,
+            source=text_document.text,
+            version=text_document.version,
+            language_id=text_document.language_id,
+        )
+        if notebook_uri:
+            self._cell_in_notebook[key] = uris.canonical(notebook_uri)
+
+    def get_text_document(self, doc_uri: str) -> TextDocument:
+        key = uris.canonical(doc_uri)
+        return self._text_documents.get(key) or self._create_text_document(key)
+
+    def remove_text_document(self, doc_uri: str) -> None:
+        key = uris.canonical(doc_uri)
+        self._text_documents.pop(key, None)
+        self._cell_in_notebook.pop(key, None)
+
+    def update_text_document(
+        self,
+        text_doc: types.VersionedTextDocumentIdentifier,
+        change: types.TextDocumentContentChangeEvent,
+    ) -> None:
+        doc = self._text_documents[uris.canonical(text_doc.uri)]
+        doc.apply_change(change)
+        doc.version = text_doc.version
+
     def _create_text_document(
         self,
         doc_uri: str,

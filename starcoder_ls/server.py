@@ -19,7 +19,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.workspace import TextDocument
 
-from starcoder_ls import __version__, lsp_convert
+from starcoder_ls import __version__, lsp_convert, uris
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.context import PositionError
 from starcoder_ls.documents import encoding_name
@@ -117,7 +117,7 @@ class StarcoderServer(HardenedLanguageServer):
         return formats is None or types.MarkupKind.Markdown in formats
 
     def _document_version(self, uri: str) -> int | None:
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.workspace.text_documents.get(uris.canonical(uri))
         return None if doc is None else doc.version
 
     def _publish_status(self, status: ModelStatus) -> None:
@@ -188,7 +188,7 @@ class StarcoderServer(HardenedLanguageServer):
     def prefetch_after(self, item: Accepted) -> None:
         """Have the service compute, unseen, the completion at the end of an accepted
         insertion: the editor's next request will be there."""
-        doc = self.workspace.text_documents.get(item.uri)
+        doc = self.workspace.text_documents.get(uris.canonical(item.uri))
         if doc is not None:
             self.service.prefetch(self.request_at(doc, item.line, item.character))
 
@@ -214,7 +214,8 @@ class StarcoderServer(HardenedLanguageServer):
         )
 
     def document(self, uri: str) -> TextDocument:
-        doc = self.workspace.text_documents.get(uri)
+        """The open document at `uri`, however the client spells it (`uris.canonical`)."""
+        doc = self.workspace.text_documents.get(uris.canonical(uri))
         if doc is None:
             raise JsonRpcInvalidParams(
                 f"unknown document {uri}: open it with textDocument/didOpen first"
@@ -272,21 +273,23 @@ def create_server(
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: StarcoderServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.last_edit[params.text_document.uri] = time.monotonic()
+        ls.last_edit[uris.canonical(params.text_document.uri)] = time.monotonic()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: StarcoderServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.last_edit[params.text_document.uri] = time.monotonic()
-        ls.service.document_changed(params.text_document.uri, params.text_document.version)
-        shown = ls.acceptances.changed(params.text_document.uri, params.text_document.version)
+        uri, version = uris.canonical(params.text_document.uri), params.text_document.version
+        ls.last_edit[uri] = time.monotonic()
+        ls.service.document_changed(uri, version)
+        shown = ls.acceptances.changed(uri, version)
         if shown is not None:
             ls.prefetch_after(shown)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: StarcoderServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.last_edit.pop(params.text_document.uri, None)
-        ls.service.document_closed(params.text_document.uri)
-        ls.acceptances.closed(params.text_document.uri)
+        uri = uris.canonical(params.text_document.uri)
+        ls.last_edit.pop(uri, None)
+        ls.service.document_closed(uri)
+        ls.acceptances.closed(uri)
 
     @server.command(STATUS_COMMAND)
     def status(ls: StarcoderServer, *args: Any) -> dict[str, str]:
@@ -338,7 +341,7 @@ def create_server(
             selected=params.context.selected_completion_info,
         )
         return lsp_convert.inline_list(
-            answer.ctx, answer.suggestions, ls.encoding, params.text_document.uri
+            answer.ctx, answer.suggestions, ls.encoding, uris.canonical(params.text_document.uri)
         )
 
     @error_boundary

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ import pytest
 from starcoder_ls import crossfile
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.crossfile import select_snippets, split_chunks
+from starcoder_ls.exclusions import DenyList
 from starcoder_ls.fim import PREFIX_ONLY, TEMPLATES, get_template
 from starcoder_ls.prompt import build_prompt
 from starcoder_ls.types import CompletionContext, OpenDocument
@@ -194,6 +196,54 @@ def test_cost_is_bounded_for_huge_and_many_documents() -> None:
     assert {path for path, _ in snippets} <= {f"big{i}.py" for i in range(4, 20)}
     assert first < 5.0  # chunking 16 heads of 256 kB, on a slow shared CPU
     assert again < first / 3  # chunks are cached per document text
+
+
+def test_two_thousand_open_documents_cost_no_more_than_sixty_four() -> None:
+    """Each document judged costs the deny list's checks and a `stat` per folder."""
+
+    class Counting(DenyList):
+        judged = 0
+
+        def match(self, uri: str) -> str | None:
+            Counting.judged += 1
+            return super().match(uri)
+
+    documents = [
+        doc(f"m{i}.py", f"def helper_{i}(value):\n    return value\n", last_edit=float(i))
+        for i in range(2_000)
+    ]
+    ctx = ctx_with("value = helper_1999(1)\nhelper_█\n", *documents)
+    snippets = select_snippets(ctx, excluded=Counting())
+    assert snippets, "the most recent documents still give their snippets"
+    assert "m1999.py" in {path for path, _ in snippets}
+    assert Counting.judged <= crossfile.MAX_CANDIDATES
+
+
+def test_denied_documents_are_passed_over_until_enough_are_allowed() -> None:
+    secrets = [doc(f"s{i}/.env", "def helper_a(): pass\n", last_edit=100.0 + i) for i in range(10)]
+    ordinary = [doc(f"o{i}.py", "def helper_b(): pass\n", last_edit=float(i)) for i in range(20)]
+    ctx = ctx_with("helper_█\n", *secrets, *ordinary)
+    snippets = select_snippets(ctx, limit=100)
+    paths = {path for path, _ in snippets}
+    assert paths and not any(path.endswith(".env") for path in paths)
+
+
+def test_a_long_word_of_data_before_the_cursor_is_no_partial_name() -> None:
+    """`re.search(r"[^\\W\\d]\\w*$")` on this line took minutes (quadratic), on the worker."""
+    blob = "ab12" * 25_000
+    ctx = ctx_with(f'data = "{blob}", █\n', doc("lib.py", "def helper(data):\n    return data\n"))
+    done = threading.Event()
+    found: list[list[tuple[str, str]]] = []
+
+    def run() -> None:
+        found.append(select_snippets(ctx))
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(60), "cross-file ranking hangs on a long line"
+    assert crossfile._query(ctx_with(f"x = {blob}█\n")).partial == ""
+    assert crossfile._query(ctx_with(f"x = {blob} + celsius_to█\n")).partial == "celsius_to"
+    assert crossfile._query(ctx_with("x = 12celsius█\n")).partial == "celsius"
 
 
 # -- the budget --------------------------------------------------------------------------

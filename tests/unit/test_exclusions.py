@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from starcoder_ls import exclusions
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.crossfile import select_snippets
 from starcoder_ls.exclusions import BUILT_IN, IGNORE_FILE, DenyList, deny_list
@@ -38,6 +39,15 @@ DENIED = [
     "file:///home/u/.docker/config.json",
     "file:///home/u/.kube/config",
     "untitled:.env",
+    # as VS Code writes them: every escape, and the drive's colon on Windows
+    "file:///home/u/My%20Project/.env",
+    "file:///c%3A/Users/u/.ssh/id_rsa",
+    "file:///C:/Users/u/.aws/credentials",
+    "file:///home/u/proj/sub/../.env",
+    # the same files in a diff view, a notebook cell, a remote window
+    "git:/home/u/proj/.env?%7B%22path%22%3A%22%2Fhome%2Fu%2Fproj%2F.env%22%2C%22ref%22%3A%22~%22%7D",
+    "vscode-notebook-cell:/home/u/proj/secrets.ipynb#W0sZmlsZQ%3D%3D",
+    "vscode-remote://ssh-remote%2Bbox/home/u/.ssh/id_ed25519",
 ]
 ALLOWED = [
     "file:///home/u/proj/environment.py",
@@ -124,6 +134,79 @@ def test_an_edited_ignore_file_is_read_again(tmp_path: Path) -> None:
 def test_ignore_files_cannot_take_back_the_built_in_list(tmp_path: Path) -> None:
     (tmp_path / IGNORE_FILE).write_text("!.env\n")
     assert DenyList().match((tmp_path / ".env").as_uri()) is not None
+
+
+def test_a_link_is_judged_by_the_file_it_points_to(tmp_path: Path) -> None:
+    ssh = tmp_path / "home" / ".ssh"
+    ssh.mkdir(parents=True)
+    (ssh / "id_rsa").write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{SECRET}\n")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "notes.txt").symlink_to(ssh / "id_rsa")
+    (project / "keys").symlink_to(ssh, target_is_directory=True)
+    (project / "readme.txt").write_text("ordinary\n")
+
+    assert DenyList().match((project / "notes.txt").as_uri()) == "'id_rsa*' (built in)"
+    assert DenyList().match((project / "keys" / "config").as_uri()) is not None
+    assert DenyList().match((project / "readme.txt").as_uri()) is None
+
+    linked = OpenDocument(
+        uri=(project / "notes.txt").as_uri(),
+        path="notes.txt",
+        language_id="plaintext",
+        text=f"def load_api_client(region):\n    return {SECRET!r}\n",
+    )
+    here = ctx_from("client = load_api_█\n", uri=(project / "main.py").as_uri())
+    assert select_snippets(dataclasses.replace(here, other_documents=(linked,))) == []
+
+
+def test_ignore_files_apply_to_every_view_of_a_file(tmp_path: Path) -> None:
+    project = tmp_path / "My Project"
+    project.mkdir()
+    (project / IGNORE_FILE).write_text("customers.py\n/anchored.py\n")
+    folder = project.as_uri()  # file:///.../My%20Project
+    assert "%20" in folder
+    views = [
+        f"{folder}/customers.py",
+        f"git:{project.as_uri()[len('file://') :]}/customers.py?%7B%22ref%22%3A%22HEAD%22%7D",
+        f"vscode-notebook-cell:{project.as_uri()[len('file://') :]}/customers.py#W0sZmlsZQ%3D%3D",
+        f"{folder}/nonexistent/../anchored.py",
+        f"{folder}/anchored.py",
+    ]
+    for uri in views:
+        assert DenyList().match(uri) is not None, uri
+    assert DenyList().match(f"{folder}/nonexistent/anchored.py") is None
+
+
+def test_a_pattern_of_many_double_stars_costs_steps_linear_in_its_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 `**` components used to backtrack exponentially, on the event loop."""
+    (tmp_path / IGNORE_FILE).write_text("/".join(["**"] * 40) + "/x/y\n")
+    calls = 0
+    match = exclusions.fnmatch.fnmatchcase
+
+    def counted(name: str, pattern: str) -> bool:
+        nonlocal calls
+        calls += 1
+        assert calls < 200_000, "matching backtracks"
+        return match(name, pattern)
+
+    monkeypatch.setattr(exclusions.fnmatch, "fnmatchcase", counted)
+    deep = tmp_path.joinpath(*[f"d{i}" for i in range(30)], "x", "z.py")
+    assert DenyList().match(deep.as_uri()) is None
+    assert DenyList().match(deep.with_name("y").as_uri()) is not None
+    assert calls < 20_000
+
+
+def test_an_absurd_pattern_is_refused_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ignore_file = tmp_path / IGNORE_FILE
+    ignore_file.write_text("/".join(["*"] * 100) + "\nplain.py\n")
+    caplog.set_level(logging.WARNING)
+    assert DenyList().match((tmp_path / "plain.py").as_uri()) is not None
+    assert f"{ignore_file}:1: pattern refused" in caplog.text
 
 
 def test_excluded_files_is_a_setting_of_glob_patterns() -> None:
