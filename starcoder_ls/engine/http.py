@@ -14,6 +14,10 @@ verification, and the `http_proxy` / `https_proxy` / `no_proxy` environment vari
 
 Credentials in a URL never go into the request line or `Host`: the caller turns them
 into a header (`basic_authorization`), and `masked_url` is how a URL is shown.
+
+Everything a server sends is bounded: the head and each line by size, the whole
+response by an optional deadline (`DeadlinePassed`), so that an engine that never stops
+sending cannot hold the caller; lines and chunks are read in time linear in their size.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ POLL_S = 0.05
 """Longest wait on a socket before the cancel flag is looked at again."""
 MAX_HEAD = 64 * 1024
 MAX_ERROR_BODY = 64 * 1024
+MAX_LINE = 1024 * 1024
+"""Longest line of a streamed body (one SSE event or NDJSON object). An engine's last
+event may repeat the whole completion (TGI's `generated_text`): for thousands of tokens
+of escaped or non-ASCII text, near the head's 64 KiB. A MiB leaves room, and still
+bounds the memory and time one line takes."""
 
 
 class TransportError(Exception):
@@ -46,6 +55,13 @@ class TransportError(Exception):
 
 class Cancelled(Exception):
     """The cancel flag was set; the connection is closed."""
+
+
+class DeadlinePassed(TransportError):
+    """The response went on past the deadline the caller gave (`request(deadline=...)`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("timeout", message)
 
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
@@ -149,10 +165,18 @@ def proxy_for(target: Target) -> Target | None:
 class Connection:
     """A socket read in short waits, so that a cancel flag closes it within `POLL_S`."""
 
-    def __init__(self, sock: socket.socket, cancel: threading.Event, read_timeout: float) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        cancel: threading.Event,
+        read_timeout: float,
+        deadline: float | None = None,
+    ) -> None:
         self._sock = sock
         self._cancel = cancel
         self._read_timeout = read_timeout
+        self._deadline = deadline
+        """`time.monotonic()` after which nothing more is read."""
         self._buffer = b""
         self._eof = False
         self.peer = ""
@@ -177,6 +201,8 @@ class Connection:
         while True:
             if self._cancel.is_set():
                 raise Cancelled()
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise DeadlinePassed(f"the response of {self.peer} did not end by its deadline")
             try:
                 data = self._sock.recv(65536)
             except TimeoutError:
@@ -206,18 +232,15 @@ class Connection:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.rstrip(b"\r")
 
-    def read_exact(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            if not self._fill():
-                raise _cut(self.peer)
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def read_some(self) -> bytes:
-        """Buffered bytes, else the next arrival; b"" at the end of the connection."""
+    def read_some(self, limit: int | None = None) -> bytes:
+        """Buffered bytes (at most `limit`), else the next arrival; b"" at the end of the
+        connection."""
         if not self._buffer:
             self._fill()
-        data, self._buffer = self._buffer, b""
+        if limit is None or len(self._buffer) <= limit:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:limit], self._buffer[limit:]
         return data
 
     def has_buffered(self) -> bool:
@@ -229,6 +252,12 @@ class Connection:
 
     def close(self) -> None:
         self._sock.close()
+
+
+def _decode_line(line: bytearray) -> str:
+    if line.endswith(b"\r"):
+        del line[-1:]
+    return line.decode("utf-8", errors="replace")
 
 
 def _cut(peer: str) -> TransportError:
@@ -244,7 +273,9 @@ class Response:
     connection: Connection
 
     def chunks(self) -> Iterator[bytes]:
-        """The body as it arrives, de-chunked; raises TransportError if it is cut short."""
+        """The body as it arrives, de-chunked, in pieces of at most what one read brings
+        (a chunk is never gathered whole: its size is the sender's word); raises
+        TransportError if it is cut short."""
         conn = self.connection
         encoding = self.headers.get("transfer-encoding", "").lower()
         if "chunked" in encoding:
@@ -253,46 +284,74 @@ class Response:
                 try:
                     size = int(size_line, 16)
                 except ValueError:
+                    size = -1
+                if size < 0:
                     raise TransportError(
                         "protocol", f"{conn.peer} sent a bad chunk size {size_line[:20]!r}"
-                    ) from None
+                    )
                 if size == 0:
                     while conn.read_line():
                         pass  # trailers
                     return
-                yield conn.read_exact(size)
+                yield from self._exactly(size)
                 conn.read_line()
         elif "content-length" in self.headers:
-            left = int(self.headers["content-length"])
-            while left > 0:
-                data = conn.read_some()
-                if not data:
-                    raise _cut(conn.peer)
-                data = data[:left]
-                left -= len(data)
-                yield data
+            text = self.headers["content-length"]
+            if not (text.isascii() and text.isdigit()):
+                raise TransportError(
+                    "protocol", f"{conn.peer} sent a bad Content-Length {text[:20]!r}"
+                )
+            yield from self._exactly(int(text))
         else:
             while data := conn.read_some():
                 yield data
 
-    def lines(self) -> Iterator[str]:
-        """The body split into lines (for SSE and NDJSON), without their line ends."""
-        pending = b""
+    def _exactly(self, size: int) -> Iterator[bytes]:
+        conn = self.connection
+        while size > 0:
+            data = conn.read_some(size)
+            if not data:
+                raise _cut(conn.peer)
+            size -= len(data)
+            yield data
+
+    def lines(self, limit: int = MAX_LINE) -> Iterator[str]:
+        """The body split into lines (for SSE and NDJSON), without their line ends.
+
+        Each byte is looked at once, however the line is cut into pieces; a line over
+        `limit` bytes is a TransportError, raised as soon as that many have come.
+        """
+        pending = bytearray()
         for data in self.chunks():
-            pending += data
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+            start = 0
+            while (end := data.find(b"\n", start)) >= 0:
+                pending += data[start:end]
+                self._check_line(pending, limit)
+                yield _decode_line(pending)
+                pending.clear()
+                start = end + 1
+            pending += data[start:]
+            self._check_line(pending, limit)
         if pending:
-            yield pending.rstrip(b"\r").decode("utf-8", errors="replace")
+            yield _decode_line(pending)
+
+    def _check_line(self, pending: bytearray, limit: int) -> None:
+        if len(pending) > limit:
+            shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
+            raise TransportError(
+                "protocol",
+                f"{self.connection.peer} sent a line over {shown} (a stream has one line "
+                "per event); the response was not read further",
+            )
 
     def read(self, limit: int = MAX_ERROR_BODY) -> bytes:
-        body = b""
+        """The body's first `limit` bytes; the rest is not read."""
+        body = bytearray()
         for data in self.chunks():
             body += data
             if len(body) >= limit:
                 break
-        return body[:limit]
+        return bytes(body[:limit])
 
     def close(self) -> None:
         self.connection.close()
@@ -308,20 +367,26 @@ def request(
     connect_timeout: float,
     read_timeout: float,
     tls: ssl.SSLContext | None = None,
+    deadline: float | None = None,
 ) -> Response:
-    """Send one request and read the response's head; the caller reads the body and closes."""
+    """Send one request and read the response's head; the caller reads the body and closes.
+
+    `deadline` (a `time.monotonic()` value) ends every read after it with
+    `DeadlinePassed`: the longest a whole response may take, however steadily the server
+    sends. Credentials in `url` are not sent from here (see `basic_authorization`).
+    """
     target = Target.parse(url)
     if cancel.is_set():
         raise Cancelled()
     proxy = proxy_for(target)
     hop = proxy or target
-    conn = Connection(_connect(hop, connect_timeout), cancel, read_timeout)
+    conn = Connection(_connect(hop, connect_timeout), cancel, read_timeout, deadline)
     conn.peer = hop.authority
     try:
         if proxy is not None and target.scheme == "https":
             _tunnel(conn, proxy, target)
         if target.scheme == "https":
-            conn = _start_tls(conn, target, tls, connect_timeout, cancel, read_timeout)
+            conn = _start_tls(conn, target, tls, connect_timeout, cancel, read_timeout, deadline)
         lines = [
             f"{method} {target.url if proxy and target.scheme == 'http' else target.path} HTTP/1.1",
             f"Host: {target.authority}",
@@ -376,6 +441,7 @@ def _start_tls(
     timeout: float,
     cancel: threading.Event,
     read_timeout: float,
+    deadline: float | None,
 ) -> Connection:
     context = tls or ssl.create_default_context()
     raw = conn.socket
@@ -397,7 +463,7 @@ def _start_tls(
         raise TransportError(
             "tls", f"TLS handshake with {target.authority} failed: {exc}"
         ) from None
-    tls_conn = Connection(sock, cancel, read_timeout)
+    tls_conn = Connection(sock, cancel, read_timeout, deadline)
     tls_conn.peer = target.authority
     return tls_conn
 

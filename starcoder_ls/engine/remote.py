@@ -12,6 +12,11 @@ Completions are never retried within a request: they are not idempotent (GPU tim
 a sampled answer changes), and the editor's next request is the retry. The token never
 reaches the log, at any level, nor does the password of an endpoint URL (shown as
 `user:***`).
+
+An engine that never stops sending (max_tokens ignored, a stream that drips for ever)
+does not hold the single worker: a stream is read up to `max_new_tokens` token events
+per choice and, all its requests together, up to a deadline of `DEADLINE_READ_TIMEOUTS`
+read timeouts; what came by then is the answer.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ FALLBACK_CONTEXT = 2048
 """Context window when neither the setting, the engine nor the models table gives one
 (llama-cpp-python's and llama-server's default n_ctx)."""
 PROBE_TIMEOUT_S = 2.0
+DEADLINE_READ_TIMEOUTS = 2
+"""A call's deadline, in read timeouts (`readTimeoutMs`, 30 s by default: a minute). A
+read timeout is the longest silence allowed, a prefill's included, so the whole answer
+gets as long again to stream."""
 
 
 class _StatusError(Exception):
@@ -119,6 +128,10 @@ class Connection:
     def where(self) -> str:
         return f"{self.label} at {self.shown_endpoint}"
 
+    @property
+    def deadline_s(self) -> float:
+        return DEADLINE_READ_TIMEOUTS * self.read_timeout
+
     def headers(self) -> dict[str, str]:
         """The bearer token when there is one, else the endpoint's user and password (both
         would be the one `Authorization` header)."""
@@ -179,6 +192,7 @@ class RemoteEngine:
             log.info("%s: not asked, still in back-off for %.1f s", self.connection.where, wait)
             return self._result([_Choice().generation(UNAVAILABLE)], prompt, started, True)
         wanted = max(1, params.n) if params.temperature > 0 else 1
+        deadline = time.monotonic() + self.connection.deadline_s
         done: list[_Choice] = []
         current: list[_Choice] = []
         try:
@@ -186,16 +200,32 @@ class RemoteEngine:
             # one request per missing choice (llama-cpp-python ignores `n`, TGI and Ollama
             # have no such parameter).
             for attempt in range(wanted):
+                if attempt and time.monotonic() >= deadline:
+                    break
                 call = params
                 if attempt and params.seed is not None:
                     call = _with_seed(params, params.seed + len(done))
                 many = self.connection.dialect.many_choices
                 current = [_Choice() for _ in range(wanted - len(done) if many else 1)]
-                self._stream(prompt, call, current, cancel, on_token, done)
+                self._stream(prompt, call, current, cancel, on_token, done, deadline)
                 done += [c for c in current if c.seen]
                 current = []
                 if len(done) >= wanted:
                     break
+        except http.DeadlinePassed:
+            done += [c for c in current if c.seen]
+            seconds = self.connection.deadline_s
+            if not done:
+                return self._failure(
+                    f"sent no completion within {seconds:g} s", prompt, started, down=True
+                )
+            for choice in done:
+                choice.reason = choice.reason or "length"
+            log.info(
+                "%s was still sending after %g s; stream closed, its text so far is the answer",
+                self.connection.where,
+                seconds,
+            )
         except http.Cancelled:
             partial = [*done, *(c for c in current if c.seen)] or [_Choice()]
             choices = [c.generation("cancelled") for c in partial]
@@ -222,6 +252,7 @@ class RemoteEngine:
         cancel: threading.Event,
         on_token: Callable[[int], None] | None,
         earlier: list[_Choice],
+        deadline: float,
     ) -> None:
         """Fill `choices` (as many as asked for) from one streamed request."""
         conn = self.connection
@@ -246,6 +277,7 @@ class RemoteEngine:
             connect_timeout=conn.connect_timeout,
             read_timeout=conn.read_timeout,
             tls=conn.tls,
+            deadline=deadline,
         )
         try:
             if response.status != 200:
@@ -275,7 +307,12 @@ class RemoteEngine:
             for piece in dialect.parse(line):
                 carries = piece.text or piece.token or piece.finish or piece.tokens is not None
                 if carries and piece.index < len(choices):
-                    _add(choices[piece.index], piece, params.stop)
+                    if _add(choices[piece.index], piece, params):
+                        log.info(
+                            "%s went on past the %d tokens asked for; not read further",
+                            self.connection.where,
+                            params.max_new_tokens,
+                        )
                     if on_token is not None and piece.token:
                         on_token(sum(c.events for c in [*earlier, *choices]))
                 if piece.done:
@@ -307,20 +344,26 @@ class RemoteEngine:
         )
 
 
-def _add(choice: _Choice, piece: Piece, stops: tuple[str, ...]) -> None:
-    """One event into its choice; stop strings are looked for here whatever the engine does."""
+def _add(choice: _Choice, piece: Piece, params: GenerationParams) -> bool:
+    """One event into its choice; stop strings and `max_new_tokens` are applied here
+    whatever the engine does. True when this event is a token past `max_new_tokens`: it
+    is dropped and the choice ends ("length")."""
     choice.seen = True
     if choice.reason is not None:
-        return  # ended here by a stop string while the engine still sends
+        return False  # ended here (a stop string, the token bound) while the engine sends
+    if piece.token and choice.events >= params.max_new_tokens:
+        choice.reason = "length"
+        return True
     choice.text += piece.text
     choice.events += int(piece.token)
     if piece.tokens is not None:
         choice.tokens = piece.tokens
-    choice.text, stop = cut_at_stop(choice.text, stops)
+    choice.text, stop = cut_at_stop(choice.text, params.stop)
     if stop is not None:
         choice.reason = "stop"
     elif piece.finish is not None:
         choice.reason = piece.finish
+    return False
 
 
 def _with_seed(params: GenerationParams, seed: int) -> GenerationParams:

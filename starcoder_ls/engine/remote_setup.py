@@ -22,6 +22,7 @@ import math
 import os
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from starcoder_ls.engine.base import EngineError, EngineInfo, ProgressCallback
 from starcoder_ls.engine.dialects import DIALECTS, Dialect, Probe
 from starcoder_ls.engine.remote import (
     CHARS_PER_TOKEN,
+    DEADLINE_READ_TIMEOUTS,
     FALLBACK_CONTEXT,
     PROBE_TIMEOUT_S,
     Connection,
@@ -188,12 +190,15 @@ def _tls_context(ca_bundle: str) -> ssl.SSLContext:
 def _probe(connection: Connection) -> Probe:
     """GET the engine's model list or info page; an empty Probe when that fails.
 
-    A GET is safe to repeat, so a connection broken mid-answer is tried once more.
+    A GET is safe to repeat, so a connection broken mid-answer is tried once more. Each
+    try has a deadline, as completions have, so that an answer that never ends cannot
+    hold the load.
     """
     dialect: Dialect = connection.dialect
     url = dialect.url(connection.endpoint, dialect.probe_path)
     headers = {k: v for k, v in connection.headers().items() if k != "Content-Type"}
     log.debug("GET %s headers=%s", http.masked_url(url), masked(headers))
+    read_timeout = min(connection.read_timeout, PROBE_TIMEOUT_S)
     for attempt in (1, 2):
         try:
             response = http.request(
@@ -203,8 +208,9 @@ def _probe(connection: Connection) -> Probe:
                 headers=headers,
                 cancel=threading.Event(),
                 connect_timeout=min(connection.connect_timeout, PROBE_TIMEOUT_S),
-                read_timeout=min(connection.read_timeout, PROBE_TIMEOUT_S),
+                read_timeout=read_timeout,
                 tls=connection.tls,
+                deadline=time.monotonic() + DEADLINE_READ_TIMEOUTS * read_timeout,
             )
             try:
                 status, body = response.status, response.read(1 << 20)
