@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starcoder_ls.engine.acceleration import ATTENTION
+from starcoder_ls.engine.http import masked_url
 from starcoder_ls.engine.placement import DTYPES
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -369,6 +370,8 @@ def merge(current: Settings, options: Any) -> MergeResult:
             # the other fields still apply and the model still loads.
             reason = str(exc) if isinstance(exc, _Invalid) else "is not a valid value"
             old = getattr(current, name)
+            if name == "endpoint":  # a gateway's password, even in a rejected URL
+                value, old = _masked(value), _masked(old)
             errors.append(
                 f"invalid setting starcoder.{_camel(name)} = {_show(value)}: {reason};"
                 f" keeping {old!r}"
@@ -378,6 +381,10 @@ def merge(current: Settings, options: Any) -> MergeResult:
                 " keeping the current value"
             )
     return MergeResult(dataclasses.replace(current, **changes), errors, logged)
+
+
+def _masked(value: Any) -> Any:
+    return masked_url(value) if isinstance(value, str) else value
 
 
 def _show(value: Any, limit: int = 80) -> str:

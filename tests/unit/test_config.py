@@ -129,3 +129,13 @@ def test_auto_debounce_waits_only_for_a_shared_remote_engine(options: dict, effe
     result = merge(Settings(debounce_ms=20), {"debounceMs": "auto"} | options)
     assert result.errors == []
     assert result.settings.debounce == effective
+
+
+def test_a_rejected_endpoint_is_shown_without_its_password() -> None:
+    current = Settings(endpoint="http://alice:s3cret@gw.example:8000/v1")
+    result = merge(current, {"endpoint": "ftp://bob:hunter2@gw.example/v1"})
+    assert result.settings.endpoint == current.endpoint
+    (error,) = result.errors
+    assert "starcoder.endpoint" in error and "ftp://bob:***@gw.example/v1" in error
+    assert "hunter2" not in error and "s3cret" not in error
+    assert "http://alice:***@gw.example:8000/v1" in error
