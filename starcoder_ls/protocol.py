@@ -16,6 +16,11 @@ What pygls 2.1 does and this module changes (each case has its test):
   engine's worker stops before the process leaves.
 - A `$/cancelRequest` for a request already answered is normal (VS Code cancels on every
   keystroke): logged at debug level, where pygls warns.
+- What a client sends comes back and reaches the log cut short (`clip`: a method name of
+  1 MB was echoed whole in its refusal), and a method no handler takes is answered here
+  (-32601), where pygls logs the whole name as a warning. Over TCP, a connection's first
+  `WARNINGS_LOGGED` problems are warnings and the rest go to the debug log: a client that
+  sends nothing but mistakes cannot fill the log.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
+    JsonRpcMethodNotFound,
     JsonRpcParseError,
     JsonRpcServerNotInitialized,
 )
@@ -46,6 +52,13 @@ from starcoder_ls import documents, uris
 from starcoder_ls.framing import BadFrame, Event, Message, Unparsable
 
 log = logging.getLogger(__name__)
+
+SHOWN = 100
+"""How many characters of a client's string (a method name, an id) an answer or a log line
+repeats."""
+WARNINGS_LOGGED = 20
+"""A TCP connection's problems (refusals, bad frames, dropped notifications) logged as
+warnings (`StarcoderProtocol.warnings_logged`); the ones after it at debug level."""
 
 
 # -- documents ---------------------------------------------------------------------------
@@ -152,6 +165,23 @@ def _strict_primitives(converter: cattrs.Converter) -> None:
     strict(bool, (bool,))
 
 
+def clip(text: str, limit: int = SHOWN) -> str:
+    """`text` cut to `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def summarize(problems: list[str], *, shown: int = 5) -> str:
+    """Several problems as one message: the first `shown` of them (each cut short) and how
+    many more there are, so that a flood of them is one popup and one log line."""
+    if len(problems) == 1:
+        return clip(problems[0], 3 * SHOWN)
+    listed = "; ".join(clip(problem, 2 * SHOWN) for problem in problems[:shown])
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    return f"{len(problems)} problems: {listed}{more}"
+
+
 def _error(msg_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
 
@@ -188,6 +218,20 @@ class StarcoderProtocol(LanguageServerProtocol):
         self.initialize_received = False
         self.exit_code: int | None = None
         """Set by `exit`: the read loop ends and the process leaves with it."""
+        self.warnings_logged: int | None = None
+        """How many of the client's problems are warnings (None: all); the rest are logged
+        at debug level. Over TCP, `WARNINGS_LOGGED`: any local user can connect."""
+        self._warnings = 0
+
+    def warn(self, message: str, *args: Any) -> None:
+        """A problem of this client's: a warning, or a debug line past `warnings_logged`."""
+        self._warnings += 1
+        if self.warnings_logged is None or self._warnings <= self.warnings_logged:
+            log.warning(message, *args)
+            if self._warnings == self.warnings_logged:
+                log.warning("this client's further problems are logged at debug level")
+        else:
+            log.debug(message, *args)
 
     # -- entry point from the read loop --
 
@@ -195,10 +239,10 @@ class StarcoderProtocol(LanguageServerProtocol):
         if isinstance(event, Message):
             self.receive_value(event.value)
         elif isinstance(event, Unparsable):
-            log.warning("unreadable message: %s", event.reason)
+            self.warn("unreadable message: %s", event.reason)
             self._send_data(_error(None, JsonRpcParseError.CODE, f"Parse error: {event.reason}"))
         elif isinstance(event, BadFrame):
-            log.warning("bad frame: %s; reading on from the next header", event.reason)
+            self.warn("bad frame: %s; reading on from the next header", event.reason)
             if event.sample:
                 log.debug("bad frame bytes: %r", event.sample)
 
@@ -219,13 +263,17 @@ class StarcoderProtocol(LanguageServerProtocol):
                 None, JsonRpcInvalidRequest.CODE, "Invalid request: id must be a string or integer"
             )
             return
-        problem = self._envelope_problem(value, method, has_id)
+        problem = self._envelope_problem(value, method, has_id) or self._unknown(method, has_id)
         if problem is not None:
             code, text = problem
             if has_id:
                 self._refuse(msg_id, code, text)
+            elif code == JsonRpcMethodNotFound.CODE and (
+                method.startswith("$/") or _is_notification_method(method)
+            ):
+                log.debug("notification %s ignored: no handler", clip(method))  # didSave...
             else:
-                log.warning("notification dropped: %s", text)
+                self.warn("notification dropped: %s", text)
             return
         message = self._structure(value, method, has_id)
         if message is not None:
@@ -241,18 +289,19 @@ class StarcoderProtocol(LanguageServerProtocol):
             return invalid, 'Invalid request: "jsonrpc" must be "2.0"'
         if not isinstance(method, str):
             return invalid, "Invalid request: method must be a string"
+        name = clip(method)
         if not has_id:
             if method == types.EXIT:
                 return None
             if not self.initialize_received:
-                return invalid, f"{method} before initialize"
+                return invalid, f"{name} before initialize"
             if self._shutdown:
-                return invalid, f"{method} after shutdown"
+                return invalid, f"{name} after shutdown"
             if _is_request_method(method):
-                return invalid, f"{method} is a request but came without an id"
+                return invalid, f"{name} is a request but came without an id"
             return None
         if self._shutdown:
-            return invalid, f"Invalid request: {method} after shutdown"
+            return invalid, f"Invalid request: {name} after shutdown"
         if method == types.INITIALIZE:
             if self.initialize_received:
                 return invalid, "Invalid request: initialize was already received"
@@ -260,10 +309,20 @@ class StarcoderProtocol(LanguageServerProtocol):
         if not self.initialize_received:
             return (
                 JsonRpcServerNotInitialized.CODE,
-                f"Server not initialized: {method} before initialize",
+                f"Server not initialized: {name} before initialize",
             )
         if _is_notification_method(method):
-            return invalid, f"Invalid request: {method} is a notification (send it without an id)"
+            return invalid, f"Invalid request: {name} is a notification (send it without an id)"
+        return None
+
+    def _unknown(self, method: str, has_id: bool) -> tuple[int, str] | None:
+        """A method no handler takes (pygls would log its whole name as a warning)."""
+        if method == types.CANCEL_REQUEST or method == types.EXIT:
+            return None
+        try:
+            self._get_handler(method)
+        except JsonRpcMethodNotFound:
+            return JsonRpcMethodNotFound.CODE, f"Method not found: {clip(method)}"
         return None
 
     def _structure(self, value: dict[str, Any], method: str, has_id: bool) -> Any | None:
@@ -277,16 +336,20 @@ class StarcoderProtocol(LanguageServerProtocol):
                 self._refuse(
                     value["id"],
                     JsonRpcInvalidParams.CODE,
-                    f"Invalid params for {method}: {problem}",
+                    f"Invalid params for {clip(method)}: {clip(problem, 3 * SHOWN)}",
                 )
             else:
-                log.warning("notification %s dropped: invalid params: %s", method, problem)
+                self.warn(
+                    "notification %s dropped: invalid params: %s",
+                    clip(method),
+                    clip(problem, 3 * SHOWN),
+                )
             return None
 
     def _receive_response(self, value: dict[str, Any]) -> None:
         msg_id = value.get("id")
         if not _valid_id(msg_id) or not ("result" in value or "error" in value):
-            log.warning("message without method, result or error ignored")
+            self.warn("message without method, result or error ignored")
             return
         future = self._request_futures.get(msg_id)
         if "error" in value:
@@ -296,7 +359,11 @@ class StarcoderProtocol(LanguageServerProtocol):
         try:
             message = self._converter.structure(value, kind) if kind else None
         except Exception as exc:
-            log.warning("response %r does not match its type: %s", msg_id, _params_problem(exc))
+            self.warn(
+                "response %s does not match its type: %s",
+                clip(repr(msg_id)),
+                clip(_params_problem(exc), 3 * SHOWN),
+            )
             self._request_futures.pop(msg_id, None)
             self._result_types.pop(msg_id, None)
             if future is not None and not future.done():
@@ -310,7 +377,7 @@ class StarcoderProtocol(LanguageServerProtocol):
         self.handle_message(message)
 
     def _refuse(self, msg_id: Any, code: int, message: str) -> None:
-        log.warning("request %r refused (%d): %s", msg_id, code, message)
+        self.warn("request %s refused (%d): %s", clip(repr(msg_id)), code, message)
         self._send_data(_error(msg_id, code, message))
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:

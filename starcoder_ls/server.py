@@ -27,7 +27,7 @@ from starcoder_ls.engine.base import EngineError
 from starcoder_ls.lifecycle import EngineFactory, ModelHandle, ModelStatus, load_engine
 from starcoder_ls.lsp_convert import ACCEPTED_COMMAND
 from starcoder_ls.prefetch import Acceptances, Accepted, accepted_from
-from starcoder_ls.protocol import StarcoderProtocol
+from starcoder_ls.protocol import StarcoderProtocol, summarize
 from starcoder_ls.request import Answer, CompletionRequest
 from starcoder_ls.selection import Selected
 from starcoder_ls.service import CompletionService
@@ -139,10 +139,12 @@ class StarcoderServer(HardenedLanguageServer):
             self.start_loading()
 
     def adopt_options(self, options: Any) -> bool:
-        """Merge and adopt client settings; True when the model must be reloaded."""
+        """Merge and adopt client settings; True when the model must be reloaded. Their
+        problems are one message however many there are (300 unknown keys were 300
+        popups and 300 log lines), with the first few named."""
         result = merge(self.settings, options)
-        for error, logged in zip(result.errors, result.logged, strict=True):
-            self.show_error(error, logged=logged)
+        if result.errors:
+            self.show_error(summarize(result.errors), logged=summarize(result.logged))
         return self.service.update_settings(self.client_settings(result.settings))
 
     def client_settings(self, asked: Settings) -> Settings:
