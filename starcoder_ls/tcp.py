@@ -14,6 +14,13 @@ minutes. A client's own values for them are ignored, and it is told so once.
 Any local user can connect to the port. `--tcp-token-file` makes a client present the
 file's token as `initializationOptions.tcpToken`; without it, or with a wrong one, the
 `initialize` request gets an error and the connection is closed. See docs/tcp.md.
+
+Any local user can also try to wear the server out (issue 18), so a connection costs
+little until it has initialized: nothing is built for it before its first whole message,
+it has `HANDSHAKE_TIMEOUT_S` to initialize and `HANDSHAKE_MAX_BODY` per message until then,
+at most `MAX_PENDING` such connections are held (a new one closes the oldest), and at most
+`MAX_CLIENTS` initialized ones. A client that leaves its replies unread is not read from,
+and is dropped after `WRITE_STALL_S` (`tcp_guard.py`, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import functools
 import hmac
 import itertools
 import logging
+import resource
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -35,10 +43,12 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from starcoder_ls.config import REMOTE_DEBOUNCE_MS, Settings
 from starcoder_ls.engine.base import Engine, ProgressCallback
+from starcoder_ls.framing import Event, FrameParser, Oversized
 from starcoder_ls.lifecycle import EngineFactory, Model, ModelStatus, load_engine, model_label
-from starcoder_ls.protocol import StarcoderProtocol
+from starcoder_ls.protocol import WARNINGS_LOGGED, StarcoderProtocol
 from starcoder_ls.server import StarcoderServer, create_server
-from starcoder_ls.transport import leave, stream_reads
+from starcoder_ls.tcp_guard import GuardedReads, Limits, LogQuota, first_frame
+from starcoder_ls.transport import leave
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +76,39 @@ HOST_FIELDS = (
 )
 """The settings in `Settings.model_key`: the shared model's, set by the server's command
 line; every other setting is each client's own."""
+
+MAX_PENDING = 16
+"""Connections held at once that have not initialized (with the token, when the server has
+one); one more closes the oldest. An editor initializes within milliseconds of connecting,
+so what is crowded out is what does not speak."""
+MAX_CLIENTS = 32
+"""Initialized connections at once; an `initialize` beyond it is refused (-32803) and the
+connection closed. A shared server suits a handful of editors (docs/tcp.md)."""
+HANDSHAKE_TIMEOUT_S = 10.0
+"""From connecting to a successful `initialize`: a connection not there by then is closed."""
+HANDSHAKE_MAX_BODY = 1024 * 1024
+"""The largest message before `initialize` (which is a few KB): a larger one closes the
+connection. After it, messages may be `framing.MAX_BODY` (64 MiB)."""
+FRAME_STALL_S = 60.0
+"""After `initialize`, how long a message may stop arriving halfway before the connection
+is closed. Between messages a connection may stay idle for ever: editors do."""
+WRITE_BACKLOG = 1024 * 1024
+"""Bytes of replies a client may leave unread before the server stops reading from it."""
+WRITE_STALL_S = 30.0
+"""How long a client may leave more than `WRITE_BACKLOG` unread before it is dropped."""
+REQUEST_FAILED = -32803
+"""LSP's RequestFailed: the `initialize` beyond `MAX_CLIENTS`."""
+
+
+def current_limits() -> Limits:
+    """The constants above as they are now (a test shrinks them)."""
+    return Limits(
+        handshake_timeout_s=HANDSHAKE_TIMEOUT_S,
+        handshake_max_body=HANDSHAKE_MAX_BODY,
+        frame_stall_s=FRAME_STALL_S,
+        write_backlog=WRITE_BACKLOG,
+        write_stall_s=WRITE_STALL_S,
+    )
 
 
 class SharedModel:
@@ -172,37 +215,67 @@ class ClientModel:
 
 
 class TokenProtocol(StarcoderProtocol):
-    """Refuses an `initialize` without the server's token, and ends the connection."""
+    """Refuses an `initialize` without the server's token or beyond `MAX_CLIENTS`, and a
+    message over `HANDSHAKE_MAX_BODY` before it, and then ends the connection. The host
+    (`TcpHost`) sets `token`, `room`, `on_initialized` and `quota`."""
 
-    token: str | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.token: str | None = None
+        self.room: Callable[[], bool] = lambda: True
+        """Whether one more client may initialize."""
+        self.on_initialized: Callable[[], None] = lambda: None
+        self.quota = LogQuota(log)
+        """For lines any local user can repeat, shared by the host's connections."""
+        self.warnings_logged = WARNINGS_LOGGED
+
+    def receive(self, event: Event) -> None:
+        if isinstance(event, Oversized) and not self.initialize_received:
+            self.quota.log(logging.INFO, "closing a connection: %s before initialize", event.reason)
+            self.exit_code = 1
+            return
+        super().receive(event)
 
     def receive_value(self, value: Any) -> None:
         if (
-            self.token is not None
-            and not self.initialize_received
-            and isinstance(value, dict)
-            and value.get("method") == types.INITIALIZE
-            and "id" in value
-            and not self._take_token(value)
+            self.initialize_received
+            or not isinstance(value, dict)
+            or value.get("method") != types.INITIALIZE
+            or "id" not in value
         ):
-            log.warning(
-                "initialize refused: no or a wrong %s; closing the connection", TOKEN_OPTION
+            super().receive_value(value)
+            return
+        if self.token is not None and not self._take_token(value):
+            self._close_refusing(
+                value["id"],
+                JsonRpcInvalidParams.CODE,
+                "starcoder-ls: this server needs the token of its"
+                f" --tcp-token-file in initializationOptions.{TOKEN_OPTION}",
+                f"no or a wrong {TOKEN_OPTION}",
             )
-            self._send_data(
-                {
-                    "jsonrpc": "2.0",
-                    "id": value["id"],
-                    "error": {
-                        "code": JsonRpcInvalidParams.CODE,
-                        "message": "starcoder-ls: this server needs the token of its"
-                        f" --tcp-token-file in initializationOptions.{TOKEN_OPTION}",
-                        "data": {"retry": False},
-                    },
-                }
+            return
+        if not self.room():
+            self._close_refusing(
+                value["id"],
+                REQUEST_FAILED,
+                f"starcoder-ls: {MAX_CLIENTS} editors are connected, the most this server takes",
+                f"{MAX_CLIENTS} clients connected",
             )
-            self.exit_code = 1
             return
         super().receive_value(value)
+        if self.initialize_received:
+            self.on_initialized()
+
+    def _close_refusing(self, msg_id: Any, code: int, message: str, logged: str) -> None:
+        self.quota.log(logging.WARNING, "initialize refused: %s; closing the connection", logged)
+        self._send_data(
+            {
+                "jsonrpc": "2.0",
+                "id": msg_id,
+                "error": {"code": code, "message": message, "data": {"retry": False}},
+            }
+        )
+        self.exit_code = 1
 
     def _take_token(self, message: dict[str, Any]) -> bool:
         """Whether the message carries the token; it is removed either way, so that it
@@ -217,8 +290,10 @@ class TokenProtocol(StarcoderProtocol):
                 given.append(section.pop(TOKEN_OPTION, None))
         assert self.token is not None
         expected = self.token.encode()
+        # "surrogatepass": a lone surrogate ("\ud800" is valid JSON) must not raise.
         return any(
-            isinstance(value, str) and hmac.compare_digest(value.encode(), expected)
+            isinstance(value, str)
+            and hmac.compare_digest(value.encode("utf-8", "surrogatepass"), expected)
             for value in given
         )
 
@@ -283,7 +358,8 @@ def _camel(name: str) -> str:
 
 
 class TcpHost:
-    """Accepts connections and gives each its own `ConnectionServer` on the shared model."""
+    """Accepts connections and gives each that speaks its own `ConnectionServer` on the
+    shared model, within the limits above."""
 
     def __init__(
         self,
@@ -297,12 +373,21 @@ class TcpHost:
         self.token = token
         self.shared: SharedModel | None = None
         self.connections: dict[ConnectionServer, asyncio.StreamWriter] = {}
+        """Every connection that has spoken, with its server."""
+        self.clients: set[ConnectionServer] = set()
+        """The initialized ones."""
+        self.pending: dict[asyncio.StreamWriter, str] = {}
+        """Connections not initialized yet, oldest first, with their peers' addresses."""
+        self.quota = LogQuota(log)
         self._server: asyncio.Server | None = None
+        self._undo_accept_errors: Callable[[], None] | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen, and start loading the model so that it is ready for the first client."""
         self.shared = SharedModel(self.settings, self.engine_factory)
         self.shared.start_loading(None)
+        self._undo_accept_errors = self.quota.accept_errors(asyncio.get_running_loop())
+        _check_file_limit()
         self._server = await asyncio.start_server(self._connection, host, port)
         address = self._server.sockets[0].getsockname()
         log.info(
@@ -314,32 +399,86 @@ class TcpHost:
         return address[0], address[1]
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        assert self.shared is not None
         peer = "{}:{}".format(*(writer.get_extra_info("peername") or ("?", 0))[:2])
+        limits = current_limits()
+        deadline = asyncio.get_running_loop().time() + limits.handshake_timeout_s
+        self._make_room()
+        self.pending[writer] = peer
+        server: ConnectionServer | None = None
+        try:
+            first, problem = await first_frame(reader, deadline, limits.handshake_max_body)
+            if first is None:
+                if problem is not None:
+                    self.quota.log(logging.INFO, "closed %s: %s", peer, problem)
+                return
+            server = self._build(peer, writer)
+            parser = FrameParser(max_body=limits.handshake_max_body)
+            protocol = server.protocol
+            reads = GuardedReads(
+                reader,
+                writer,
+                parser,
+                limits,
+                replay=first,
+                deadline=deadline,
+                initialized=lambda: protocol.initialize_received,
+            )
+            await server.serve(reads, parser)
+            if reads.ended is not None:
+                level = logging.INFO if server in self.clients else logging.DEBUG
+                self.quota.log(level, "closed %s: it %s", peer, reads.ended)
+        except Exception:
+            log.exception("client %s: connection failed", peer)
+        finally:
+            self.pending.pop(writer, None)
+            was_client = server is not None and server in self.clients
+            if server is not None:
+                server.service.shutdown()  # detaches from the shared model (idempotent)
+                server.stop_thread_pool()
+                self.connections.pop(server, None)
+                self.clients.discard(server)
+            await _close(writer, limits.write_stall_s)
+            if was_client:
+                log.info("client %s left (%d connected)", peer, len(self.clients))
+
+    def _make_room(self) -> None:
+        """Close the oldest connections not yet initialized, to hold `MAX_PENDING` at most
+        with the one that just came."""
+        while self.pending and len(self.pending) >= MAX_PENDING:
+            oldest = next(iter(self.pending))
+            peer = self.pending.pop(oldest)
+            oldest.close()
+            self.quota.log(
+                logging.INFO, "closed %s: %d connections had not initialized", peer, MAX_PENDING
+            )
+
+    def _build(self, peer: str, writer: asyncio.StreamWriter) -> ConnectionServer:
+        """The server of a connection that has spoken (building one costs ~12 ms)."""
+        assert self.shared is not None
         make = functools.partial(ConnectionServer, shared=self.shared, token=self.token, peer=peer)
         server = create_server(self.settings, self.engine_factory, server_cls=make)
         assert isinstance(server, ConnectionServer)
         server.protocol.set_writer(writer)  # type: ignore[arg-type]
+        protocol = server.protocol
+        assert isinstance(protocol, TokenProtocol)
+        protocol.room = lambda: len(self.clients) < MAX_CLIENTS
+        protocol.on_initialized = functools.partial(self._initialized, server, writer, peer)
+        protocol.quota = self.quota
         self.connections[server] = writer
-        log.info("client %s connected (%d connected)", peer, len(self.connections))
-        try:
-            await server.serve(stream_reads(reader))
-        except Exception:
-            log.exception("client %s: connection failed", peer)
-        finally:
-            server.service.shutdown()  # detaches from the shared model (again: idempotent)
-            server.stop_thread_pool()
-            self.connections.pop(server, None)
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
-            log.info("client %s left (%d connected)", peer, len(self.connections))
+        return server
+
+    def _initialized(
+        self, server: ConnectionServer, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
+        self.pending.pop(writer, None)
+        self.clients.add(server)
+        log.info("client %s connected (%d connected)", peer, len(self.clients))
 
     async def close(self) -> None:
         """Stop listening, end every connection and stop the model."""
         if self._server is not None:
             self._server.close()
-        for writer in list(self.connections.values()):
+        for writer in [*self.connections.values(), *self.pending]:
             writer.close()
         for _ in range(100):
             if not self.connections:
@@ -347,6 +486,36 @@ class TcpHost:
             await asyncio.sleep(0.01)
         if self.shared is not None:
             self.shared.shutdown()
+        if self._undo_accept_errors is not None:
+            self._undo_accept_errors()
+
+
+async def _close(writer: asyncio.StreamWriter, flush_s: float) -> None:
+    """Close once the replies still queued are sent, or drop them: a client that does not
+    read them would keep the connection open for ever."""
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), flush_s)
+    except TimeoutError:
+        writer.transport.abort()
+    except (ConnectionError, OSError):
+        pass
+
+
+def _check_file_limit() -> None:
+    """Warn when the file limit leaves no room for the connections held at most (asyncio
+    accepts up to 100 at once before the oldest are closed)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = MAX_PENDING + MAX_CLIENTS + 100 + 64
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "the file limit (%d) is low for %d clients and %d pending connections:"
+            " raise it to %d or more (ulimit -n)",
+            soft,
+            MAX_CLIENTS,
+            MAX_PENDING,
+            needed,
+        )
 
 
 def read_token(path: Path) -> str:

@@ -112,10 +112,11 @@ class HardenedLanguageServer(LanguageServer):
         """Not pygls' one-connection TCP server, whose reader skips the checks here."""
         raise NotImplementedError("serve --tcp runs tcp.run: one server per connection")
 
-    async def serve(self, read: Read) -> int:
+    async def serve(self, read: Read, parser: FrameParser | None = None) -> int:
         """Read, frame and dispatch until `exit` or the end of input; then stop the
-        work. Returns the exit code: `exit`'s, or 0 when the client just went away."""
-        parser = FrameParser()
+        work. Returns the exit code: `exit`'s, or 0 when the client just went away.
+        `parser`: a TCP connection's, whose limits change once it is initialized."""
+        parser = parser or FrameParser()
         protocol = self.protocol
         try:
             while protocol.exit_code is None:

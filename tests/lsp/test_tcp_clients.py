@@ -305,7 +305,13 @@ async def raw_initialize(port: int, options: dict[str, Any] | None) -> tuple[dic
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(
     "options",
-    [None, {"debounceMs": 0}, {TOKEN_OPTION: "guess"}, {"starcoder": {TOKEN_OPTION: 7}}],
+    [
+        None,
+        {"debounceMs": 0},
+        {TOKEN_OPTION: "guess"},
+        {"starcoder": {TOKEN_OPTION: 7}},
+        {TOKEN_OPTION: "\ud800"},  # a lone surrogate made the comparison raise (issue 18)
+    ],
 )
 async def test_without_the_token_initialize_fails_and_the_connection_closes(
     server: TcpServer, options: dict[str, Any] | None
