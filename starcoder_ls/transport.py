@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import queue
@@ -50,11 +49,6 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 Read = Callable[[], Awaitable[bytes]]
 """The next bytes from the client; b"" at the end of input."""
-
-
-def stream_reads(reader: asyncio.StreamReader) -> Read:
-    """The reads of a TCP connection, a chunk at a time."""
-    return functools.partial(reader.read, CHUNK)
 
 
 class HardenedLanguageServer(LanguageServer):
