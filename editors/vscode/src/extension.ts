@@ -7,6 +7,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as readline from 'readline';
+import type { Readable } from 'stream';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
@@ -27,7 +29,8 @@ import {
   serverSettings,
   toggleTarget,
 } from './settings';
-import { resolveServerCommand } from './serverCommand';
+import { describeServerCommand, resolveServerCommand } from './serverCommand';
+import { ServerLogLeveler } from './serverLog';
 import { ClientStatus, ServerStatus, statusView } from './status';
 
 const STATUS_COMMAND = 'starcoder.status';
@@ -105,7 +108,7 @@ class Controller {
       },
       platform: process.platform,
     });
-    this.output.info(`starting ${server.command} ${server.args.join(' ')} (from ${server.source})`);
+    this.output.info(`starting ${describeServerCommand(server)}`);
 
     const serverOptions: ServerOptions = {
       command: server.command,
@@ -116,6 +119,13 @@ class Controller {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       initializationOptions: () => this.settings(),
       outputChannel: this.output,
+      stdioOptions: {
+        stdout: (input) => this.pipeLog(input, () => ({ level: 'info' })),
+        stderr: (input) => {
+          const leveler = new ServerLogLeveler();
+          this.pipeLog(input, (line) => leveler.line(line));
+        },
+      },
       initializationFailedHandler: () => false,
       middleware: {
         workspace: {
@@ -147,8 +157,8 @@ class Controller {
     try {
       await client.start();
     } catch (error) {
+      // The client has logged it already ("couldn't create connection to server").
       const message = error instanceof Error ? error.message : String(error);
-      this.output.error(`could not start ${server.command}: ${message}`);
       this.show({ state: 'stopped', message: `${server.command}: ${message}` });
       return;
     }
@@ -165,10 +175,25 @@ class Controller {
     }
   }
 
+  /** The server's output into the channel, each line at its own level (not all as errors). */
+  private pipeLog(
+    input: Readable,
+    level: (line: string) => { level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; text?: string },
+  ): void {
+    readline
+      .createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 })
+      .on('line', (line) => {
+        const leveled = level(line);
+        this.output[leveled.level](leveled.text ?? line);
+      });
+  }
+
   async stop(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    if (client && client.state !== State.Stopped) {
+    // A client whose start failed cannot be stopped (vscode-languageclient throws), and
+    // Restart Server after a failed start must still start a new one.
+    if (client && (client.state === State.Running || client.state === State.Starting)) {
       await client.stop();
     }
   }

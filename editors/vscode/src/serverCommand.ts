@@ -46,3 +46,9 @@ export function resolveServerCommand(input: ResolveInput): ServerCommand {
   }
   return { command: 'starcoder-ls', args, source: 'PATH' };
 }
+
+/** The command line as the log shows it: arguments with spaces quoted, none left out. */
+export function describeServerCommand(server: ServerCommand): string {
+  const quote = (part: string) => (/[\s"']/.test(part) || part === '' ? JSON.stringify(part) : part);
+  return `${[server.command, ...server.args].map(quote).join(' ')} (from ${server.source})`;
+}

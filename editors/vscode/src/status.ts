@@ -69,7 +69,8 @@ export function statusView(status: ServerStatus | ClientStatus): StatusView {
       };
     case 'loading': {
       const name = shortModelName(status.model);
-      const progress = status.message ? ` ${status.message}` : '';
+      // The server's message while loading is progress ("3/5 shards"), or only the state.
+      const progress = status.message && status.message !== status.state ? ` ${status.message}` : '';
       return {
         text: `$(loading~spin) StarCoder: ${name}`,
         tooltip: `Loading ${status.model ?? name}${where(status)}…${progress}`,

@@ -15,9 +15,11 @@ import { test } from 'node:test';
 
 import { FakeVscode, fakeDocument, InlineCompletionList, Position } from './fakeVscode';
 
-const command: string[] | undefined = process.env.STARCODER_LS_COMMAND
+const given: string[] | undefined = process.env.STARCODER_LS_COMMAND
   ? JSON.parse(process.env.STARCODER_LS_COMMAND)
   : undefined;
+/** The server logs to stderr here, as for a user: what the output channel makes of it is tested. */
+const command = given?.filter((arg, i) => arg !== '--log-file' && given[i - 1] !== '--log-file');
 const expected = process.env.STARCODER_LS_EXPECT;
 const root = path.resolve(__dirname, '..', '..');
 
@@ -70,6 +72,14 @@ test('the extension against starcoder-ls', { skip: !command && 'STARCODER_LS_COM
     assert.ok(vscode.commands.has('starcoder.status'), 'executeCommandProvider commands');
   });
 
+  await t.test('the log names the command once, with single spaces', () => {
+    const starting = vscode.log.filter((line) => line.text.startsWith('starting '));
+    assert.equal(starting.length, 1, JSON.stringify(vscode.log));
+    assert.equal(starting[0].level, 'info');
+    assert.equal(starting[0].text, `starting ${command!.join(' ')} (from setting)`);
+  });
+
+  let accepted: { command: string; arguments?: unknown[] } | undefined;
   await t.test('the client registered an inline completion provider that answers', async () => {
     assert.equal(vscode.inlineProviders.length, 1);
     const token = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
@@ -87,6 +97,28 @@ test('the extension against starcoder-ls', { skip: !command && 'STARCODER_LS_COM
     if (expected) {
       assert.ok((item.insertText as string).includes(expected), String(item.insertText));
     }
+    accepted = item.command as typeof accepted;
+  });
+
+  await t.test("the server's log lines reach the output channel at their own levels", async () => {
+    assert.ok(accepted, 'the item carries the acceptance command');
+    await vscode.commands.get(accepted!.command)!(...(accepted!.arguments ?? []));
+    await until('the acceptance in the log', () =>
+      vscode.log.some((line) => line.text.includes('suggestion accepted')),
+    );
+    const server = vscode.log.filter((line) => /^starcoder_ls[\w.]*: /.test(line.text));
+    const at = (text: string) => server.find((line) => line.text.includes(text))?.level;
+    assert.equal(at('suggestion accepted'), 'info', JSON.stringify(server));
+    assert.equal(at(': ready'), 'info', JSON.stringify(server));
+    assert.deepEqual(
+      server.filter((line) => line.level === 'error'),
+      [],
+      'a healthy server logs no errors',
+    );
+    assert.ok(
+      !vscode.log.some((line) => /^\d{4}-\d\d-\d\d /.test(line.text)),
+      "the server's own time stamp is taken off (the channel has its own)",
+    );
   });
 
   await t.test('toggling turns the server off and on, and the status bar says so', async () => {

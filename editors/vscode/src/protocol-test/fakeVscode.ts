@@ -173,6 +173,8 @@ export class FakeVscode {
   readonly statusItems: StatusBarItemState[] = [];
   readonly commands = new Map<string, (...args: unknown[]) => unknown>();
   readonly messages: { level: string; text: string }[] = [];
+  /** What the output channels were given, with the level of the method called. */
+  readonly log: { level: string; text: string }[] = [];
   readonly inlineProviders: {
     provideInlineCompletionItems: (...args: unknown[]) => Promise<unknown>;
   }[] = [];
@@ -215,18 +217,21 @@ export class FakeVscode {
       fake.messages.push({ level, text });
       return undefined;
     };
+    const write = (level: string) => (text: unknown) => {
+      fake.log.push({ level, text: String(text) });
+    };
     const outputChannel = (name: string) =>
       partly(`outputChannel(${name})`, {
         name,
         logLevel: 2,
         onDidChangeLogLevel: event(),
-        trace: () => undefined,
-        debug: () => undefined,
-        info: () => undefined,
-        warn: () => undefined,
-        error: (text: unknown) => fake.messages.push({ level: 'log-error', text: String(text) }),
-        append: () => undefined,
-        appendLine: () => undefined,
+        trace: write('trace'),
+        debug: write('debug'),
+        info: write('info'),
+        warn: write('warn'),
+        error: write('error'),
+        append: write('append'),
+        appendLine: write('append'),
         replace: () => undefined,
         clear: () => undefined,
         show: () => undefined,

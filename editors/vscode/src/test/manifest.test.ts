@@ -59,3 +59,19 @@ test('the entry point is the compiled extension', () => {
   assert.equal(manifest.main, './out/extension.js');
   assert.ok(fs.existsSync(path.join(root, 'out', 'extension.js')));
 });
+
+test('starcoder.trace.server says what vscode-languageclient 10 does with it', () => {
+  // The client traces only when the output channel's log level is Trace; the setting then
+  // picks messages or verbose, and "off" is read as messages: no value can turn it off or on.
+  const client = fs.readFileSync(
+    path.join(root, 'node_modules', 'vscode-languageclient', 'lib', 'common', 'client.js'),
+    'utf8',
+  );
+  assert.match(client, /_traceLogLevel !== vscode_1\.LogLevel\.Trace \? [\w.]*Trace\.Off/);
+  assert.match(client, /config\.get\('trace\.server', 'messages'\)/);
+  const trace = properties[`${SECTION}.trace.server`];
+  assert.deepEqual(trace.enum, ['messages', 'verbose']);
+  assert.equal(trace.default, 'messages');
+  assert.match(String(trace.markdownDescription), /log level is Trace/);
+  assert.match(String(trace.markdownDescription), /Developer: Set Log Level/);
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { resolveServerCommand, venvExecutable } from '../serverCommand';
+import { describeServerCommand, resolveServerCommand, venvExecutable } from '../serverCommand';
 
 const base = {
   configured: '',
@@ -43,4 +43,19 @@ test('without a .venv the command is looked up on PATH', () => {
 test('Windows virtual environments keep their executables in Scripts', () => {
   assert.equal(venvExecutable('C:\\repo', 'win32'), 'C:\\repo\\.venv\\Scripts\\starcoder-ls.exe');
   assert.equal(venvExecutable('/repo', 'darwin'), '/repo/.venv/bin/starcoder-ls');
+});
+
+test('the logged command line has one space between parts, and quotes what needs it', () => {
+  assert.equal(
+    describeServerCommand({ command: '/r/.venv/bin/starcoder-ls', args: [], source: 'repository' }),
+    '/r/.venv/bin/starcoder-ls (from repository)',
+  );
+  assert.equal(
+    describeServerCommand({
+      command: 'starcoder-ls',
+      args: ['--log-file', '/tmp/my logs/ls.log'],
+      source: 'setting',
+    }),
+    'starcoder-ls --log-file "/tmp/my logs/ls.log" (from setting)',
+  );
 });

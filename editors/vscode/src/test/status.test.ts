@@ -62,3 +62,10 @@ test('local model paths are shortened to their folder, hub ids are kept', () => 
   assert.equal(shortModelName('C:\\models\\codellama'), 'codellama');
   assert.equal(shortModelName(undefined), 'model');
 });
+
+test('loading shows progress, not the state word again', () => {
+  const plain = statusView({ state: 'loading', model: 'SmolLM2-135M (embedded)', message: 'loading' });
+  assert.equal(plain.tooltip, 'Loading SmolLM2-135M (embedded)…');
+  const progress = statusView({ state: 'loading', model: 'm', device: 'cpu', message: '2/5 shards' });
+  assert.equal(progress.tooltip, 'Loading m on cpu… 2/5 shards');
+});
