@@ -9,9 +9,14 @@
 #                    rassumfrassum: the LSP multiplexer Eglot uses to run two servers
 #                    (both into editors/.test-editors/, not into the venv)
 #   npm              `npm ci` in editors/vscode, then `npm run compile`
+#   VS Code          code-server 4.96.4 (VS Code 1.96.4 served to a browser) from npm, driven
+#                    by Debian's `chromium` through Playwright's Python package (PyPI; its
+#                    own browser download is never used); into editors/.test-editors/
 #
-# Helix and VS Code themselves are not installed: neither is packaged for Debian 12,
-# and nothing outside the package registries can be downloaded here.
+# Helix is not installed: it is not packaged for Debian 12, and nothing outside the
+# package registries can be downloaded here. What stops the VS Code rig from installing
+# is written to editors/.test-editors/vscode-real.missing, which its tests print as
+# their reason to skip.
 set -u
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,13 +30,17 @@ install_debian() {
     local missing=()
     command -v nvim >/dev/null 2>&1 || missing+=(neovim)
     command -v pylsp >/dev/null 2>&1 || missing+=(python3-pylsp) # beside starcoder-ls in Eglot
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium) # the browser showing code-server
+    command -v rg >/dev/null 2>&1 || missing+=(ripgrep)        # VS Code's search, not downloaded
+    # code-server's kerberos module compiles against it when no prebuilt binary can be fetched
+    [ -e /usr/include/krb5.h ] || [ -e /usr/include/krb5/krb5.h ] || missing+=(libkrb5-dev)
     if ! command -v emacs >/dev/null 2>&1; then
         missing+=(emacs-nox elpa-eglot)
     elif ! emacs --batch --eval '(kill-emacs (if (locate-library "eglot") 0 1))' >/dev/null 2>&1; then
         missing+=(elpa-eglot) # Emacs 29+ has eglot built in; Debian 12's Emacs 28 needs the package
     fi
     if [ ${#missing[@]} -eq 0 ]; then
-        say "neovim, emacs, eglot and pylsp already installed"
+        say "neovim, emacs, eglot, pylsp, chromium, ripgrep and libkrb5-dev already installed"
         return
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
@@ -124,8 +133,12 @@ install_vscode_deps() {
     fi
 }
 
+# shellcheck source=editors/install-vscode-real.sh
+. "$here/install-vscode-real.sh"
+
 install_debian
 install_neovim_011
 install_multiplexer
 install_vscode_deps
+install_vscode_real
 exit 0
