@@ -10,6 +10,7 @@ state at the cursor comes from the document's parse when there is one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,6 +37,10 @@ class _Lexicon:
 
 _C_LIKE = _Lexicon()
 
+_CHAR_LITERAL = re.compile(r"'(?:\\(?:u\{[0-9A-Fa-f]{1,6}\}|x[0-9A-Fa-f]{2}|.)|[^\\'\n])'")
+"""A character literal where `'` is no string quote (Rust, whose `'a` is a lifetime):
+one character or escape between two `'`, so `'"'` hides its `"` and `'a>` is left alone."""
+
 
 @lru_cache(maxsize=64)
 def _lexicon(language_id: str) -> _Lexicon:
@@ -58,21 +63,46 @@ def string_spans(text: str, ctx: CompletionContext) -> list[tuple[int, int]]:
     A literal already open at the cursor starts at -1; one left open ends at
     `len(text)`. A cut at index `i` is inside a literal when `start < i < end`.
     """
-    lexicon = _lexicon(ctx.language_id)
-    spans: list[tuple[int, int]] = []
-    quote, start, index = _delimiter_at_cursor(ctx), -1, 0
+    strings, _ = _scan(text, _lexicon(ctx.language_id), _delimiter_at_cursor(ctx))
+    return strings
+
+
+def comment_spans(text: str, language_id: str) -> list[tuple[int, int]]:
+    """Half-open index ranges of `text` covered by comments, for whole lines of code.
+
+    The scan starts outside any string or comment, so `text` should begin at a
+    line's start; a `//` or `#` inside a string literal is not a comment.
+    """
+    _, comments = _scan(text, _lexicon(language_id), None)
+    return comments
+
+
+def _scan(
+    text: str, lexicon: _Lexicon, quote: str | None
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The string and the comment spans of `text`, from `quote` open at its start."""
+    strings: list[tuple[int, int]] = []
+    comments: list[tuple[int, int]] = []
+    start, index = -1, 0
     while index < len(text):
         if quote is not None:
             end = _string_end(text, index, quote, lexicon)
-            spans.append((start, end))
+            strings.append((start, end))
             quote, index = None, end
             continue
         if any(text.startswith(marker, index) for marker in lexicon.line_comments):
             line_break = text.find("\n", index)
-            index = len(text) if line_break < 0 else line_break
+            end = len(text) if line_break < 0 else line_break
+            comments.append((index, end))
+            index = end
         elif lexicon.block_comment and text.startswith(lexicon.block_comment[0], index):
-            close = text.find(lexicon.block_comment[1], index + 2)
-            index = len(text) if close < 0 else close + len(lexicon.block_comment[1])
+            close = text.find(lexicon.block_comment[1], index + len(lexicon.block_comment[0]))
+            end = len(text) if close < 0 else close + len(lexicon.block_comment[1])
+            comments.append((index, end))
+            index = end
+        elif "'" not in lexicon.quotes and (char := _CHAR_LITERAL.match(text, index)):
+            strings.append((index, char.end()))
+            index = char.end()
         elif (
             opening := next((q for q in lexicon.quotes if text.startswith(q, index)), None)
         ) is not None:
@@ -80,8 +110,8 @@ def string_spans(text: str, ctx: CompletionContext) -> list[tuple[int, int]]:
         else:
             index += 1
     if quote is not None:
-        spans.append((start, len(text)))
-    return spans
+        strings.append((start, len(text)))
+    return strings, comments
 
 
 def inside_string(spans: list[tuple[int, int]], index: int) -> bool:

@@ -1,6 +1,49 @@
-"""Whether two pieces of code are the same up to formatting and a few characters."""
+"""Whether two pieces of code are the same code, or only look alike.
+
+`same_code` asks whether one is a copy of the other: the same tokens, whatever
+the layout. `nearly_equal` asks whether they are a few characters apart, which
+parallel lines also are (`cell.fg = attr.fg;` above `cell.bg = attr.bg;`), so
+it must not be taken to mean a copy.
+"""
 
 from __future__ import annotations
+
+import re
+
+from starcoder_ls.text.literals import comment_spans
+
+_TOKEN = re.compile(r"\w+|\S")
+"""A word (name, keyword, number) or one other visible character: spacing between
+operators is layout, spacing between two words is not (`ab` is not `a b`)."""
+
+_SEPARATORS = frozenset(";,")
+"""Line endings that a formatter or the next keystroke adds or removes."""
+
+
+def same_code(first: str, second: str, language_id: str) -> bool:
+    """Whether the two texts are the same tokens, apart from layout and trailing comments.
+
+    Layout is whitespace, line breaks, and a line's final `;` or `,`. A comment
+    after code on a line is not code (`return x;  // done` is `return x`); a line
+    that is only a comment compares by its words. Any changed name, number or
+    operator makes another line: `httpAddr  string` is not `httpsAddr string`.
+    """
+    return code_tokens(first, language_id) == code_tokens(second, language_id)
+
+
+def code_tokens(text: str, language_id: str) -> list[str]:
+    """The tokens `same_code` compares, line after line."""
+    code = text
+    for low, high in comment_spans(text, language_id):
+        code = code[:low] + re.sub(r"[^\n]", " ", code[low:high]) + code[high:]
+    tokens: list[str] = []
+    for line, line_code in zip(text.split("\n"), code.split("\n"), strict=True):
+        words = _TOKEN.findall(line_code) or _TOKEN.findall(line)
+        while words and words[-1] in _SEPARATORS:
+            words.pop()
+        tokens.extend(words)
+    return tokens
+
 
 MAX_DIFFERENCE = 0.1
 """Edits allowed per character of the longer text: `foo(a, b)` and `foo(a, b);` are one code."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.text.literals import inside_string, string_spans
+from starcoder_ls.text.literals import comment_spans, inside_string, string_spans
 from tests.support.cursor import ctx_from
 
 
@@ -19,6 +19,7 @@ from tests.support.cursor import ctx_from
         ("x := █\n", "go", "`a\\`", [(0, 4)]),
         ("let s = █\n", "rust", '"a\nb"; let r: &\'a str', [(0, 5)]),
         ("x = █\n", "python", '"a\\"b"', [(0, 6)]),
+        ("let c = █\n", "rust", "'\"'; f::<'a>(\"x\")", [(0, 3), (13, 16)]),
     ],
     ids=[
         "one-string",
@@ -31,6 +32,7 @@ from tests.support.cursor import ctx_from
         "go-raw-string",
         "rust-multi-line-and-lifetime",
         "escaped-quote",
+        "rust-char-literal-and-lifetime",
     ],
 )
 def test_string_spans(
@@ -51,3 +53,26 @@ def test_a_cut_at_either_end_of_a_string_is_outside_it() -> None:
     assert not inside_string(spans, 2)
     assert inside_string(spans, 3)
     assert not inside_string(spans, 7)
+
+
+@pytest.mark.parametrize(
+    ("language_id", "text", "spans"),
+    [
+        ("python", "x = '#'  # hash", [(9, 15)]),
+        ("javascript", 'u = "http://a"; // b', [(16, 20)]),
+        ("c", "a /* b */ c // d\ne", [(2, 9), (12, 16)]),
+        ("lua", "x = 1 -- one", [(6, 12)]),
+        ("css", "a { } /* b */", [(6, 13)]),
+        ("rust", "let c = '\"'; // q", [(13, 17)]),
+    ],
+    ids=[
+        "python",
+        "javascript",
+        "c-block-and-line",
+        "lua",
+        "css-block-only",
+        "rust-char-literal-quote",
+    ],
+)
+def test_comment_spans(language_id: str, text: str, spans: list[tuple[int, int]]) -> None:
+    assert comment_spans(text, language_id) == spans

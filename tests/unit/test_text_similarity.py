@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.text.similarity import _distance_within, nearly_equal
+from starcoder_ls.text.similarity import _distance_within, code_tokens, nearly_equal, same_code
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,63 @@ def test_banded_distance_agrees_with_levenshtein(first: str, second: str, distan
 def test_long_texts_stay_cheap() -> None:
     first = "x = compute(a, b)\n" * 150
     assert nearly_equal(first, first.replace("b)", "c)", 3))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "language_id"),
+    [
+        ("foo(a, b)", "foo(a,b)", "python"),
+        ("return x", "return x;", "c"),
+        ("y();\n}", "  y();\n}", "javascript"),
+        ("x = 1  # one", "x = 1", "python"),
+        ("x := 1 // one", "x := 1", "go"),
+        ("x = 1; /* one */", "x = 1", "java"),
+        ("local x = 1 -- one", "local x = 1", "lua"),
+        ("a +=  1", "a += 1", "rust"),
+    ],
+    ids=["spacing", "semicolon", "indentation", "hash", "slashes", "block", "dashes", "operator"],
+)
+def test_same_code_ignores_layout_and_trailing_comments(
+    first: str, second: str, language_id: str
+) -> None:
+    assert same_code(first, second, language_id)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "language_id"),
+    [
+        ("cell.fg = this._curAttrData.fg;", "cell.bg = this._curAttrData.bg;", "typescript"),
+        ("val += data[i] << 8;", "val += data[i+1] << 16;", "c"),
+        ("httpAddr  string", "httpsAddr string", "go"),
+        ("ab = 1", "a b = 1", "python"),
+        ('u = "http://a"', 'u = "http://b"', "javascript"),
+        ("# the width", "# the height", "python"),
+        ("x = 1", "# x = 1", "python"),
+    ],
+    ids=[
+        "one-name",
+        "one-number-and-index",
+        "one-letter",
+        "space-between-words",
+        "slashes-in-a-string",
+        "comment-lines",
+        "commented-out",
+    ],
+)
+def test_same_code_tells_parallel_lines_apart(first: str, second: str, language_id: str) -> None:
+    assert not same_code(first, second, language_id)
+
+
+def test_code_tokens_split_words_from_operators() -> None:
+    assert code_tokens("val += data[i] << 8;  // low", "c") == [
+        "val",
+        "+",
+        "=",
+        "data",
+        "[",
+        "i",
+        "]",
+        "<",
+        "<",
+        "8",
+    ]
