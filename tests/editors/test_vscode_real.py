@@ -1,0 +1,226 @@
+"""VS Code itself (code-server 4.96.4 = VS Code 1.96.4, in Debian's chromium, driven by
+Playwright) with the extension installed from its .vsix, built the README's way. The
+server is found as a user's install finds it (the checkout recorded in the .vsix), and the
+extension's settings are the defaults.
+
+One VS Code serves the tests of the healthy server in order (the embedded model loads
+once); the model that cannot load gets its own. A failing step keeps a screenshot in
+pytest's temporary folder and prints its path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.editors import vscode_rig as rig
+from tests.editors.conftest import ADD_LINE, ADD_PY
+
+pytestmark = [pytest.mark.editor, pytest.mark.slow]
+
+SETTINGS = {
+    # VS Code's own, so that nothing but the file and the status bar is in the way.
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "security.workspace.trust.enabled": False,
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "telemetry.telemetryLevel": "off",
+    "files.autoSave": "off",
+}
+
+RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[(\w+)\] (.*)$")
+
+
+@dataclass
+class VSCode:
+    server: rig.CodeServer
+    bench: rig.Workbench
+    project: Path
+    seen: list[str] = field(default_factory=list)
+    """Every status bar state seen, in order, from the window's first paint."""
+
+    def wait_status(self, what: str, check: Any, timeout: float = rig.MODEL_S) -> str:
+        def probe() -> str | None:
+            status = self.bench.status()
+            if status and (not self.seen or self.seen[-1] != status):
+                self.seen.append(status)
+            return status if check(status) else None
+
+        return rig.until(what, probe, timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """starcoder.stats, asked through the StarCoder client by the probe extension."""
+        out = self.server.probe_dir / "stats.json"
+        out.unlink(missing_ok=True)
+        self.bench.command("StarCoder Probe: Write Stats")
+        rig.until("the probe's stats.json", out.exists, 60)
+        return json.loads(out.read_text())
+
+    def channel(self) -> list[tuple[str, str]]:
+        """(level, text) of each line of the StarCoder output channel."""
+        return [
+            (match[1], match[2])
+            for line in self.server.channel_log().splitlines()
+            if (match := RECORD.match(line))
+        ]
+
+    def suggestion_after_typing(self) -> str:
+        """Retypes the space after `return` on line 2 and waits for the ghost text."""
+        self.bench.open_file("add.py")
+        self.bench.go_to_line_end(ADD_LINE)
+        self.bench.page.keyboard.press("Backspace")
+        self.bench.page.keyboard.type(" ")
+        ghost = rig.until("ghost text", self.bench.ghost_text, rig.SUGGESTION_S)
+        return ghost.replace("\xa0", " ")
+
+
+def open_vscode(
+    root: Path, settings: dict[str, Any], shots: Path, playwright: Any
+) -> Iterator[VSCode]:
+    """code-server with the extension and the probe installed, shown in chromium."""
+    project = root / "project"
+    project.mkdir(parents=True)
+    (project / "add.py").write_text(ADD_PY)
+    server = rig.CodeServer(root, {**SETTINGS, **settings})
+    server.install(rig.build_vsix(root))
+    server.install(rig.probe_vsix(root))
+    server.start()
+    browser = playwright.chromium.launch(executable_path=str(rig.CHROMIUM), headless=True)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(60_000)
+        bench = rig.Workbench(page, shots)
+        vscode = VSCode(server, bench, project)
+        with bench.step("open-vscode"):
+            page.goto(server.url(project))
+            bench.wait_loaded()
+        yield vscode
+    finally:
+        browser.close()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    reason = rig.missing()
+    if reason:
+        pytest.skip(reason)
+    with rig.import_playwright().sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("vscode-screenshots")
+
+
+@pytest.fixture(scope="module")
+def vscode(
+    server: Path, playwright: Any, shots: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VSCode]:
+    yield from open_vscode(tmp_path_factory.mktemp("vscode"), {}, shots, playwright)
+
+
+def test_status_bar_goes_from_loading_to_ready(vscode: VSCode) -> None:
+    with vscode.bench.step("status-ready"):
+        ready = vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        assert "StarCoder: SmolLM2-135M (embedded)" in ready
+        assert "is ready on cpu" in ready, ready
+        loading = [s for s in vscode.seen if "codicon-loading" in s]
+        assert any("Loading SmolLM2-135M (embedded)" in s for s in loading), vscode.seen
+        assert not any("… loading" in s for s in loading), "the state word is not progress"
+
+
+def test_ghost_text_accepted_with_tab_is_the_file_and_counted(vscode: VSCode) -> None:
+    with vscode.bench.step("ghost-text"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        ghost = vscode.suggestion_after_typing()
+        assert "a + b" in ghost, ghost
+        vscode.bench.screenshot("ghost-text")
+    with vscode.bench.step("accept"):
+        page = vscode.bench.page
+        page.keyboard.press("Tab")
+        rig.until("the ghost text to go", lambda: not vscode.bench.ghost_text(), 30)
+        page.keyboard.press("Control+S")
+        lines = ADD_PY.split("\n")
+        lines[ADD_LINE - 1] += ghost
+        expected = "\n".join(lines)
+        path = vscode.project / "add.py"
+        rig.until("the file saved with the suggestion", lambda: path.read_text() == expected, 30)
+    with vscode.bench.step("counted"):
+        rig.until(
+            "the server's log of the acceptance",
+            lambda: any("suggestion accepted (1 this session)" in t for _, t in vscode.channel()),
+            30,
+        )
+        stats = vscode.stats()
+        assert stats["suggested"] >= 1, stats
+        # An acceptance the server took in makes it compute the next suggestion at once.
+        assert stats["prefetches"] >= 1, stats
+
+
+def test_output_channel_shows_each_line_at_its_level(vscode: VSCode) -> None:
+    with vscode.bench.step("channel-levels"):
+        channel = rig.until("the channel log", vscode.channel, 30)
+        server_lines = [(level, text) for level, text in channel if text.startswith("starcoder_ls")]
+        at = {text: level for level, text in server_lines}
+        assert any(level == "info" and ": ready" in t for t, level in at.items()), channel
+        assert any(level == "info" and "suggestion accepted" in t for t, level in at.items())
+        assert [line for line in server_lines if line[0] == "error"] == [], channel
+        starting = [text for _, text in channel if text.startswith("starting ")]
+        assert starting and "  " not in starting[0], starting
+        vscode.bench.command("StarCoder: Show Server Log")
+        shown = vscode.bench.page.wait_for_selector(
+            ".part.panel .view-lines:has-text('[info] starcoder_ls.')", timeout=30_000
+        )
+        assert "[error] starcoder_ls." not in shown.inner_text()
+        vscode.bench.screenshot("output-channel")
+        vscode.bench.page.keyboard.press("Escape")
+
+
+def test_server_killed_is_reported_and_restart_brings_suggestions_back(vscode: VSCode) -> None:
+    bench = vscode.bench
+    with bench.step("kill"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        servers = vscode.server.servers()
+        assert len(servers) == 1, servers
+        os.kill(servers[0], signal.SIGKILL)
+        said = vscode.wait_status(
+            "the status bar to say the server ended",
+            lambda s: "codicon-sparkle" not in s,
+            60,
+        )
+        bench.screenshot("server-killed")
+        print(f"after the kill: {said}; statuses seen: {vscode.seen[-4:]}")
+        assert "codicon-error" in said or "codicon-loading" in said, said
+    with bench.step("restart"):
+        bench.command("StarCoder: Restart Server")
+        vscode.wait_status("the ready status after restart", lambda s: "codicon-sparkle" in s)
+        assert servers[0] not in vscode.server.servers()
+        page = bench.page
+        page.keyboard.press("Escape")
+        ghost = vscode.suggestion_after_typing()
+        assert ghost.strip(), ghost
+
+
+def test_model_that_cannot_load_shows_the_error(
+    server: Path, playwright: Any, shots: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    missing = "/nonexistent/starcoder-test-model"
+    for vscode in open_vscode(
+        tmp_path_factory.mktemp("vscode-bad-model"), {"starcoder.model": missing}, shots, playwright
+    ):
+        with vscode.bench.step("model-error"):
+            said = vscode.wait_status("the error status", lambda s: "codicon-error" in s)
+            assert "StarCoder: starcoder-test-model" in said, said
+            assert f"Could not load {missing}:" in said, said
+            vscode.bench.screenshot("model-error")
