@@ -14,33 +14,22 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from starcoder_ls import languages
 from starcoder_ls.eval.tasks import Related, Task
 
-LANGUAGES = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".jsx": "javascriptreact",
-    ".ts": "typescript",
-    ".tsx": "typescriptreact",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".kt": "kotlin",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".hpp": "cpp",
-    ".cs": "csharp",
-    ".rb": "ruby",
-    ".php": "php",
-    ".lua": "lua",
-    ".sh": "shellscript",
-    ".swift": "swift",
-    ".scala": "scala",
-}
-"""File suffix -> LSP language id; other files in the folder are ignored."""
+NOT_CODE = frozenset({"markdown", "latex"})
+"""Languages of `languages.py` that are prose: their lines are not what a code model is
+measured on (a corpus's README, for one)."""
+
+
+def language_of(path: Path) -> str | None:
+    """The LSP language id of a source file, from `languages.py` (the server's own table),
+    or None for a file that is not code."""
+    language = languages.by_extension(path.suffix) if path.suffix else None
+    if language is None or language.id in NOT_CODE:
+        return None
+    return language.id
+
 
 MAX_FILE_CHARS = 200_000
 """Bigger files are mostly generated code or data, not what a user types."""
@@ -62,7 +51,7 @@ def source_files(root: Path) -> list[Path]:
     found = [
         path
         for path in root.rglob("*")
-        if path.suffix in LANGUAGES
+        if language_of(path) is not None
         and path.is_file()
         and not SKIPPED_DIRS.intersection(path.relative_to(root).parts)
     ]
@@ -83,14 +72,22 @@ def _read(path: Path) -> str | None:
 
 
 def nextline_tasks(
-    root: Path, limit: int | None, seed: int, *, open_related: int = 0
+    root: Path,
+    limit: int | None,
+    seed: int,
+    *,
+    open_related: int = 0,
+    per_language: int | None = None,
 ) -> tuple[list[Task], int]:
     """`limit` tasks from the lines under `root`, the same for the same files and seed, and
     the number of lines they were drawn from.
 
     Lines are drawn uniformly from all eligible lines (not per file), then the column
     uniformly from the end of the indentation to the last non-blank character, so both
-    whole-line and mid-line completions are asked for. With `open_related`, each task
+    whole-line and mid-line completions are asked for. With `per_language`, `limit` is
+    ignored and that many lines are drawn in each language instead (all of a language's
+    lines where it has fewer), so that a folder mostly of one language still measures
+    the others; languages are drawn in the order of their ids. With `open_related`, each task
     also opens up to that many other files of the folder that its file names (see
     `related_files`), as the tabs a user has open beside it.
     """
@@ -106,7 +103,9 @@ def nextline_tasks(
                 candidates.append(_Line(path, number))
     available = len(candidates)
     rng = random.Random(seed)
-    if limit is not None and limit < len(candidates):
+    if per_language is not None:
+        candidates = _draw_per_language(candidates, per_language, rng)
+    elif limit is not None and limit < len(candidates):
         picked = sorted(rng.sample(range(len(candidates)), limit))
         candidates = [candidates[i] for i in picked]
     base = root if root.is_dir() else root.parent
@@ -117,6 +116,20 @@ def nextline_tasks(
             for task in tasks
         ]
     return tasks, available
+
+
+def _draw_per_language(candidates: list[_Line], count: int, rng: random.Random) -> list[_Line]:
+    """`count` lines of each language, each language's in file order."""
+    grouped: dict[str, list[_Line]] = {}
+    for candidate in candidates:
+        grouped.setdefault(str(language_of(candidate.path)), []).append(candidate)
+    drawn: list[_Line] = []
+    for language in sorted(grouped):
+        lines = grouped[language]
+        if count < len(lines):
+            lines = [lines[i] for i in sorted(rng.sample(range(len(lines)), count))]
+        drawn.extend(lines)
+    return drawn
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -142,7 +155,7 @@ def related_files(
         scored.append((-words[path.stem], relative, path))
     scored.sort()
     return tuple(
-        Related(relative, LANGUAGES[path.suffix], texts[path])
+        Related(relative, str(language_of(path)), texts[path])
         for _, relative, path in scored[:limit]
     )
 
@@ -157,7 +170,7 @@ def _cut(text: str, where: _Line, rng: random.Random, base: Path) -> Task:
     return Task(
         task_id=f"{relative}:{where.number + 1}:{column + 1}",
         path=relative,
-        language_id=LANGUAGES[where.path.suffix],
+        language_id=str(language_of(where.path)),
         text="\n".join(lines),
         line=where.number,
         column=column,

@@ -22,6 +22,13 @@ def _limit(value: str) -> int | None:
     return number or None
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "benchmark",
@@ -43,6 +50,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--path", type=Path, default=None, help="nextline: folder or file of sources"
+    )
+    parser.add_argument(
+        "--per-language",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="nextline: draw N lines in each language of --path instead of --limit in all",
     )
     parser.add_argument(
         "--invoked",

@@ -22,6 +22,7 @@ from starcoder_ls.eval.scoring import (
     mean,
     percentile,
 )
+from starcoder_ls.eval.server_log import Generation
 from starcoder_ls.eval.tasks import Task
 
 VARIANTS = {
@@ -127,13 +128,17 @@ def variants(
 class Item:
     task: Task
     results: dict[str, Scored] = field(default_factory=dict)
+    generation: Generation | None = None
+    """The pipeline request's mode and tokens, from the server's log (None without one)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "task_id": self.task.task_id,
+            "language": self.task.language_id,
             "line": self.task.line,
             "column": self.task.column,
             "expected": self.task.expected,
+            "generation": None if self.generation is None else dataclasses.asdict(self.generation),
             **{name: dataclasses.asdict(scored) for name, scored in self.results.items()},
         }
 

@@ -27,9 +27,11 @@ from starcoder_ls.demo import server_args
 from starcoder_ls.eval import sandbox
 from starcoder_ls.eval.client import EvalClient
 from starcoder_ls.eval.nextline import nextline_tasks
+from starcoder_ls.eval.per_language import by_language, language_table
 from starcoder_ls.eval.progress import Progress
 from starcoder_ls.eval.report import VARIANTS, Item, summarise, table, variants
 from starcoder_ls.eval.scoring import apply
+from starcoder_ls.eval.server_log import ServerLog
 from starcoder_ls.eval.tasks import Task, load_humaneval, sample
 
 LOAD_TIMEOUT_S = 900.0
@@ -44,7 +46,11 @@ def build_tasks(args: argparse.Namespace) -> tuple[list[Task], int, Path]:
             )
         root = args.path.resolve()
         tasks, available = nextline_tasks(
-            root, args.limit, args.seed, open_related=args.open_related
+            root,
+            args.limit,
+            args.seed,
+            open_related=args.open_related,
+            per_language=args.per_language,
         )
         return tasks, available, root if root.is_dir() else root.parent
     every = load_humaneval(args.data, args.benchmark, cursor=args.cursor)
@@ -82,21 +88,27 @@ async def ask_all(
     raw: bool,
     progress: Progress,
     invoked: bool = False,
+    log: ServerLog | None = None,
 ) -> list[Item]:
     """Ask for every task; `invoked` sends the pipeline's request as an explicit one (the
     first of its several candidates is scored). The raw baseline is always an automatic
-    request: the greedy generation, from the cache."""
+    request: the greedy generation, from the cache. `log` (the server's) tells each
+    pipeline request's mode and tokens."""
     items: list[Item] = []
     exact = empty = 0
     for done, task in enumerate(tasks, start=1):
         item = Item(task=task)
         client.open(task)
         answer = await client.complete(task, invoked=invoked)
+        if log is not None:
+            item.generation = log.take()
         baseline = None
         if raw:
             await client.configure({"postprocess": False})
             baseline = await client.complete(task)
             await client.configure({"postprocess": True})
+        if log is not None:
+            log.new_lines()  # the raw request's cache hit and the settings round trips
         item.results = variants(task, answer, baseline, humaneval=task.check is not None)
         client.close(task)
         items.append(item)
@@ -142,6 +154,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     commit = git_commit()  # now: the server about to start loads the code as it is now
     client = EvalClient(root, request_timeout_s=args.request_timeout)
+    log = ServerLog(log_file)
     print(f"starting the server (log: {log_file})", file=sys.stderr)
     await client.start(server_args(args, log_file), settings)
     try:
@@ -162,6 +175,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             raw=not args.no_raw,
             progress=progress,
             invoked=args.invoked,
+            log=log,
         )
     finally:
         await client.stop()
@@ -172,6 +186,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "tasks": len(items),
             "tasks_available": available,
             "limit": args.limit,
+            "per_language": getattr(args, "per_language", None),
             "seed": args.seed,
             "cursor": args.cursor if args.benchmark in ("single-line", "multi-line") else None,
             "path": str(args.path) if args.benchmark == "nextline" else str(args.data),
@@ -188,6 +203,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "argv": sys.argv[1:],
         },
         "summary": {name: summarise(items, name) for name in VARIANTS if name in items[0].results},
+        "languages": by_language(items) if args.benchmark == "nextline" else {},
         "items": [item.to_json() for item in items],
     }
 
@@ -205,7 +221,7 @@ def _json_safe(value: Any) -> Any:
 
 def run_eval(args: argparse.Namespace) -> int:
     report = asyncio.run(evaluate(args))
-    sys.stdout.write(table(report))
+    sys.stdout.write(table(report) + language_table(report["languages"]))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(_json_safe(report), indent=1, ensure_ascii=False) + "\n")
