@@ -16,7 +16,9 @@ def fix_leading_whitespace(text: str, ctx: CompletionContext, mode: Mode) -> str
     latter starts with it, and all of it is removed otherwise. Later lines are
     left as they are: the model wrote them after a line break, so their
     indentation already counts from column 0 of the document. After text
-    ending in a blank (`return █`), leading blanks of the completion are dropped.
+    ending in a blank (`return █`), a single leading blank of the completion is
+    the one typed already and goes; a longer run is alignment, in any language
+    (`{NULL}  /* sentinel */`, `0,        /* tp_setattro */`), and stays.
 
     On an indented blank line a completion that opens with line breaks would
     leave the cursor line blank and start lower: the user already pressed
@@ -32,9 +34,11 @@ def fix_leading_whitespace(text: str, ctx: CompletionContext, mode: Mode) -> str
     lead = first[: len(first) - len(body)]
     if not lead:
         return text
-    if not line_prefix.strip(_BLANKS) and lead.startswith(line_prefix):
-        return lead[len(line_prefix) :] + body + newline + rest
-    return body + newline + rest
+    if not line_prefix.strip(_BLANKS):
+        if lead.startswith(line_prefix):
+            return lead[len(line_prefix) :] + body + newline + rest
+        return body + newline + rest
+    return text if len(lead) > 1 else body + newline + rest
 
 
 def _from_first_content_line(text: str) -> str:

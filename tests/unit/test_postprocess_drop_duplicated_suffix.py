@@ -126,6 +126,12 @@ def test_completions_with_something_new_are_kept(marked: str, completion: str) -
             'const url = "http://example.org";',
         ),
         ("python", '    █\n    color = "#fff"\n', 'color = "#000"'),
+        (
+            "c",
+            "    0,                          /* tp_set█\n"
+            "    0,                          /* tp_as_buffer */\n",
+            "attro    */",
+        ),
     ],
     ids=[
         "typescript-fg-above-bg",
@@ -138,6 +144,7 @@ def test_completions_with_something_new_are_kept(marked: str, completion: str) -
         "rust-byte-0-above-byte-1",
         "javascript-slashes-in-a-string-are-not-a-comment",
         "python-hash-in-a-string-is-not-a-comment",
+        "c-slots-told-apart-by-their-comments",
     ],
 )
 def test_parallel_lines_are_kept_in_every_language(

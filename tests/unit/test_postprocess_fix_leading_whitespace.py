@@ -16,7 +16,7 @@ from tests.support.cursor import ctx_from
         ("def f(x):\n        █\n", "  return x", "return x"),
         ("def f(x):\n    return █\n", " x + 1", "x + 1"),
         ("def f(x):\n    return █\n", "\tx", "x"),
-        ("x = █\n", "  # aligned", "# aligned"),
+        ("x = 1 █\n", "  # aligned", "  # aligned"),
         ("x =█\n", " 1", " 1"),
         ("def f(x):\n█\n", "    return x", "    return x"),
     ],
@@ -27,7 +27,7 @@ from tests.support.cursor import ctx_from
         "shorter-indent",
         "after-space",
         "tab-after-space",
-        "comment-after-space",
+        "alignment-after-space",
         "no-space-before-cursor",
         "cursor-at-column-0",
     ],
@@ -79,3 +79,35 @@ def test_leading_blank_lines_stay_at_column_0() -> None:
     assert fix_leading_whitespace(completion, ctx_from("x = 1\n█\n"), Mode.MULTI_LINE) == (
         completion
     )
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion", "expected"),
+    [
+        ("go", "func f() {\n\t█\n}\n", "\treturn nil", "return nil"),
+        ("c", "int f(void) {\n\tif (x) {\n\t\t█\n", "\t\treturn 0;", "return 0;"),
+        ("javascript", "function f() {\n  █\n}\n", "    return 1;", "  return 1;"),
+        ("rust", "fn f() {\n    █\n}\n", "    Ok(())", "Ok(())"),
+    ],
+    ids=["go-tab", "c-tabs", "javascript-deeper", "rust-spaces"],
+)
+def test_only_blanks_count_whatever_the_language(
+    language_id: str, marked: str, completion: str, expected: str
+) -> None:
+    ctx = ctx_from(marked, language_id=language_id)
+    assert fix_leading_whitespace(completion, ctx, Mode.SINGLE_LINE) == expected
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion"),
+    [
+        ("c", "static PyMethodDef m[] = {\n    {NULL}  █\n", "  /* sentinel */"),
+        ("c", "    0,     █\n", "                     /* tp_setattro    */"),
+        ("java", "    /**\n     * @param uri    █\n", "      being passed into this function."),
+        ("go", "type T struct {\n\tName █\n", '   string `json:"name"`'),
+    ],
+    ids=["c-sentinel", "c-slot-comment", "java-javadoc", "go-struct-field"],
+)
+def test_alignment_after_text_is_kept(language_id: str, marked: str, completion: str) -> None:
+    ctx = ctx_from(marked, language_id=language_id)
+    assert fix_leading_whitespace(completion, ctx, Mode.SINGLE_LINE) == completion

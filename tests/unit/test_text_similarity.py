@@ -71,6 +71,8 @@ def test_same_code_ignores_layout_and_trailing_comments(
         ('u = "http://a"', 'u = "http://b"', "javascript"),
         ("# the width", "# the height", "python"),
         ("x = 1", "# x = 1", "python"),
+        ("0,  /* tp_setattro */", "0,  /* tp_as_buffer */", "c"),
+        ("x = 1  # one", "x = 1  # two", "python"),
     ],
     ids=[
         "one-name",
@@ -80,6 +82,8 @@ def test_same_code_ignores_layout_and_trailing_comments(
         "slashes-in-a-string",
         "comment-lines",
         "commented-out",
+        "other-comments-after-the-same-code",
+        "other-hash-comments",
     ],
 )
 def test_same_code_tells_parallel_lines_apart(first: str, second: str, language_id: str) -> None:
