@@ -32,7 +32,7 @@ def _trim_line_overlap(text: str, ctx: CompletionContext, strings: list[tuple[in
     """Cut the longest overlap that does not split a word, a string or the bracket balance."""
     line_prefix, line_suffix = ctx.line_prefix, ctx.line_suffix
     last_line = text[text.rfind("\n") + 1 :]
-    before = imbalance(text, line_prefix)
+    before = imbalance(text, line_prefix, ctx.language_id)
     for size in range(min(len(last_line), len(line_suffix)), 0, -1):
         overlap = line_suffix[:size]
         if not text.endswith(overlap) or inside_string(strings, len(text) - size):
@@ -40,7 +40,7 @@ def _trim_line_overlap(text: str, ctx: CompletionContext, strings: list[tuple[in
         head = text[: len(text) - size]
         if _splits_word(head[-1:], overlap[0]) or _splits_word(overlap[-1], line_suffix[size:][:1]):
             continue
-        if imbalance(head, line_prefix) <= before:
+        if imbalance(head, line_prefix, ctx.language_id) <= before:
             return head
     return text
 

@@ -10,12 +10,11 @@ state at the cursor comes from the document's parse when there is one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from starcoder_ls import languages
-from starcoder_ls.text.brackets import open_quote
+from starcoder_ls.text.brackets import CHAR_LITERAL, open_quote, quotes
 from starcoder_ls.types import CompletionContext
 
 
@@ -36,10 +35,6 @@ class _Lexicon:
 
 
 _C_LIKE = _Lexicon()
-
-_CHAR_LITERAL = re.compile(r"'(?:\\(?:u\{[0-9A-Fa-f]{1,6}\}|x[0-9A-Fa-f]{2}|.)|[^\\'\n])'")
-"""A character literal where `'` is no string quote (Rust, whose `'a` is a lifetime):
-one character or escape between two `'`, so `'"'` hides its `"` and `'a>` is left alone."""
 
 
 @lru_cache(maxsize=64)
@@ -100,7 +95,7 @@ def _scan(
             end = len(text) if close < 0 else close + len(lexicon.block_comment[1])
             comments.append((index, end))
             index = end
-        elif "'" not in lexicon.quotes and (char := _CHAR_LITERAL.match(text, index)):
+        elif "'" not in lexicon.quotes and (char := CHAR_LITERAL.match(text, index)):
             strings.append((index, char.end()))
             index = char.end()
         elif (
@@ -125,7 +120,7 @@ def _delimiter_at_cursor(ctx: CompletionContext) -> str | None:
     tree = ctx.cursor_syntax
     if tree is not None and (tree.in_string or tree.in_comment):
         return tree.string_delimiter
-    return open_quote(ctx.line_prefix)
+    return open_quote(ctx.line_prefix, quotes(ctx.language_id))
 
 
 def _string_end(text: str, index: int, quote: str, lexicon: _Lexicon) -> int:

@@ -56,3 +56,33 @@ def test_a_line_is_never_cut_inside_a_string_it_opened(
     marked: str, completion: str, expected: str
 ) -> None:
     assert limit_to_single_line(completion, ctx_from(marked), Mode.SINGLE_LINE) == expected
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion", "expected"),
+    [
+        ("javascript", "const msg = █\n", "`Hello ${name},\nwelcome`;", ""),
+        ("typescript", "const msg = f(█)\n", "a, `line one\nline two`", "a,"),
+        ("go", "query := █\n", "`SELECT *\nFROM t`", ""),
+        ("rust", "let s = █\n", '"first line\nsecond";', ""),
+        ("java", "String s = █\n", '"""\n    text""";', ""),
+        ("c", "char *s = █\n", '"abc\\n"\n  "def";', '"abc\\n"'),
+        ("javascript", "const s = █\n", "'a';\nconst t = `b`;", "'a';"),
+        ("rust", "fn f<'a>(x: &'a str) -> &'a str {\n    █\n}\n", "x\n}", "x"),
+    ],
+    ids=[
+        "javascript-template-literal",
+        "typescript-template-literal-after-arguments",
+        "go-raw-string",
+        "rust-strings-span-lines",
+        "java-text-block",
+        "c-strings-end-at-the-line",
+        "javascript-closed-quote",
+        "rust-lifetimes-are-no-quotes",
+    ],
+)
+def test_strings_that_span_lines_in_each_language(
+    language_id: str, marked: str, completion: str, expected: str
+) -> None:
+    ctx = ctx_from(marked, language_id=language_id)
+    assert limit_to_single_line(completion, ctx, Mode.SINGLE_LINE) == expected

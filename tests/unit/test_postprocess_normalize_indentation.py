@@ -99,3 +99,81 @@ def test_lines_inside_a_string_literal_keep_their_indentation() -> None:
 
 def test_the_first_line_is_left_to_fix_leading_whitespace() -> None:
     assert normalize("def f():\n\t█\n", "  x = 1", "go") == "  x = 1"
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion", "expected"),
+    [
+        (
+            "go",
+            "func f() {\n\tif x {\n\t\ty()\n\t}\n\t█\n}\n",
+            "for i := range xs {\n        use(i)\n    }",
+            "for i := range xs {\n\t\tuse(i)\n\t}",
+        ),
+        (
+            "c",
+            "int f(void) {\n\tif (x) {\n\t\ty();\n\t}\n\t█\n}\n",
+            "for (;;) {\n        use(i);\n    }",
+            "for (;;) {\n\t\tuse(i);\n\t}",
+        ),
+        (
+            "rust",
+            "fn f() {\n    if x {\n        y();\n    }\n    █\n}\n",
+            "for i in xs {\n\t\tuse(i);\n\t}",
+            "for i in xs {\n        use(i);\n    }",
+        ),
+        (
+            "javascript",
+            "function f() {\n  if (x) {\n    y();\n  }\n  █\n}\n",
+            "for (const i of xs) {\n      use(i);\n  }",
+            "for (const i of xs) {\n    use(i);\n  }",
+        ),
+        (
+            "typescript",
+            "class A {\n  f(): void {\n    y();\n  }\n  █\n}\n",
+            "g(): void {\n      z();\n  }",
+            "g(): void {\n    z();\n  }",
+        ),
+        (
+            "java",
+            "class A {\n    void f() {\n        y();\n    }\n    █\n}\n",
+            "void g() {\n\t\tz();\n\t}",
+            "void g() {\n        z();\n    }",
+        ),
+    ],
+    ids=["go-tabs", "c-tabs", "rust-spaces", "javascript-two", "typescript-two", "java-four"],
+)
+def test_brace_blocks_get_the_documents_unit(
+    language_id: str, marked: str, completion: str, expected: str
+) -> None:
+    assert normalize(marked, completion, language_id) == expected
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion", "expected"),
+    [
+        (
+            "go",
+            "func f() {\n\tif x {\n\t\ty()\n\t}\n\tq := █\n}\n",
+            "`a\n    b`\n    if q {\n        use(q)\n    }",
+            "`a\n    b`\n\tif q {\n\t\tuse(q)\n\t}",
+        ),
+        (
+            "javascript",
+            "function f() {\n  if (x) {\n    y();\n  }\n  const s = █\n}\n",
+            "`a\n    b`;\n  if (s) {\n      use(s);\n  }",
+            "`a\n    b`;\n  if (s) {\n    use(s);\n  }",
+        ),
+        (
+            "rust",
+            "fn f() {\n    if x {\n        y();\n    }\n    let s = █\n}\n",
+            '"a\n\tb";\n\tuse(s);',
+            '"a\n\tb";\n    use(s);',
+        ),
+    ],
+    ids=["go-raw-string", "javascript-template-literal", "rust-string"],
+)
+def test_lines_inside_each_languages_multi_line_strings_are_kept(
+    language_id: str, marked: str, completion: str, expected: str
+) -> None:
+    assert normalize(marked, completion, language_id) == expected

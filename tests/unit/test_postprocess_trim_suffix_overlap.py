@@ -94,3 +94,69 @@ def test_new_lines_are_kept() -> None:
     ctx = ctx_from("def f():\n    █\n    return 1\n")
     completion = "x = 1\n    y = 2"
     assert trim_suffix_overlap(completion, ctx, Mode.MULTI_LINE) == completion
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion", "expected"),
+    [
+        ("c", "int f(void) {\n  if (x) {\n    █\n  }\n}\n", "y();\n  }", "y();"),
+        ("java", "class A {\n  void f() {\n    █\n  }\n}\n", "y();\n  }\n}", "y();"),
+        ("go", "func f() {\n\tif x {\n\t\t█\n\t}\n}\n", "y()\n\t}", "y()"),
+        ("rust", "fn f() {\n    match x {\n        █\n    }\n}\n", "_ => {}\n    }", "_ => {}"),
+        ("javascript", "describe('a', () => {\n  █\n});\n", "it('b');\n});", "it('b');"),
+        ("typescript", "const f = (): void => {\n  █\n};\n", "g();\n};", "g();"),
+        ("ruby", "def f\n  if x\n    █\n  end\nend\n", "y\n  end", "y"),
+        ("lua", "function f()\n  if x then\n    █\n  end\nend\n", "y()\n  end", "y()"),
+        ("python", "def f():\n    █\n\ndef g():\n    pass\n", "return 1\n\ndef g():", "return 1"),
+    ],
+    ids=[
+        "c",
+        "java",
+        "go-tabs",
+        "rust",
+        "javascript",
+        "typescript",
+        "ruby-end",
+        "lua-end",
+        "python",
+    ],
+)
+def test_a_block_end_the_document_already_has_is_cut(
+    language_id: str, marked: str, completion: str, expected: str
+) -> None:
+    ctx = ctx_from(marked, language_id=language_id)
+    assert trim_suffix_overlap(completion, ctx, Mode.MULTI_LINE) == expected
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion"),
+    [
+        ("c", "int f(void) {\n  if (x) {\n    █\n  }\n}\n", "if (y) {\n      z();\n    }"),
+        ("ruby", "def f\n  if x\n    █\n  end\nend\n", "if y\n      z\n    end"),
+        ("go", "func f() {\n\tif x {\n\t\t█\n\t}\n}\n", "s := `\n\t}`"),
+        ("javascript", "function f() {\n  █\n}\n", "const s = `\n}`;"),
+    ],
+    ids=["c-inner-block", "ruby-inner-block", "go-raw-string", "javascript-template-literal"],
+)
+def test_a_deeper_block_end_or_a_strings_content_is_kept(
+    language_id: str, marked: str, completion: str
+) -> None:
+    ctx = ctx_from(marked, language_id=language_id)
+    assert trim_suffix_overlap(completion, ctx, Mode.MULTI_LINE) == completion
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion", "expected"),
+    [
+        ("rust", "fn f<'a>(x: &'a str) {\n    let r: &'a str = pick(█) * 2;\n", "x) * 2;", "x"),
+        ("rust", "fn f() {\n    let n = count(█, '(');\n", "s, '(');", "s"),
+        ("go", "func f() {\n\tn := strings.Count(█, `(`)\n", "s, `(`)", "s"),
+        ("typescript", "const s = f(█, `(${n}`);\n", "a, `(${n}`);", "a"),
+    ],
+    ids=["rust-lifetime", "rust-char-literal", "go-raw-string", "typescript-template"],
+)
+def test_line_overlap_with_each_languages_quotes(
+    language_id: str, marked: str, completion: str, expected: str
+) -> None:
+    ctx = ctx_from(marked, language_id=language_id)
+    assert trim_suffix_overlap(completion, ctx, Mode.SINGLE_LINE) == expected

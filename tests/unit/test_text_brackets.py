@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.text.brackets import first_unmatched_closer, fits, open_at_cursor, open_quote
+from starcoder_ls.text.brackets import (
+    first_unmatched_closer,
+    fits,
+    open_at_cursor,
+    open_quote,
+    quotes,
+)
 from tests.support.cursor import ctx_from
 
 
@@ -70,3 +76,35 @@ def test_first_unmatched_closer(marked: str, text: str, index: int | None) -> No
 )
 def test_fits(marked: str, tail: str, expected: bool) -> None:
     assert fits(tail, ctx_from(marked)) is expected
+
+
+@pytest.mark.parametrize(
+    ("language_id", "line_prefix", "quote"),
+    [
+        ("rust", "let r: &'a str = pick(", None),
+        ("rust", "let c = '\"'; f(", None),
+        ("rust", "let s = \"it's", '"'),
+        ("python", "x = `a", None),
+        ("javascript", "x = `a", "`"),
+        ("go", "x := `a", "`"),
+        ("c", "c = 'a", "'"),
+        ("not-a-language", "x = `a", "`"),
+    ],
+    ids=[
+        "rust-lifetime",
+        "rust-char-literal",
+        "rust-string",
+        "python-backtick",
+        "javascript-template",
+        "go-raw-string",
+        "c-char",
+        "unknown-language-all-quotes",
+    ],
+)
+def test_open_quote_in_each_language(language_id: str, line_prefix: str, quote: str | None) -> None:
+    assert open_quote(line_prefix, quotes(language_id)) == quote
+
+
+def test_a_lifetime_hides_no_bracket() -> None:
+    ctx = ctx_from("fn f<'a>(x: &'a str) {\n    let r: &'a str = pick(█", language_id="rust")
+    assert open_at_cursor(ctx) == ["{", "("]
