@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starcoder_ls.engine.acceleration import ATTENTION
+from starcoder_ls.engine.healing import INDENTATION
 from starcoder_ls.engine.http import masked_url
 from starcoder_ls.engine.placement import DTYPES
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 EMBEDDED = "embedded"
 """The `model` value that selects the embedded SmolLM2-135M (also the default)."""
+PerLanguage = tuple[tuple[str, Any], ...]
+"""A setting's value per language id ("*": the others), from a JSON object."""
 REMOTE_DEBOUNCE_MS = 150
 """The "auto" debounce with a remote engine, or a model shared over TCP: a typist's keys
 come 80-200 ms apart, so a burst of typing costs the shared engine nothing."""
@@ -53,6 +56,18 @@ class Settings:
     """Language ids to complete in; "*" is all, "!id" excludes one."""
     token_healing: bool = True
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
+    heal_indentation: str | PerLanguage = "keep"
+    """How healing treats a last token of blanks: "free", "keep" (re-spelled at the same
+    width, code right after) or "skip" (indentation is not healed); `healing.INDENTATION`.
+    Per language: {"rust": "skip", "*": "keep"}."""
+    repetition_stop: bool | PerLanguage = True
+    """End a generation whose line ends in a loop (`1. 1. 1. 1.`) instead of running to
+    `max_new_tokens` (engine/stopping.py). Per language: {"python": false, "*": true}."""
+    leading_line_break: str | PerLanguage = "forbid"
+    """One-line completions where the rest of the cursor line is empty, when the model's
+    first token would break the line (an empty answer): "allow" it, "forbid" it (its best
+    token on this line comes instead), or on a blank line go on to the "nextLine" with
+    content and show that. Per language, as above."""
     kv_reuse: bool = True
     """Resume from the kept KV cache of a recent prompt sharing a prefix (engine/kv_reuse.py)."""
     prompt_lookup: int = 4
@@ -102,6 +117,17 @@ class Settings:
     read_timeout_ms: int = 30000
     """Longest silence of a remote engine within a response."""
 
+    def for_language(self, name: str, language_id: str) -> Any:
+        """A per-language setting's value for `language_id`: its own entry, else "*", else
+        the default."""
+        value = getattr(self, name)
+        if not _is_per_language(value):
+            return value
+        chosen = dict(value)
+        if language_id in chosen:
+            return chosen[language_id]
+        return chosen.get("*", _DEFAULTS[name])
+
     def language_enabled(self, language_id: str) -> bool:
         if f"!{language_id}" in self.languages:
             return False
@@ -147,6 +173,13 @@ class Settings:
             self.connect_timeout_ms,
             self.read_timeout_ms,
         )
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
+
+
+def _is_per_language(value: Any) -> bool:
+    return isinstance(value, tuple) and all(isinstance(v, tuple) for v in value)
 
 
 def _camel(name: str) -> str:
@@ -262,7 +295,30 @@ def _filters(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _per_language(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """One value for every language, or an object of language ids to values ("*": the
+    others), kept as pairs so that settings stay hashable."""
+
+    def per_language(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return check(value)
+        if not value:
+            raise _Invalid('must be a value or an object of language ids, e.g. {"*": ...}')
+        pairs = []
+        for language, each in value.items():
+            if not isinstance(language, str) or not language.strip():
+                raise _Invalid("language ids must be non-empty strings")
+            try:
+                pairs.append((language.strip(), check(each)))
+            except _Invalid as exc:
+                raise _Invalid(f"{language}: {exc}") from None
+        return tuple(pairs)
+
+    return per_language
+
+
 MULTILINE = ("auto", "always", "never")
+LEADING_LINE_BREAK = ("allow", "forbid", "nextLine")
 BACKENDS = ("local", "openai", "tgi", "ollama")
 
 
@@ -302,6 +358,9 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "prefix_share": _float_in(0.05, 0.95),
     "languages": _languages,
     "token_healing": _bool,
+    "heal_indentation": _per_language(_one_of(INDENTATION)),
+    "repetition_stop": _per_language(_bool),
+    "leading_line_break": _per_language(_one_of(LEADING_LINE_BREAK)),
     "kv_reuse": _bool,
     "prompt_lookup": _int_in(0, 64),
     "draft_model": _optional_text,

@@ -39,6 +39,21 @@ def stops(
     )
 
 
+def leading_line_break(ctx: CompletionContext, mode: Mode, settings: Settings) -> dict[str, bool]:
+    """What a one-line completion with nothing right of the cursor does when the model
+    would start with a line break (`leadingLineBreak`). "nextLine" only applies on a blank
+    line: there `limit_to_single_line` shows the first line with content on the cursor line;
+    on a line with text it would cut everything after the break."""
+    if mode is not Mode.SINGLE_LINE or ctx.line_suffix.strip():
+        return {}
+    choice = settings.for_language("leading_line_break", ctx.language_id)
+    if choice == "forbid":
+        return {"no_leading_line_break": True}
+    if choice == "nextLine" and not ctx.line_prefix.strip():
+        return {"stop_after_blank_start": True}
+    return {}
+
+
 def plan_calls(
     ctx: CompletionContext, prompt: Prompt, mode: Mode, settings: Settings, *, invoked: bool
 ) -> tuple[GenerationParams, ...]:
@@ -51,6 +66,9 @@ def plan_calls(
         token_healing=settings.token_healing,
         kv_reuse=settings.kv_reuse,
         prompt_lookup=settings.prompt_lookup,
+        heal_indentation=settings.for_language("heal_indentation", ctx.language_id),
+        repetition_stop=settings.for_language("repetition_stop", ctx.language_id),
+        **leading_line_break(ctx, mode, settings),
     )
     wanted = settings.max_suggestions if invoked else 1
     if settings.temperature > 0:

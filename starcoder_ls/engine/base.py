@@ -46,6 +46,19 @@ class GenerationParams:
     """Greedy calls guess up to this many tokens from the prompt's own text and check
     them in one forward pass (engine/speculation.py); 0 is off. The same answers in fewer
     steps; sampled calls and engines without a local model ignore it."""
+    heal_indentation: str = "free"
+    """How healing treats a last token of blanks: "free", "keep" or "skip"
+    (`healing.INDENTATION`)."""
+    repetition_stop: bool = False
+    """End a choice whose line ends in a loop (`stopping.RepetitionCriteria`)."""
+    no_leading_line_break: bool = False
+    """Until a choice has written more than blanks, it may not break the line (one-line
+    completions where the rest of the line is empty). Engines without a local model
+    ignore it."""
+    stop_after_blank_start: bool = False
+    """Stop strings are not looked for in the blank text a choice starts with: a one-line
+    completion on a blank line goes on to the first line with content. Engines without a
+    local model ignore it (the serving engine applies the stops)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +68,8 @@ class Generation:
     tokens: int
     """How many tokens were generated for this choice."""
     stop_reason: str
-    """One of "eos", "stop", "length", "cancelled", or `UNAVAILABLE` ("unavailable"):
+    """One of "eos", "stop", "repetition" (a loop, `stopping.RepetitionCriteria`), "length",
+    "cancelled", or `UNAVAILABLE` ("unavailable"):
     no answer, which the service neither caches nor counts as the engine working again."""
 
 

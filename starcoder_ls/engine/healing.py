@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 MAX_HEALED_CHARS = 16
 """Longer last tokens are whole words or runs of indentation the model handles fine."""
 
+INDENTATION = ("free", "keep", "skip")
+"""How healing treats a last token of blanks (the `healIndentation` setting):
+
+- "free": like any token; the re-spelled text may be other blanks (`\n        ` for
+  `\n    `, a line break after `return `), which changes the indentation of the answer;
+- "keep": healed, but the blanks keep their width: the model re-spells them exactly and
+  writes code right after them (`   ` + ` return` for `    `);
+- "skip": a last token of indentation (blanks at the start of a line) is not healed.
+"""
+
 
 class Vocabulary:
     """Each token's text as it reads after another token, computed once per tokenizer."""
@@ -62,11 +72,43 @@ class Vocabulary:
             if text and (text.startswith(remaining) or remaining.startswith(text))
         )
 
+    @lru_cache(maxsize=64)  # noqa: B019 - as above
+    def allowed_keeping_width(self, remaining: str) -> tuple[int, ...]:
+        """Tokens that re-spell the blanks `remaining` without adding any: a shorter run of
+        them (the rest comes next), or all of them followed by code (`   ` then ` return`).
+        The blanks themselves only where neither exists (a lone tab, in some vocabularies),
+        after which the model chooses freely; `allowed` where not even they are a token."""
+        texts = self.texts
+        ids = self.allowed(remaining)
+        strict = tuple(
+            i
+            for i in ids
+            if len(texts[i]) < len(remaining)
+            or (len(texts[i]) > len(remaining) and not texts[i][len(remaining)].isspace())
+        )
+        return strict or tuple(i for i in ids if texts[i] == remaining) or ids
+
+    @lru_cache(maxsize=64)  # noqa: B019 - as above
+    def line_breaks_after(self, remaining: str) -> tuple[int, ...]:
+        """Tokens that spell `remaining` and then, after blanks at most, break the line."""
+        return tuple(
+            i
+            for i, text in enumerate(self.texts)
+            if text.startswith(remaining) and _breaks_line(text[len(remaining) :])
+        )
+
+
+def _breaks_line(text: str) -> bool:
+    return text.lstrip(" \t").startswith(("\n", "\r"))
+
 
 def split_last_token(
-    tokenizer: Any, vocab: Vocabulary, ids: Sequence[int]
+    tokenizer: Any, vocab: Vocabulary, ids: Sequence[int], *, indentation: str = "free"
 ) -> tuple[list[int], str]:
-    """(ids without the last token, that token's text), or (ids, "") when not worth healing."""
+    """(ids without the last token, that token's text), or (ids, "") when not worth healing.
+
+    With `indentation` "skip", a last token of indentation is not worth it either: blanks
+    that start a line, or a line break and the blanks after it."""
     if len(ids) < 2 or vocab.is_special(ids[-1]):
         return list(ids), ""
     full = decode_tokens(tokenizer, ids[-8:])
@@ -76,7 +118,20 @@ def split_last_token(
     removed = full[len(head) :]
     if not removed or len(removed) > MAX_HEALED_CHARS or "\ufffd" in removed:
         return list(ids), ""
+    if indentation == "skip" and is_indentation(head, removed):
+        return list(ids), ""
     return list(ids[:-1]), removed
+
+
+def is_blank(text: str) -> bool:
+    return bool(text) and not text.strip()
+
+
+def is_indentation(head: str, removed: str) -> bool:
+    """Whether `removed`, after `head`, is pure indentation (it may hold the line break)."""
+    if not is_blank(removed):
+        return False
+    return "\n" in removed or "\r" in removed or head.endswith(("\n", "\r")) or not head
 
 
 class HealingProcessor:
@@ -87,11 +142,24 @@ class HealingProcessor:
     row is done a step costs nothing: no copy of the ids, no decoding.
     """
 
-    def __init__(self, tokenizer: Any, vocab: Vocabulary, removed: str, prompt_length: int):
+    def __init__(
+        self,
+        tokenizer: Any,
+        vocab: Vocabulary,
+        removed: str,
+        prompt_length: int,
+        *,
+        keep_width: bool = False,
+    ):
+        """`keep_width`: blanks taken back are re-spelled as they were (`INDENTATION`'s
+        "keep"); it only matters when `removed` is blank."""
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.removed = removed
         self.prompt_length = prompt_length
+        self._choose = (
+            vocab.allowed_keeping_width if keep_width and is_blank(removed) else vocab.allowed
+        )
         self._healed: set[int] = set()
         self._all_healed = False
 
@@ -108,7 +176,7 @@ class HealingProcessor:
             if len(done) >= len(self.removed):
                 self._healed.add(row)
                 continue
-            allowed = self.vocab.allowed(self.removed[len(done) :])
+            allowed = self._choose(self.removed[len(done) :])
             if not allowed:
                 continue
             mask = torch.full_like(scores[row], float("-inf"))
@@ -128,3 +196,45 @@ def strip_healed(text: str, removed: str) -> str:
     if stripped != removed and text.startswith(stripped):
         return text[len(stripped) :]  # a tokenizer that drops a leading space when decoding
     return ""
+
+
+class NoLeadingLineBreak:
+    """A transformers logits processor for one-line completions where the rest of the line
+    is empty: until a row has written something other than blanks, a token that breaks the
+    line may not be chosen. The model would rather start a new line than write this one
+    (an empty answer, in one-line mode); its best guess on this line comes next.
+
+    `removed` is the text token healing took back, which the first tokens re-spell: a
+    line break inside it is the prompt's own, only one after it is forbidden.
+    """
+
+    def __init__(self, tokenizer: Any, vocab: Vocabulary, removed: str, prompt_length: int):
+        self.tokenizer = tokenizer
+        self.vocab = vocab
+        self.removed = removed
+        self.prompt_length = prompt_length
+        self._done: set[int] = set()
+        self._all_done = False
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self._all_done:
+            return scores
+        rows = input_ids.shape[0]
+        pending = [row for row in range(rows) if row not in self._done]
+        generated = input_ids[pending, self.prompt_length :].tolist()
+        for row, tokens in zip(pending, generated, strict=True):
+            done = decode_tokens(self.tokenizer, tokens) if tokens else ""
+            if len(done) < len(self.removed):
+                banned = self.vocab.line_breaks_after(self.removed[len(done) :])
+            elif is_blank(done[len(self.removed) :]) or len(done) == len(self.removed):
+                if "\n" in done[len(self.removed) :] or "\r" in done[len(self.removed) :]:
+                    self._done.add(row)  # written by a path that skipped this processor
+                    continue
+                banned = self.vocab.line_breaks_after("")
+            else:
+                self._done.add(row)
+                continue
+            if banned:
+                scores[row, list(banned)] = float("-inf")
+        self._all_done = len(self._done) == rows
+        return scores

@@ -25,6 +25,7 @@ from starcoder_ls.engine.base import (
 from starcoder_ls.engine.gc_pause import paused_gc
 from starcoder_ls.engine.healing import (
     HealingProcessor,
+    NoLeadingLineBreak,
     Vocabulary,
     split_last_token,
     strip_healed,
@@ -39,7 +40,9 @@ from starcoder_ls.engine.placement import (
 )
 from starcoder_ls.engine.stopping import (
     CancelCriteria,
+    RepetitionCriteria,
     StopStringCriteria,
+    blank_start,
     cut_at_stop,
     decode_tokens,
 )
@@ -199,7 +202,9 @@ class LocalEngine:
             ids = self._bos + ids
         removed = ""
         if params.token_healing:
-            ids, removed = split_last_token(self._tokenizer, self._vocab, ids)
+            ids, removed = split_last_token(
+                self._tokenizer, self._vocab, ids, indentation=params.heal_indentation
+            )
         if not ids:
             # An empty file: start as a new document does in training, after an end token.
             ids = [self._eos_ids[0] if self._eos_ids else self._pad_id]
@@ -221,21 +226,24 @@ class LocalEngine:
         stops = params.stop
         cancel_check = CancelCriteria(cancel, prompt_length=prompt_tokens, on_token=on_token)
         stop_check = StopStringCriteria(
-            self._tokenizer, stops, prompt_length=prompt_tokens, skip_chars=len(removed)
+            self._tokenizer,
+            stops,
+            prompt_length=prompt_tokens,
+            skip_chars=len(removed),
+            after_blank_start=params.stop_after_blank_start,
         )
-        healing = (
-            [HealingProcessor(self._tokenizer, self._vocab, removed, prompt_tokens)]
-            if removed
-            else []
-        )
+        criteria: list[Any] = [cancel_check, stop_check]
+        repetition = None
+        if params.repetition_stop:
+            repetition = RepetitionCriteria(self._tokenizer, prompt_length=prompt_tokens)
+            criteria.append(repetition)
+        processors = self._processors(params, removed, prompt_tokens)
         reuse = params.kv_reuse and self._reusable
         if not reuse:
             self._drop_caches()
         output, reused = None, 0
         try:
-            output, reused = self._run(
-                ids, params, max_new, rows, [cancel_check, stop_check], healing, reuse
-            )
+            output, reused = self._run(ids, params, max_new, rows, criteria, processors, reuse)
         except Exception as exc:
             if not is_oom(exc):
                 raise
@@ -251,7 +259,9 @@ class LocalEngine:
         generated = output[:, prompt_tokens:].tolist()
         choices = []
         for row, tokens in enumerate(generated):
-            choices.append(self._choice(row, tokens, stops, removed, cancel_check, stop_check))
+            choices.append(
+                self._choice(row, tokens, params, removed, cancel_check, stop_check, repetition)
+            )
         return GenerationResult(
             choices=tuple(choices),
             prompt_tokens=prompt_tokens,
@@ -266,6 +276,22 @@ class LocalEngine:
         self._draft = None
         self.prefix_cache.clear()
         free_memory()
+
+    def _processors(self, params: GenerationParams, removed: str, prompt_tokens: int) -> list:
+        """Token healing's constraint, then the one on a leading line break."""
+        processors: list[Any] = []
+        if removed:
+            keep = params.heal_indentation == "keep"
+            processors.append(
+                HealingProcessor(
+                    self._tokenizer, self._vocab, removed, prompt_tokens, keep_width=keep
+                )
+            )
+        if params.no_leading_line_break:
+            processors.append(
+                NoLeadingLineBreak(self._tokenizer, self._vocab, removed, prompt_tokens)
+            )
+        return processors
 
     def _drop_caches(self) -> None:
         self.prefix_cache.clear()
@@ -383,10 +409,11 @@ class LocalEngine:
         self,
         row: int,
         tokens: list[int],
-        stops: tuple[str, ...],
+        params: GenerationParams,
         removed: str,
         cancel_check: CancelCriteria,
         stop_check: StopStringCriteria,
+        repetition: RepetitionCriteria | None,
     ) -> Generation:
         """One row's text, its own token count (padding after it stopped excluded) and why."""
         # Earliest end wins; on a tie the more specific reason, hence this order.
@@ -396,13 +423,17 @@ class LocalEngine:
             ends.append((eos + 1, "eos"))
         if row in stop_check.stopped_at:
             ends.append((stop_check.stopped_at[row], "stop"))
+        if repetition is not None and row in repetition.stopped_at:
+            ends.append((repetition.stopped_at[row], "repetition"))
         if cancel_check.cancelled_at is not None:
             ends.append((cancel_check.cancelled_at, "cancelled"))
         ends.append((len(tokens), "length"))
         count, reason = min(ends, key=lambda end: end[0])
         kept = tokens[: count - 1] if reason == "eos" else tokens[:count]
         text = strip_healed(decode_tokens(self._tokenizer, kept), removed)
-        text, stop = cut_at_stop(text, stops)
+        lead = blank_start(text) if params.stop_after_blank_start else 0
+        body, stop = cut_at_stop(text[lead:], params.stop)
+        text = text[:lead] + body
         if stop is not None and reason != "cancelled":
             reason = "stop"
         return Generation(text=text, tokens=count, stop_reason=reason)

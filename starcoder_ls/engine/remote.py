@@ -46,7 +46,7 @@ from starcoder_ls.engine.dialects import (
     RemoteError,
     error_text,
 )
-from starcoder_ls.engine.stopping import cut_at_stop
+from starcoder_ls.engine.stopping import cut_at_stop, ends_in_loop
 
 log = logging.getLogger(__name__)
 
@@ -345,9 +345,9 @@ class RemoteEngine:
 
 
 def _add(choice: _Choice, piece: Piece, params: GenerationParams) -> bool:
-    """One event into its choice; stop strings and `max_new_tokens` are applied here
-    whatever the engine does. True when this event is a token past `max_new_tokens`: it
-    is dropped and the choice ends ("length")."""
+    """One event into its choice; stop strings, the repetition stop and `max_new_tokens`
+    are applied here whatever the engine does. True when this event is a token past
+    `max_new_tokens`: it is dropped and the choice ends ("length")."""
     choice.seen = True
     if choice.reason is not None:
         return False  # ended here (a stop string, the token bound) while the engine sends
@@ -361,6 +361,8 @@ def _add(choice: _Choice, piece: Piece, params: GenerationParams) -> bool:
     choice.text, stop = cut_at_stop(choice.text, params.stop)
     if stop is not None:
         choice.reason = "stop"
+    elif params.repetition_stop and piece.text and ends_in_loop(choice.text):
+        choice.reason = "repetition"  # once every choice has ended, the stream is closed
     elif piece.finish is not None:
         choice.reason = piece.finish
     return False

@@ -15,10 +15,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from starcoder_ls.text.loops import loop_start
+
 if TYPE_CHECKING:
     import torch
 
 _REPLACEMENT = "\ufffd"
+
+MIN_LOOP_CHARS = 48
+"""Characters a loop must span before it stops a generation, besides its five copies:
+`[0, 0, 0, 0, 0]` is code, while `1. 1. 1. ` written for 48 characters is not going
+anywhere (a loop left alone runs to the token limit: 128 tokens, 12 s on a CPU)."""
 
 
 class Decoder(Protocol):
@@ -46,6 +53,13 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
         if at != -1 and (at < best_at or (at == best_at and best and len(stop) > len(best))):
             best_at, best = at, stop
     return text[:best_at], best
+
+
+def blank_start(text: str, start: int = 0) -> int:
+    """Where `text`'s content begins after the blanks that follow `start` (its end when
+    there is none yet)."""
+    rest = text[start:]
+    return start + len(rest) - len(rest.lstrip())
 
 
 def _row_flags(input_ids: torch.Tensor, flags: Sequence[bool]) -> torch.Tensor:
@@ -134,12 +148,15 @@ class StopStringCriteria:
         *,
         prompt_length: int,
         skip_chars: int = 0,
+        after_blank_start: bool = False,
     ) -> None:
         self.tokenizer = tokenizer
         self.stops = tuple(s for s in stops if s)
         self.prompt_length = prompt_length
         self.skip_chars = skip_chars
         """Text that is not the completion yet (a healed token being re-spelled)."""
+        self.after_blank_start = after_blank_start
+        """Stops count only once the completion has written more than blanks."""
         self.stopped_at: dict[int, int] = {}
         self._rows: list[_RowText] = []
         self._overlap = max((len(s) for s in self.stops), default=1) - 1
@@ -159,10 +176,56 @@ class StopStringCriteria:
                 start = state.extend(
                     self.tokenizer, tails[row][state.prefix_offset - first :], generated
                 )
-                window = state.text[max(self.skip_chars, start - self._overlap) :]
+                skip = self.skip_chars
+                if self.after_blank_start:
+                    skip = blank_start(state.text, skip)
+                window = state.text[max(skip, start - self._overlap) :]
                 if any(stop in window for stop in self.stops):
                     self.stopped_at[row] = generated
         return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])
 
     def text(self, row: int) -> str:
         return self._rows[row].text if row < len(self._rows) else ""
+
+
+def ends_in_loop(text: str) -> bool:
+    """Whether the last line of `text` ends in a loop long enough to stop for."""
+    line = text[text.rfind("\n") + 1 :].rstrip()
+    return len(line) >= MIN_LOOP_CHARS and loop_start(line, min_chars=MIN_LOOP_CHARS) is not None
+
+
+class RepetitionCriteria:
+    """Stops a row whose current line ends in a loop (`text.loops.loop_start`) spanning
+    `MIN_LOOP_CHARS` or more: `1. 1. 1. 1.`, `f(g(x), f(g(x), f(g(x), `.
+
+    Generation would otherwise run on to the token limit, and `remove_repetitive_lines`
+    cuts such a line anyway, at the loop's start; the same rule decides both. Only the
+    line being written is read, so a step costs the same at token 5 and at token 500.
+    `stopped_at[row]` is the row's token count then.
+    """
+
+    def __init__(self, tokenizer: Decoder, *, prompt_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.stopped_at: dict[int, int] = {}
+        self._rows: list[_RowText] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        batch = input_ids.shape[0]
+        generated = input_ids.shape[1] - self.prompt_length
+        if not self._rows:
+            self._rows = [_RowText() for _ in range(batch)]
+        active = [row for row in range(batch) if row not in self.stopped_at]
+        if active and generated > 0:
+            first = min(self._rows[row].prefix_offset for row in active)
+            tails = input_ids[:, self.prompt_length + first :].tolist()
+            for row in active:
+                state = self._rows[row]
+                start = state.extend(
+                    self.tokenizer, tails[row][state.prefix_offset - first :], generated
+                )
+                if len(state.text) == start:
+                    continue
+                if ends_in_loop(state.text):
+                    self.stopped_at[row] = generated
+        return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])

@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from starcoder_ls.text.lines import document_lines
+from starcoder_ls.text.loops import loop_start
 from starcoder_ls.types import CompletionContext, Mode
 
 REPEATED_LINES = 3
 """Copies of one line in a row that mark a loop; two identical lines are sometimes real code."""
-LOOP_UNIT = range(2, 41)
-"""Lengths of a fragment that, written `LOOP_COPIES` times at the end of a line, is a loop.
-
-A fragment of one repeated character is left out: `# ------` is a separator, not a loop."""
-LOOP_COPIES = 5
+ENDS_A_PIECE = frozenset(")]};\"'`")
+"""Last characters after which the text before a loop stands on its own (besides a word)."""
 
 
 def remove_repetitive_lines(text: str, ctx: CompletionContext, mode: Mode) -> str | None:
-    """Keep one copy of a line repeated at the end, and drop a last line that ends in a loop.
+    """Keep one copy of a line repeated at the end, and cut a last line that ends in a loop.
 
-    Generation stops at the token limit in the middle of such a loop, so the
-    repeats are at the end of the text, the last copy often cut short; blank
-    lines between the copies do not break the loop. A last line like
-    `foo(foo(foo(foo(foo(` has no sensible end: the line goes, or the whole
-    completion when it is the only line.
+    Generation stops in the middle of such a loop (at the token limit, or at the
+    engine's repetition stop), so the repeats are at the end of the text, the last
+    copy often cut short; blank lines between the copies do not break the loop.
+    A last line like `x = f(a); 1. 1. 1. 1. 1.` keeps what it wrote before the
+    loop when that ends a piece of code (`x = f(a);`); one like `y = foo(foo(foo(`
+    has no sensible end: the line goes, or the whole completion when it is the
+    only line.
     """
     lines = document_lines(text, ctx)
     filled = [number for number, line in enumerate(lines) if line.strip()]
     if not filled:
         return text
     last = lines[filled[-1]].rstrip()
-    if _ends_in_loop(last):
+    start = loop_start(last)
+    if start is not None:
+        kept = _before_loop(text, lines, filled[-1], start, ctx)
+        if kept is not None:
+            return kept
         if len(filled) == 1:
             return None
         return _first_lines(text, filled[-2] + 1)
@@ -58,12 +62,19 @@ def _trailing_copies(lines: list[str], filled: list[int]) -> list[int]:
     return copies
 
 
-def _ends_in_loop(line: str) -> bool:
-    """Any cut of a periodic text is periodic, so the unit can be read off the line's end."""
-    for size in LOOP_UNIT:
-        if size * LOOP_COPIES > len(line):
-            break
-        unit = line[-size:]
-        if len(set(unit)) > 1 and unit.strip() and line.endswith(unit * LOOP_COPIES):
-            return True
-    return False
+def _before_loop(
+    text: str, lines: list[str], number: int, start: int, ctx: CompletionContext
+) -> str | None:
+    """The completion up to the loop on its line `number`, when what precedes the loop on
+    that line is code of the completion's own that can end there; else None."""
+    own = len(ctx.line_prefix) if number == 0 else 0
+    before = lines[number][:start].rstrip()
+    if len(before) <= own:
+        return None
+    written = before[own:]
+    if not any(ch.isalnum() for ch in written):
+        return None
+    if not (before[-1].isalnum() or before[-1] == "_" or before[-1] in ENDS_A_PIECE):
+        return None
+    head = _first_lines(text, number)
+    return f"{head}\n{written}" if number else written

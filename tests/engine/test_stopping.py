@@ -7,10 +7,14 @@ import threading
 import torch
 
 from starcoder_ls.engine.stopping import (
+    MIN_LOOP_CHARS,
     CancelCriteria,
+    RepetitionCriteria,
     StopStringCriteria,
+    blank_start,
     cut_at_stop,
     decode_tokens,
+    ends_in_loop,
 )
 
 
@@ -145,3 +149,67 @@ def test_no_stop_strings_means_no_decoding() -> None:
     criteria = StopStringCriteria(tok, (), prompt_length=1)
     assert run_steps(criteria, [0], [[1, 2]]) == [[False], [False]]
     assert tok.calls == []
+
+
+# -- one-line completions that start with blank lines --------------------------------------
+
+
+def test_blank_start_is_where_content_begins() -> None:
+    assert blank_start("\n\n    x = 1\n") == 6
+    assert blank_start("   ") == 3
+    assert blank_start("ab  c", 2) == 4
+
+
+def test_stops_can_wait_for_content_after_leading_blank_lines() -> None:
+    tokenizer = ByteTokenizer([b"<p>", b"\n", b"    ", b"x", b" = 1"])
+    row = tokenizer.ids(b"\n", b"\n", b"    ", b"x", b" = 1", b"\n")
+    plain = StopStringCriteria(tokenizer, ("\n",), prompt_length=1)
+    waiting = StopStringCriteria(tokenizer, ("\n",), prompt_length=1, after_blank_start=True)
+
+    assert [flags[0] for flags in run_steps(plain, [0], [row])][0] is True
+    flags = [flags[0] for flags in run_steps(waiting, [0], [row])]
+    assert flags == [False, False, False, False, False, True]
+
+
+# -- loops --------------------------------------------------------------------------------
+
+LOOP_PIECES = [b"<p>", b"x = f(a);", b" 1.", b"\n", b"File::create(", b"PathBuf::from(doc), "]
+
+
+def loop_tokenizer() -> ByteTokenizer:
+    return ByteTokenizer(list(LOOP_PIECES))
+
+
+def test_a_line_looping_long_enough_stops_its_row_only() -> None:
+    tokenizer = loop_tokenizer()
+    looping = tokenizer.ids(b"x = f(a);", *[b" 1."] * 30)
+    varied = tokenizer.ids(*[b"x = f(a);", b"\n"] * 15, b" 1.")
+    check = RepetitionCriteria(tokenizer, prompt_length=1)
+
+    flags = run_steps(check, [0], [looping, varied])
+
+    assert any(step[0] for step in flags)
+    assert not any(step[1] for step in flags)
+    stopped = check.stopped_at[0]
+    text = decode_tokens(tokenizer, looping[:stopped])
+    assert text.count(" 1.") * 3 >= MIN_LOOP_CHARS  # not before the loop spans that much
+    assert not ends_in_loop(decode_tokens(tokenizer, looping[: stopped - 1]))
+    assert all(step[0] for step in flags[stopped - 1 :])  # a stopped row stays stopped
+
+
+def test_a_loop_of_calls_stops_like_a_loop_of_numbers() -> None:
+    tokenizer = loop_tokenizer()
+    row = tokenizer.ids(*[b"File::create(", b"PathBuf::from(doc), "] * 10)
+    check = RepetitionCriteria(tokenizer, prompt_length=1)
+
+    run_steps(check, [0], [row])
+
+    assert 0 in check.stopped_at and check.stopped_at[0] < len(row)
+
+
+def test_short_repeats_and_repeated_lines_do_not_stop() -> None:
+    assert not ends_in_loop("[0, 0, 0, 0, 0, 0]")  # five copies, but short: code
+    assert not ends_in_loop("x += 1\nx += 1\nx += 1\nx += 1\nx += 1\nx += 1\nx += 1\n")
+    assert not ends_in_loop("# " + "-" * 60)
+    assert ends_in_loop("y = " + "1. " * 20)
+    assert not ends_in_loop("1. " * 20 + "\nx = 1")  # the loop is over: a new line began

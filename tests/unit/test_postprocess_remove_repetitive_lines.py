@@ -56,3 +56,51 @@ def test_a_last_line_ending_in_a_loop_is_dropped() -> None:
 
 def test_a_single_line_ending_in_a_loop_drops_the_completion() -> None:
     assert remove("x = █\n", "[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0") is None
+
+
+@pytest.mark.parametrize(
+    ("marked", "completion", "expected"),
+    [
+        pytest.param("x = █\n", "f(a); 1. 1. 1. 1. 1. 1. 1.", "f(a);", id="statement-then-loop"),
+        pytest.param(
+            "let f = █\n",
+            "open(doc)File::create(PathBuf::from(doc), File::create(PathBuf::from(doc), "
+            "File::create(PathBuf::from(doc), File::create(PathBuf::from(doc), "
+            "File::create(PathBuf::from(doc), File::cre",
+            "open(doc)",
+            id="call-then-loop-of-calls",
+        ),
+        pytest.param(
+            "def f(x):\n    █\n",
+            "y = 2\n    return y 1. 1. 1. 1. 1. 1.",
+            "y = 2\n    return y",
+            id="later-line",
+        ),
+    ],
+)
+def test_the_code_before_a_loop_is_kept_when_it_can_end_there(
+    marked: str, completion: str, expected: str
+) -> None:
+    assert remove(marked, completion) == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "completion", "expected"),
+    [
+        pytest.param("x = █\n", "1. 1. 1. 1. 1. 1. 1. 1.", None, id="only-the-loop"),
+        pytest.param("1. 1. 1. █\n", "1. 1. 1. 1. 1.", None, id="loop-begun-before-the-cursor"),
+        pytest.param("x = █\n", "(foo(foo(foo(foo(foo(foo(", None, id="punctuation-before"),
+        pytest.param(
+            "def f(x):\n    █\n", "y = 2\n    z = foo(foo(foo(foo(foo(foo(", "y = 2", id="open-end"
+        ),
+    ],
+)
+def test_a_loop_with_nothing_that_can_end_before_it_goes(
+    marked: str, completion: str, expected: str | None
+) -> None:
+    assert remove(marked, completion) == expected
+
+
+def test_single_line_mode_keeps_the_code_before_a_loop_too() -> None:
+    text = "f(a); 1. 1. 1. 1. 1. 1. 1."
+    assert remove_repetitive_lines(text, ctx_from("x = █\n"), Mode.SINGLE_LINE) == "f(a);"

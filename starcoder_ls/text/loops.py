@@ -1,0 +1,36 @@
+"""A line that ends in one fragment written again and again: a model caught in a loop.
+
+The engine stops a generation on it (engine/stopping.py) and the filter cuts it
+(postprocess/remove_repetitive_lines.py); both read it the same way, from here.
+"""
+
+from __future__ import annotations
+
+LOOP_UNIT = range(2, 41)
+"""Lengths of a fragment that, written `LOOP_COPIES` times at the end of a line, is a loop.
+
+A fragment of one repeated character is left out: `# ------` is a separator, not a loop."""
+LOOP_COPIES = 5
+
+
+def loop_start(line: str, *, min_chars: int = 0) -> int | None:
+    """Where the loop at the end of `line` begins, or None when it ends in none.
+
+    A loop is `LOOP_COPIES` or more copies of a fragment of `LOOP_UNIT` characters (not
+    one character repeated, not blanks), spanning at least `min_chars`. Any cut of a
+    periodic text is periodic, so the fragment is read off the line's end (the last copy
+    may be cut short), and the loop begins where the period does: `y = foo(foo(foo(fo`
+    loops from the first `foo(`. The shortest fragment wins.
+    """
+    for size in LOOP_UNIT:
+        if size * LOOP_COPIES > len(line):
+            break
+        unit = line[-size:]
+        if len(set(unit)) == 1 or not unit.strip() or not line.endswith(unit * LOOP_COPIES):
+            continue
+        start = len(line) - size * LOOP_COPIES
+        while start > 0 and line[start - 1] == line[start - 1 + size]:
+            start -= 1
+        if len(line) - start >= min_chars:
+            return start
+    return None
