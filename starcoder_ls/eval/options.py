@@ -59,6 +59,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         help="nextline: draw N lines in each language of --path instead of --limit in all",
     )
     parser.add_argument(
+        "--only",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="ask only the drawn tasks whose ids FILE lists (one a line): part of a draw again, "
+        "e.g. where one setting can change the answer",
+    )
+    parser.add_argument(
         "--invoked",
         action="store_true",
         help="ask as an explicit request (greedy + sampled candidates) and score the first "

@@ -38,7 +38,20 @@ LOAD_TIMEOUT_S = 900.0
 
 
 def build_tasks(args: argparse.Namespace) -> tuple[list[Task], int, Path]:
-    """(the drawn tasks, how many there were to draw from, the folder their URIs live in)."""
+    """(the drawn tasks, how many there were to draw from, the folder their URIs live in);
+    with `--only`, the drawn tasks it names."""
+    tasks, available, root = _drawn_tasks(args)
+    only = getattr(args, "only", None)
+    if only is None:
+        return tasks, available, root
+    wanted = {line.strip() for line in only.read_text().splitlines() if line.strip()}
+    unknown = wanted - {task.task_id for task in tasks}
+    if unknown:
+        raise SystemExit(f"--only names tasks this draw does not have: {sorted(unknown)[:5]}")
+    return [task for task in tasks if task.task_id in wanted], available, root
+
+
+def _drawn_tasks(args: argparse.Namespace) -> tuple[list[Task], int, Path]:
     if args.benchmark == "nextline":
         if args.path is None:
             raise SystemExit(
@@ -187,6 +200,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "tasks_available": available,
             "limit": args.limit,
             "per_language": getattr(args, "per_language", None),
+            "only": None if getattr(args, "only", None) is None else str(args.only),
             "seed": args.seed,
             "cursor": args.cursor if args.benchmark in ("single-line", "multi-line") else None,
             "path": str(args.path) if args.benchmark == "nextline" else str(args.data),

@@ -3,12 +3,16 @@ model (answers and log lines made up by hand)."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
+
+import pytest
 
 from starcoder_ls.eval.nextline import language_of, nextline_tasks, source_files
 from starcoder_ls.eval.per_language import by_language, language_table
 from starcoder_ls.eval.report import Item, variants
+from starcoder_ls.eval.runner import build_tasks
 from starcoder_ls.eval.scoring import Answer, Edit
 from starcoder_ls.eval.server_log import Generation, ServerLog, parse
 from starcoder_ls.eval.tasks import Task
@@ -36,6 +40,7 @@ def test_the_corpus_holds_only_the_seven_languages_and_no_prose() -> None:
 
 
 def _tree(tmp_path: Path) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "a.py").write_text("".join(f"x{i} = {i}\n" for i in range(40)))
     (tmp_path / "b.go").write_text("".join(f"var y{i} = {i}\n" for i in range(30)))
     (tmp_path / "c.rs").write_text("fn main() {}\n")
@@ -184,3 +189,25 @@ def test_an_item_without_a_log_reports_no_tokens() -> None:
     assert requests["generated"] == 0 and requests["tokens_median"] is None
     assert not math.isnan(requests["p50_ms"])
     assert item.to_json()["generation"] is None and item.to_json()["language"] == "c"
+
+
+def test_only_asks_the_named_tasks_of_the_same_draw(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "src")
+    args = argparse.Namespace(
+        benchmark="nextline",
+        path=root,
+        limit=None,
+        seed=0,
+        open_related=0,
+        per_language=5,
+        only=None,
+    )
+    every, available, _ = build_tasks(args)
+    chosen = [every[1].task_id, every[7].task_id]
+    (tmp_path / "ids.txt").write_text("\n".join(chosen) + "\n\n")
+    args.only = tmp_path / "ids.txt"
+    tasks, again, _ = build_tasks(args)
+    assert [t.task_id for t in tasks] == chosen and again == available
+    (tmp_path / "ids.txt").write_text("nowhere.py:1:1\n")
+    with pytest.raises(SystemExit, match="nowhere"):
+        build_tasks(args)
