@@ -73,6 +73,29 @@ class VSCode:
             if (match := RECORD.match(line))
         ]
 
+    def edit_user_settings(self, settings: dict[str, Any]) -> None:
+        """As a user does: Open User Settings (JSON), replace the text, save, close."""
+        page = self.bench.page
+        self.bench.command("Preferences: Open User Settings (JSON)")
+        page.wait_for_selector('.tab.active[aria-label*="settings.json"]', timeout=30_000)
+        page.wait_for_selector(".monaco-editor.focused", timeout=30_000)
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Delete")
+        # One line, inserted rather than typed: no auto-closing or auto-indenting.
+        page.keyboard.insert_text(json.dumps(settings))
+        page.keyboard.press("Control+S")
+        path = self.server.user_data / "User" / "settings.json"
+        rig.until("settings.json saved", lambda: path.read_text() == json.dumps(settings), 30)
+        page.keyboard.press("Control+W")
+
+    def restore_add_py(self) -> None:
+        """The sample as it was, in the editor too (VS Code reloads a file changed on disk)."""
+        path = self.project / "add.py"
+        if path.read_text() != ADD_PY:
+            path.write_text(ADD_PY)
+            self.bench.open_file("add.py")
+            rig.until("the editor to show the file again", self.bench.editor_matches_add_py, 30)
+
     def suggestion_after_typing(self) -> str:
         """Retypes the space after `return` on line 2 and waits for the ghost text."""
         self.bench.open_file("add.py")
@@ -185,6 +208,58 @@ def test_output_channel_shows_each_line_at_its_level(vscode: VSCode) -> None:
         assert "[error] starcoder_ls." not in shown.inner_text()
         vscode.bench.screenshot("output-channel")
         vscode.bench.page.keyboard.press("Escape")
+
+
+def test_accepting_word_by_word_keeps_the_rest_shown_from_the_cache(vscode: VSCode) -> None:
+    bench = vscode.bench
+    page = bench.page
+    with bench.step("partial-accept"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        vscode.restore_add_py()
+        ghost = vscode.suggestion_after_typing()
+        assert ghost.startswith("a + b"), ghost
+        before = vscode.stats()
+        bench.page.keyboard.press("Escape")  # the palette of the probe took the focus
+        vscode.suggestion_after_typing()
+        page.keyboard.press("Control+ArrowRight")  # editor.action.inlineSuggest.acceptNextWord
+        rest = rig.until(
+            "the rest of the suggestion after one word",
+            lambda: (g := bench.ghost_text().replace("\xa0", " ")) and g != ghost and g,
+            30,
+        )
+        assert ghost.endswith(rest) and rest != ghost, (ghost, rest)
+        page.keyboard.press("Control+ArrowRight")
+        rig.until(
+            "less of the suggestion after a second word",
+            lambda: len(bench.ghost_text()) < len(rest),
+            30,
+        )
+        bench.screenshot("partial-accept")
+        after = vscode.stats()
+        assert after["modelCalls"] == before["modelCalls"], (before, after)
+
+
+def test_settings_and_toggle_reach_the_server(vscode: VSCode) -> None:
+    bench = vscode.bench
+    with bench.step("setting-off"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        vscode.edit_user_settings({**SETTINGS, "starcoder.enabled": False})
+        vscode.wait_status("the off status", lambda s: "codicon-circle-slash" in s, 60)
+        vscode.restore_add_py()
+        bench.open_file("add.py")
+        bench.go_to_line_end(ADD_LINE)
+        bench.page.keyboard.press("Backspace")
+        bench.page.keyboard.type(" ")
+        bench.page.keyboard.press("Alt+Backslash")  # asked explicitly, still nothing
+        with pytest.raises(AssertionError, match="timed out"):
+            rig.until("no ghost text while off", bench.ghost_text, 8)
+    with bench.step("toggle-on"):
+        bench.page.click(rig.Workbench.STATUS)  # the item's command: StarCoder: Toggle
+        vscode.wait_status("the ready status again", lambda s: "codicon-sparkle" in s, 60)
+        settings = json.loads((vscode.server.user_data / "User" / "settings.json").read_text())
+        assert settings.get("starcoder.enabled") is True, settings
+        assert vscode.suggestion_after_typing().strip()
+        bench.page.keyboard.press("Escape")
 
 
 def test_server_killed_is_reported_and_restart_brings_suggestions_back(vscode: VSCode) -> None:

@@ -205,7 +205,7 @@ class CodeServer:
         self.probe_dir = root / "probe"
         for folder in (self.user_data / "User", self.extensions, self.probe_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        (self.user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=1))
+        self.write_settings(settings)
         self.config = root / "config.yaml"
         self.config.write_text("auth: none\ncert: false\n")
         self.port = free_port()
@@ -231,6 +231,10 @@ class CodeServer:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "STARCODER_PROBE_DIR": str(self.probe_dir)}
+
+    def write_settings(self, settings: dict[str, Any]) -> None:
+        """User settings, as settings.json edited by hand (VS Code watches the file)."""
+        (self.user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=1))
 
     def install(self, vsix: Path) -> None:
         done = subprocess.run(
@@ -381,6 +385,14 @@ class Workbench:
         box.fill(f":{line}")
         self.page.keyboard.press("Enter")
         self.page.keyboard.press("End")
+
+    def editor_matches_add_py(self) -> bool:
+        """Line 2 of the active editor is back to `return ` with nothing after it."""
+        text = self.page.evaluate(
+            "() => [...document.querySelectorAll('.monaco-editor.focused .view-line')]"
+            ".map(e => e.textContent).join('\\n')"
+        )
+        return "return a" not in text.replace("\xa0", " ")
 
     def ghost_text(self) -> str:
         """The inline suggestion shown in the active editor ('' when none)."""
