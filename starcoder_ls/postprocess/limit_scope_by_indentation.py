@@ -5,15 +5,22 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
+from functools import cache
 
 from starcoder_ls.text.lines import following_non_blank_lines, indent_width, indentation
 from starcoder_ls.text.literals import inside_string, string_spans
 from starcoder_ls.types import CompletionContext, Mode
 
-_CLOSER = re.compile(r"[)\]}]|(?:end|fi|done|esac)\b(?!\s*[=(.,])")
-_REOPENER = re.compile(
-    r"(?:[)\]}]\s*)?(?:else|elif|elsif|except|catch|finally|rescue|ensure)\b|[)\]}].*[{(\[:]$"
-)
+_CLOSING_BRACKETS = ")]}"
+_CLOSING_WORDS = ("end", "fi", "done", "esac")
+"""Lines that close a block in Ruby, Lua, shell (`end`, `fi`, `done`, `esac`)."""
+_CONTINUING_WORDS = (
+    "else", "elif", "elsif", "elseif", "except", "catch", "finally", "rescue", "ensure",
+)  # fmt: skip
+"""Lines that go on with the statement a header began (`else:`, `} catch (e) {`)."""
+
+_CLOSER = re.compile(rf"[)\]}}]|(?:{'|'.join(_CLOSING_WORDS)})\b(?!\s*[=(.,])")
+_REOPENER = re.compile(rf"(?:[)\]}}]\s*)?(?:{'|'.join(_CONTINUING_WORDS)})\b|[)\]}}].*[{{(\[:]$")
 
 
 def limit_scope_by_indentation(text: str, ctx: CompletionContext, mode: Mode) -> str | None:
@@ -92,25 +99,91 @@ def _document_needs_closer(ctx: CompletionContext, width: int) -> bool:
     return not (next_width == width and _CLOSER.match(below[0].strip()))
 
 
-_LINE_STARTS = string.ascii_letters + "_#@\"'`"
-"""How a Python line can start that is neither indentation nor a closing bracket."""
-
-
 def block_exit_stops(ctx: CompletionContext, mode: Mode, sees_suffix: bool) -> tuple[str, ...]:
     """Where to stop a multi-line model that never saw the text after the cursor.
 
-    In Python a line indented less than the blank cursor line has left the cursor's
-    block, which this filter cuts anyway: stopping there changes no suggestion and
-    saves the tokens, most of the wait on a CPU (3x less on HumanEval multi-line holes,
-    same pass@1; docs/quality.md). A stop at the suffix's next line written whole was
-    tried as well and removed: it never fired in those runs.
+    A line indented outside the cursor's block ends what `limit_scope_by_indentation`
+    keeps: stopping there changes no suggestion and saves the tokens, most of the wait
+    on a CPU (3x less on HumanEval multi-line holes, same pass@1; docs/quality.md).
+    Outside means left of the blank cursor line, or not right of a header on it, in
+    any language: `\n}`, `\n    return`, `\ndef`. Where the filter keeps such a line
+    (a closing `}` or `end` the document lacks, after a header an `else` or `} catch`),
+    no line that may start so is a stop there; a stop at a later line still ends the
+    generation after the filter's cut.
+
+    Three cases slip through, each needing something a string match cannot see: a
+    model that leaves the cursor line blank and starts outside the block (the filter
+    would move that line up to the cursor), an outside line inside a string literal
+    the completion opened, and a model whose indentation step changes after the block
+    (`normalize_indentation` reads its step from the whole text). A model that sees
+    the suffix ends the middle by itself and gets no stops. A stop at the suffix's
+    next line written whole was tried as well and removed: it never fired.
     """
-    if mode is not Mode.MULTI_LINE or sees_suffix:
+    if mode is not Mode.MULTI_LINE or sees_suffix or ctx.line_suffix.strip():
         return ()
-    indent, unit = ctx.line_prefix, ctx.indent_unit
-    blank = not (indent.strip() or ctx.line_suffix.strip())
-    if ctx.language_id != "python" or not indent or not blank:
-        return ()
-    levels = len(indent) // len(unit)
-    outer = [unit * level for level in range(levels)] if indent == unit * levels else [""]
-    return tuple(f"\n{lead}{start}" for lead in outer for start in _LINE_STARTS)
+    if string_spans("", ctx):
+        return ()  # the cursor is inside a string: the filter skips its lines
+    header = bool(ctx.line_prefix.strip())
+    stops: list[str] = []
+    for lead in _outer_leads(ctx, header):
+        width = indent_width(lead, ctx)
+        kept = _document_needs_closer(ctx, width)
+        words = (_CLOSING_WORDS + _CONTINUING_WORDS if header else _CLOSING_WORDS) if kept else ()
+        stops.extend(f"\n{lead}{start}" for start in _line_starts(words))
+    return tuple(stops)
+
+
+def _outer_leads(ctx: CompletionContext, header: bool) -> list[str]:
+    """The indentations, in whole units, that a line has when it has left the block.
+
+    They are narrower than the blank cursor line, or at most as wide as the header.
+    Normalization leaves them as written: it moves only lines deeper than the cursor line.
+    """
+    unit = ctx.indent_unit
+    if not unit or unit.strip(unit[0]) or unit[0] not in " \t":
+        return []
+    cursor = indent_width(ctx.line_prefix, ctx)
+    leads, lead = [], ""
+    while indent_width(lead, ctx) < cursor or (header and indent_width(lead, ctx) == cursor):
+        leads.append(lead)
+        lead += unit
+    return leads
+
+
+_FIRST_CHARS = string.ascii_letters + "_$#@/\"'`<[(*!" + _CLOSING_BRACKETS
+"""How a line of code starts, past its indentation."""
+_NEXT_CHARS = string.ascii_lowercase + "_"
+_START_LENGTH = 3
+"""Longest start spelled out past a word the filter keeps: `fil` is no `fi`, `exp` no `except`."""
+
+
+@cache
+def _line_starts(kept_words: tuple[str, ...]) -> tuple[str, ...]:
+    """Starts of lines that `_CLOSER` and `_REOPENER` match for none of `kept_words`.
+
+    With no words, every start: no line is kept there. Otherwise closing brackets go,
+    and a letter that begins a kept word is spelled on (`e` becomes `ex`, `el`... but
+    not `en`, which may be `end`), up to `_START_LENGTH` characters.
+    """
+    if not kept_words:
+        return tuple(_FIRST_CHARS)
+    starts: list[str] = []
+    pending = [char for char in _FIRST_CHARS if char not in _CLOSING_BRACKETS]
+    while pending:
+        start = pending.pop(0)
+        if not _may_begin_word(start, kept_words):
+            starts.append(start)
+        elif len(start) < _START_LENGTH and any(word.startswith(start) for word in kept_words):
+            pending.extend(start + char for char in _NEXT_CHARS)
+    return tuple(starts)
+
+
+def _may_begin_word(start: str, words: tuple[str, ...]) -> bool:
+    """Whether a line starting with `start` may start with one of `words` as a whole word."""
+    for word in words:
+        if word.startswith(start):
+            return True
+        rest = start[len(word) :]
+        if start.startswith(word) and not (rest[:1].isalnum() or rest[:1] == "_"):
+            return True
+    return False

@@ -127,3 +127,125 @@ def test_above_an_existing_body_only_the_header_is_kept() -> None:
     ctx = ctx_from("def f(brackets):\n    for b in brackets:\n        █\n            depth += 1\n")
     completion = 'if b == "(":\n            depth += 1\n        elif b == ")":'
     assert limit_scope_by_indentation(completion, ctx, Mode.MULTI_LINE) == 'if b == "(":'
+
+
+# -- each language's way of ending a block ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language_id", "marked", "completion", "expected"),
+    [
+        pytest.param(
+            "typescript",
+            "class A {\n  get(): number {\n    █\n  }\n}\n",
+            "return 1;\n  }\n\n  set(x: number): void {}\n}",
+            "return 1;",
+            id="typescript-existing-brace",
+        ),
+        pytest.param(
+            "typescript",
+            "class A {\n  get(): number {\n    █",
+            "return 1;\n  }\n\n  set(x: number): void {}\n}",
+            "return 1;\n  }",
+            id="typescript-missing-brace",
+        ),
+        pytest.param(
+            "javascript",
+            "it('works', () => {\n  █",
+            "expect(f()).toBe(1);\n});\n\nit('fails', () => {",
+            "expect(f()).toBe(1);\n});",
+            id="javascript-callback-closer",
+        ),
+        pytest.param(
+            "java",
+            "class A {\n    void f() {\n        try {█\n    }\n}\n",
+            "\n            g();\n        } catch (Exception e) {\n            h();\n"
+            "        } finally {\n            i();\n        }\n    }",
+            "\n            g();\n        } catch (Exception e) {\n            h();\n"
+            "        } finally {\n            i();\n        }",
+            id="java-catch-finally",
+        ),
+        pytest.param(
+            "c",
+            "void f(void) {\n    do {█\n}\n",
+            "\n        step();\n    } while (more());\n}",
+            "\n        step();\n    } while (more());",
+            id="c-do-while",
+        ),
+        pytest.param(
+            "cpp",
+            "namespace app {\nint f() {\n    █\n}\n}  // namespace app\n",
+            "return 1;\n}\n\nint g() {\n    return 2;\n}",
+            "return 1;",
+            id="cpp-namespace-at-column-0",
+        ),
+        pytest.param(
+            "go",
+            "func f(x int) int {\n\tif x > 0 {█\n\treturn 0\n}\n",
+            "\n\t\treturn 1\n\t} else if x < 0 {\n\t\treturn -1\n\t}\n\treturn 0\n}",
+            "\n\t\treturn 1\n\t} else if x < 0 {\n\t\treturn -1\n\t}",
+            id="go-else-if",
+        ),
+        pytest.param(
+            "go",
+            "func f(x int) {\n\tswitch x {\n\tcase 1:█\n\t}\n}\n",
+            "\n\t\tone()\n\tcase 2:\n\t\ttwo()\n\t}",
+            "\n\t\tone()",
+            id="go-next-case",
+        ),
+        pytest.param(
+            "rust",
+            "fn f(x: i32) -> i32 {\n    match x {\n        0 => {█\n    }\n}\n",
+            "\n            zero()\n        }\n        _ => other(),\n    }",
+            "\n            zero()\n        }",
+            id="rust-match-arm",
+        ),
+        pytest.param(
+            "python",
+            "def f():\n    try:█\n",
+            "\n        g()\n    except ValueError:\n        h()\n    finally:\n        i()\n"
+            "\n\ndef g():",
+            "\n        g()\n    except ValueError:\n        h()\n    finally:\n        i()",
+            id="python-except-finally",
+        ),
+        pytest.param(
+            "python",
+            "class A:\n    def f(self):\n        █\n\n    @property\n    def g(self):\n",
+            "return 1\n\n    @property\n    def g(self):",
+            "return 1",
+            id="python-decorator-outside",
+        ),
+        pytest.param(
+            "ruby",
+            "def f(x)\n  if x█\nend\n",
+            "\n    a\n  elsif x > 1\n    b\n  else\n    c\n  end\nend",
+            "\n    a\n  elsif x > 1\n    b\n  else\n    c\n  end",
+            id="ruby-elsif-else-end",
+        ),
+        pytest.param(
+            "ruby",
+            "def f\n  █\nend\n",
+            "g\nrescue StandardError\n  h\nend",
+            "g",
+            id="ruby-rescue-on-a-blank-line-is-outside",
+        ),
+        pytest.param(
+            "lua",
+            "function f(x)\n  if x then█\nend\n",
+            "\n    a()\n  elseif y then\n    b()\n  end\nend",
+            "\n    a()\n  elseif y then\n    b()\n  end",
+            id="lua-elseif",
+        ),
+        pytest.param(
+            "lua",
+            "function f(xs)\n  for _, x in ipairs(xs) do\n    █\n  end\nend\n",
+            "print(x)\n  end\nend",
+            "print(x)",
+            id="lua-existing-end",
+        ),
+    ],
+)
+def test_each_language_ends_its_block_its_own_way(
+    language_id: str, marked: str, completion: str, expected: str
+) -> None:
+    assert limit(marked, completion, language_id) == expected
