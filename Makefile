@@ -14,7 +14,7 @@ else
 TORCH_SPEC := torch==2.13.0
 endif
 
-.PHONY: setup run serve test lint bench clean fuzz soak
+.PHONY: setup run serve test lint bench clean fuzz soak screenshots
 
 setup: $(STAMP)
 
@@ -58,6 +58,12 @@ soak: setup
 lint: setup
 	$(VENV)/bin/ruff check starcoder_ls tests
 	$(VENV)/bin/ruff format --check starcoder_ls tests
+
+# The pictures of editors/screenshots/ (README, editors/README.md), taken by the rig of
+# tests/editors/test_vscode_real.py: VS Code (code-server) in chromium, the embedded model.
+screenshots: setup
+	bash editors/install-test-editors.sh
+	$(PY) -m tests.editors.screenshots editors/screenshots
 
 bench: setup
 	$(VENV)/bin/starcoder-ls bench
