@@ -106,18 +106,19 @@ def block_exit_stops(ctx: CompletionContext, mode: Mode, sees_suffix: bool) -> t
     keeps: stopping there changes no suggestion and saves the tokens, most of the wait
     on a CPU (3x less on HumanEval multi-line holes, same pass@1; docs/quality.md).
     Outside means left of the blank cursor line, or not right of a header on it, in
-    any language: `\n}`, `\n    return`, `\ndef`. Where the filter keeps such a line
+    any language: a line starting `}`, `    return` or `def`. Where the filter keeps such a line
     (a closing `}` or `end` the document lacks, after a header an `else` or `} catch`),
     no line that may start so is a stop there; a stop at a later line still ends the
     generation after the filter's cut.
 
-    Three cases slip through, each needing something a string match cannot see: a
-    model that leaves the cursor line blank and starts outside the block (the filter
-    would move that line up to the cursor), an outside line inside a string literal
-    the completion opened, and a model whose indentation step changes after the block
-    (`normalize_indentation` reads its step from the whole text). A model that sees
-    the suffix ends the middle by itself and gets no stops. A stop at the suffix's
-    next line written whole was tried as well and removed: it never fired.
+    Three cases slip through, each needing more than a string match can see: a model
+    that leaves the cursor line blank and starts outside the block (the pipeline would
+    move that line up to the cursor; stopped, nothing shows), an outside line inside a
+    string literal the answer opened, and a model whose indentation step changes after
+    the block (`normalize_indentation` reads the step from every line it gets: stopped,
+    from the block's own lines). A model that sees the suffix ends the middle by
+    itself and gets no stops. A stop at the suffix's next line written whole was
+    tried as well and removed: it never fired.
     """
     if mode is not Mode.MULTI_LINE or sees_suffix or ctx.line_suffix.strip():
         return ()

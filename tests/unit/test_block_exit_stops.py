@@ -322,6 +322,18 @@ def test_a_model_that_leaves_the_cursor_line_blank_is_stopped_before_its_first_l
     assert whole is not None and whole.text.startswith("def g():")
 
 
+def test_a_stopped_answer_is_reindented_from_the_block_alone() -> None:
+    """The other known difference, for the better: `normalize_indentation` reads the model's
+    step from every line it gets. Whole, this answer's next function (2 columns, as the
+    document) hides the 4-column step of the block, which stays; stopped, the block is
+    all there is, and it is re-indented as the document."""
+    marked = "function f(xs) {\n  for (const x of xs) {\n    █\n  }\n}\n"
+    answer = "if (x) {\n        g(x);\n    }\n  }\n}\n\nfunction h(y) {\n  if (y) {\n      z();\n"
+    whole, early, _ = with_and_without_stop(marked, "javascript", answer)
+    assert whole is not None and whole.text == "if (x) {\n        g(x);\n    }"
+    assert early is not None and early.text == "if (x) {\n      g(x);\n    }"
+
+
 # -- the stops against random answers ---------------------------------------------------
 
 _FUZZ_PLACES = [
