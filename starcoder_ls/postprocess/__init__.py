@@ -71,11 +71,11 @@ def engine_stops(
     """The stop strings of every filter of the pipeline in `ENGINE_STOPS` but those named
     in `skip`: a disabled filter cuts nothing, so stopping early for it would change the
     answer."""
-    stops: list[str] = []
+    stops: dict[str, None] = {}  # ordered and without repeats, in linear time
     for step in FILTERS:
         rule = ENGINE_STOPS.get(step)
         if rule is not None and step.__name__ not in skip:
-            stops.extend(stop for stop in rule(ctx, mode, sees_suffix) if stop not in stops)
+            stops.update(dict.fromkeys(rule(ctx, mode, sees_suffix)))
     return tuple(stops)
 
 
