@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starcoder_ls.text.lines import (
+    EVIDENCE_CHARS,
     cursor_line_indentation,
     indentation,
     shows_indent_unit,
@@ -78,6 +79,8 @@ def _to_spaces(lines: list[str], ctx: CompletionContext) -> Callable[[str], str]
         if "\t" not in indentation(line) and len(indentation(line)) > base
     ]
     step = _unit(deeper)
+    if step is not None and step != len(unit) and _opens_blocks_by(ctx, step):
+        step = None  # the document's own blocks also step by the model's width: keep it
     moved = 0
 
     def reindent(lead: str) -> str:
@@ -94,6 +97,38 @@ def _to_spaces(lines: list[str], ctx: CompletionContext) -> Callable[[str], str]
         return " " * (base + levels * len(unit))
 
     return reindent
+
+
+_BLOCK_OPENERS = ("{", ":")
+_MIN_BLOCKS = 2
+
+
+def _opens_blocks_by(ctx: CompletionContext, step: int) -> bool:
+    """Whether blocks near the cursor are indented by `step` spaces too (a line ending in
+    `{` or `:`, then one deeper by exactly that), in a document whose unit is another:
+    files that mix two-space and four-space functions (or code from two projects) have
+    a unit by majority only, and the model's four-space body may be the document's own.
+    Continuation lines (`foo(` then a line four deeper) are no evidence: Google's style
+    indents blocks by two and continuations by four."""
+    near = (
+        ctx.prefix[-EVIDENCE_CHARS:].split("\n")[1:] + ctx.suffix[:EVIDENCE_CHARS].split("\n")[:-1]
+    )
+    found, previous = 0, None
+    for line in near:
+        if not line.strip():
+            continue
+        width = len(indentation(line))
+        if (
+            previous is not None
+            and previous[1].endswith(_BLOCK_OPENERS)
+            and "\t" not in indentation(line)
+            and width - previous[0] == step
+        ):
+            found += 1
+            if found >= _MIN_BLOCKS:
+                return True
+        previous = (width, line.rstrip())
+    return False
 
 
 def _unit(widths: list[int]) -> int | None:

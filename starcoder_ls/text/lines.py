@@ -61,7 +61,7 @@ def shows_indent_unit(ctx: CompletionContext) -> bool:
     rewriting the completion to a guess would be worse than leaving it alone.
     """
     marker = "\n" + ctx.indent_unit
-    return marker in ctx.prefix[-_EVIDENCE_CHARS:] or marker in ctx.suffix[:_EVIDENCE_CHARS]
+    return marker in ctx.prefix[-EVIDENCE_CHARS:] or marker in ctx.suffix[:EVIDENCE_CHARS]
 
 
-_EVIDENCE_CHARS = 20_000
+EVIDENCE_CHARS = 20_000

@@ -177,3 +177,49 @@ def test_lines_inside_each_languages_multi_line_strings_are_kept(
     language_id: str, marked: str, completion: str, expected: str
 ) -> None:
     assert normalize(marked, completion, language_id) == expected
+
+
+MIXED_C = """\
+static int get(PVector *self, int i) {
+  if (i < 0) {
+    return -1;
+  }
+  return self->items[i];
+}
+
+static int count(PVector *self) {
+  if (self == NULL) {
+    return 0;
+  }
+  return self->count;
+}
+
+static PyObject* extend(PVector *self, PyObject *it) {
+    if (it == NULL) {
+        return NULL;
+    }
+    return append(self, it);
+}
+
+static PyObject* copy(█
+"""
+
+
+def test_a_document_that_mixes_widths_keeps_a_body_in_its_other_width() -> None:
+    """pvectorcmodule.c: two-space functions by majority, four-space ones further down."""
+    body = "PVector *self) {\n    if (self == NULL) {\n        return NULL;\n    }"
+    assert normalize(MIXED_C, body, "c") == body
+
+
+def test_google_style_continuations_are_no_evidence_for_four_space_blocks() -> None:
+    """Blocks step by two; continuation lines (after `(`, an operator) by four."""
+    marked = (
+        "class A {\n  int f(int a,\n      int b) {\n    if (a > b) {\n      return g(\n"
+        "          a, b);\n    }\n    return 0;\n  }\n\n"
+        "  int h(int x) {\n    if (x > 0) {\n      return call(\n          x);\n    }\n"
+        "    for (int i = 0; i < x; i++) {\n      x--;\n    }\n"
+        "    return 0;\n  }\n\n  int k() {█\n  }\n}\n"
+    )
+    assert ctx_from(marked, language_id="java").indent_unit == "  "
+    completion = "\n      return 1;\n  }"  # four deeper than the header's two
+    assert normalize(marked, completion, "java") == "\n    return 1;\n  }"
