@@ -131,6 +131,8 @@ def test_accepting_word_by_word_keeps_the_rest_shown_from_the_cache(vscode: VSCo
         bench.screenshot("partial-accept")
         after = vscode.stats()
         assert after["modelCalls"] == before["modelCalls"], (before, after)
+        bench.open_file("add.py")
+        bench.command("File: Revert File")  # the words accepted are not kept
 
 
 def test_settings_and_toggle_reach_the_server(vscode: VSCode) -> None:
@@ -154,6 +156,28 @@ def test_settings_and_toggle_reach_the_server(vscode: VSCode) -> None:
         assert settings.get("starcoder.enabled") is True, settings
         assert vscode.suggestion_after_typing().strip()
         bench.page.keyboard.press("Escape")
+
+
+def test_trace_follows_the_output_channels_log_level(vscode: VSCode) -> None:
+    """What editors/README.md says: the channel's log level turns the LSP trace on."""
+    bench = vscode.bench
+    with bench.step("trace"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        assert not any(level == "trace" for level, _ in vscode.channel())
+        bench.command("Developer: Set Log Level...")
+        bench.pick("StarCoder")
+        bench.pick("Trace")
+        vscode.restore_add_py()
+        vscode.suggestion_after_typing()
+        bench.page.keyboard.press("Escape")
+        rig.until(
+            "a traced inline completion request",
+            lambda: any(
+                level == "trace" and "textDocument/inlineCompletion" in text
+                for level, text in vscode.channel()
+            ),
+            30,
+        )
 
 
 def test_server_killed_is_reported_and_restart_brings_suggestions_back(vscode: VSCode) -> None:

@@ -364,16 +364,36 @@ class Workbench:
         box = self.page.wait_for_selector(QUICK_INPUT, state="visible", timeout=20_000)
         box.fill(f">{title}")
         self.page.wait_for_selector(
-            f'.quick-input-list .monaco-list-row[aria-label*="{title}"]', timeout=20_000
+            f'.quick-input-list .monaco-list-row.focused[aria-label*="{title}"]', timeout=20_000
+        )
+        self.page.keyboard.press("Enter")
+
+    def pick(self, label: str) -> None:
+        """Chooses the entry of the open quick pick whose label holds `label`."""
+        box = self.page.wait_for_selector(QUICK_INPUT, state="visible", timeout=20_000)
+        box.fill(label)
+        self.page.wait_for_selector(
+            f'.quick-input-list .monaco-list-row.focused[aria-label*="{label}"]', timeout=20_000
         )
         self.page.keyboard.press("Enter")
 
     def open_file(self, name: str) -> None:
+        """Quick Open (Ctrl+P), the file's name, Enter; once more if its tab is not shown."""
+        for attempt in range(3):
+            try:
+                self._open_file(name)
+                return
+            except Exception:
+                if attempt == 2:
+                    raise
+                self.page.keyboard.press("Escape")
+
+    def _open_file(self, name: str) -> None:
         self.page.keyboard.press("Control+P")
         box = self.page.wait_for_selector(QUICK_INPUT, state="visible", timeout=20_000)
         box.fill(name)
         self.page.wait_for_selector(
-            f'.quick-input-list .monaco-list-row[aria-label*="{name}"]', timeout=20_000
+            f'.quick-input-list .monaco-list-row.focused[aria-label*="{name}"]', timeout=20_000
         )
         self.page.keyboard.press("Enter")
         self.page.wait_for_selector(f'.tab.active[aria-label*="{name}"]', timeout=20_000)

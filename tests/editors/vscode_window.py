@@ -74,7 +74,6 @@ class VSCode:
         page.keyboard.press("Control+S")
         path = self.server.user_data / "User" / "settings.json"
         rig.until("settings.json saved", lambda: path.read_text() == json.dumps(settings), 30)
-        page.keyboard.press("Control+W")
 
     def restore_add_py(self) -> None:
         """The sample as it was, in the editor too (VS Code reloads a file changed on disk)."""
