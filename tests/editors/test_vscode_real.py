@@ -181,6 +181,8 @@ def test_trace_follows_the_output_channels_log_level(vscode: VSCode) -> None:
 
 
 def test_server_killed_is_reported_and_restart_brings_suggestions_back(vscode: VSCode) -> None:
+    """vscode-languageclient starts a server that ended again by itself (up to 4 times in 3
+    minutes): the status bar says so instead of "not running"; Restart Server works too."""
     bench = vscode.bench
     with bench.step("kill"):
         vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
@@ -188,19 +190,18 @@ def test_server_killed_is_reported_and_restart_brings_suggestions_back(vscode: V
         assert len(servers) == 1, servers
         os.kill(servers[0], signal.SIGKILL)
         said = vscode.wait_status(
-            "the status bar to say the server ended",
-            lambda s: "codicon-sparkle" not in s,
-            60,
+            "the status bar to say the server ended", lambda s: "codicon-sparkle" not in s, 60
         )
         bench.screenshot("server-killed")
-        print(f"after the kill: {said}; statuses seen: {vscode.seen[-4:]}")
-        assert "codicon-error" in said or "codicon-loading" in said, said
+        assert "Starting starcoder-ls again: the server process ended" in said, said
+        vscode.wait_status("the ready status of the new server", lambda s: "codicon-sparkle" in s)
+        again = vscode.server.servers()
+        assert len(again) == 1 and again != servers, (servers, again)
     with bench.step("restart"):
         bench.command("StarCoder: Restart Server")
+        rig.until("another server", lambda: vscode.server.servers() not in ([], again), 60)
         vscode.wait_status("the ready status after restart", lambda s: "codicon-sparkle" in s)
-        assert servers[0] not in vscode.server.servers()
-        page = bench.page
-        page.keyboard.press("Escape")
+        bench.page.keyboard.press("Escape")
         ghost = vscode.suggestion_after_typing()
         assert ghost.strip(), ghost
 

@@ -11,7 +11,9 @@ import * as readline from 'readline';
 import type { Readable } from 'stream';
 import * as vscode from 'vscode';
 import {
+  CloseAction,
   DidChangeConfigurationNotification,
+  ErrorHandler,
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
@@ -38,6 +40,8 @@ const STATUS_NOTIFICATION = 'starcoder/status';
 
 class Controller {
   private client: LanguageClient | undefined;
+  /** vscode-languageclient's decision on the last close: it starts the server again itself. */
+  private restarting = false;
   private readonly output: vscode.LogOutputChannel;
   private readonly statusItem: vscode.StatusBarItem;
 
@@ -115,7 +119,19 @@ class Controller {
       args: server.args,
       transport: TransportKind.stdio,
     };
+    // vscode-languageclient's own handler (restart up to 4 times in 3 minutes), watched so
+    // that the status bar does not say "not running" while the client starts it again.
+    let fallback: ErrorHandler | undefined;
+    const errorHandler: ErrorHandler = {
+      error: (error, message, count) => fallback!.error(error, message, count),
+      closed: async () => {
+        const result = await fallback!.closed();
+        this.restarting = result.action === CloseAction.Restart;
+        return result;
+      },
+    };
     const clientOptions: LanguageClientOptions = {
+      errorHandler,
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       initializationOptions: () => this.settings(),
       outputChannel: this.output,
@@ -145,11 +161,20 @@ class Controller {
       },
     };
     const client = new LanguageClient('starcoder', 'StarCoder', serverOptions, clientOptions);
+    fallback = client.createDefaultErrorHandler();
     this.client = client;
     client.onNotification(STATUS_NOTIFICATION, (status: ServerStatus) => this.show(status));
     client.onDidChangeState((event) => {
-      if (event.newState === State.Stopped && this.client === client) {
+      if (this.client !== client) {
+        return;
+      }
+      if (event.newState === State.Stopped && this.restarting) {
+        this.show({ state: 'starting', message: 'the server process ended' });
+      } else if (event.newState === State.Stopped) {
         this.show({ state: 'stopped', message: 'the server process ended' });
+      } else if (event.newState === State.Running && this.restarting) {
+        this.restarting = false;
+        void this.refreshStatus(client);
       }
     });
 
@@ -162,12 +187,16 @@ class Controller {
       this.show({ state: 'stopped', message: `${server.command}: ${message}` });
       return;
     }
+    await this.refreshStatus(client);
+  }
+
+  private async refreshStatus(client: LanguageClient): Promise<void> {
     try {
       const status = await client.sendRequest(ExecuteCommandRequest.type, {
         command: STATUS_COMMAND,
         arguments: [],
       });
-      if (status) {
+      if (status && this.client === client) {
         this.show(status as ServerStatus);
       }
     } catch (error) {
@@ -191,6 +220,7 @@ class Controller {
   async stop(): Promise<void> {
     const client = this.client;
     this.client = undefined;
+    this.restarting = false;
     // A client whose start failed cannot be stopped (vscode-languageclient throws), and
     // Restart Server after a failed start must still start a new one.
     if (client && (client.state === State.Running || client.state === State.Starting)) {

@@ -56,7 +56,10 @@ export function statusView(status: ServerStatus | ClientStatus): StatusView {
     case 'starting':
       return {
         text: '$(loading~spin) StarCoder',
-        tooltip: 'Starting starcoder-ls…',
+        // With a message: vscode-languageclient is starting it again after it ended.
+        tooltip: status.message
+          ? `Starting starcoder-ls again: ${status.message}…`
+          : 'Starting starcoder-ls…',
         error: false,
       };
     case 'stopped':

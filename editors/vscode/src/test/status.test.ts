@@ -69,3 +69,10 @@ test('loading shows progress, not the state word again', () => {
   const progress = statusView({ state: 'loading', model: 'm', device: 'cpu', message: '2/5 shards' });
   assert.equal(progress.tooltip, 'Loading m on cpu… 2/5 shards');
 });
+
+test('a server that ended and is being started again says so, without the error look', () => {
+  const view = statusView({ state: 'starting', message: 'the server process ended' });
+  assert.equal(view.tooltip, 'Starting starcoder-ls again: the server process ended…');
+  assert.ok(!view.error);
+  assert.equal(statusView({ state: 'starting' }).tooltip, 'Starting starcoder-ls…');
+});
