@@ -155,7 +155,8 @@ class Model:
 
     def _publish(self) -> None:
         status = self.status
-        log.info("model %s: %s %s", status.model, status.state, status.message)
+        shown = f": {status.message}" if status.message else ""
+        log.info("model %s: %s%s", status.model, status.state, shown)
         self._on_status(status)
 
     async def load(self, settings: Settings, progress: ProgressCallback | None) -> ModelStatus:
@@ -169,7 +170,7 @@ class Model:
         self._engine = None
         self._ready = None
         self._settled.clear()
-        self._set_status(ModelStatus("loading", label, "loading"))
+        self._set_status(ModelStatus("loading", label))
         try:
             return await self._load(settings, progress, generation)
         finally:

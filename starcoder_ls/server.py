@@ -88,7 +88,6 @@ class StarcoderServer(HardenedLanguageServer):
             on_status=self._publish_status,
             model=model,
         )
-        self.accepted = 0
         self.acceptances = Acceptances()
         self.last_edit: dict[str, float] = {}
         """uri -> monotonic time of its last didOpen/didChange, to rank other files by recency."""
@@ -303,8 +302,8 @@ def create_server(
 
     @server.command(ACCEPTED_COMMAND)
     def accepted(ls: StarcoderServer, *args: Any) -> None:
-        ls.accepted += 1
-        log.info("suggestion accepted (%d this session)", ls.accepted)
+        ls.service.stats.accepted += 1
+        log.info("suggestion accepted (%d this session)", ls.service.stats.accepted)
         item = accepted_from(args)
         if item is not None:
             # The editor sends its didChange before or right after the command.

@@ -37,6 +37,9 @@ class ServiceStats:
     prefetch_hits: int = 0
     """Prefetches that answered a later request from the exact cache or the typed-ahead
     memory they filled; each counts once, so `prefetch_hits / prefetches` is the hit rate."""
+    accepted: int = 0
+    """Suggestions the editor reported accepted (the `starcoder.accepted` command), so that
+    `accepted / suggested` is the acceptance rate."""
 
     def count_generation(self, result: GenerationResult) -> None:
         """Count one model call, and log it (figures only)."""

@@ -83,6 +83,7 @@ def test_ghost_text_accepted_with_tab_is_the_file_and_counted(vscode: VSCode) ->
         assert stats["suggested"] >= 1, stats
         # An acceptance the server took in makes it compute the next suggestion at once.
         assert stats["prefetches"] >= 1, stats
+        assert stats["accepted"] == 1, stats
 
 
 def test_output_channel_shows_each_line_at_its_level(vscode: VSCode) -> None:

@@ -75,3 +75,4 @@ async def test_the_request_after_tab_is_answered_by_the_prefetch(
     after = await stats(scripted)
     assert after["prefetches"] == before["prefetches"] + 1
     assert after["prefetchHits"] == before["prefetchHits"] + 1
+    assert after["accepted"] == before["accepted"] + 1

@@ -399,6 +399,7 @@ async def test_statistics_count_requests_model_work_and_reuse() -> None:
         "typedAheadHits": 1,
         "prefetches": 0,
         "prefetchHits": 0,
+        "accepted": 0,
     }
 
 
