@@ -48,7 +48,8 @@ test: setup $(LLAMA_STAMP)
 FUZZ_EXAMPLES ?= 20000
 fuzz: setup
 	STARCODER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
-		tests/unit/test_config_merge_errors.py tests/unit/test_documents.py tests/unit/test_framing.py
+		tests/unit/test_config_merge_errors.py tests/unit/test_documents.py tests/unit/test_framing.py \
+		tests/unit/test_uris.py
 
 # 10,000 completion requests while files are typed into the real server: RSS, threads and
 # caches must stay flat (docs/reliability.md). About half a minute with its instant engine.
