@@ -133,7 +133,49 @@ class _RowText:
         return start
 
 
-class StopStringCriteria:
+class _TextCriteria:
+    """A stopping criterion on each row's generated text, decoded incrementally: only the
+    completion (never the prompt), and only its undecoded tail at each step, so a step
+    costs the same at token 5 and at token 500. `_stops(text, start)` says whether the
+    text, new from `start` on, ends the row; `stopped_at[row]` is its token count then."""
+
+    def __init__(self, tokenizer: Decoder, *, prompt_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.stopped_at: dict[int, int] = {}
+        self._rows: list[_RowText] = []
+
+    def _stops(self, text: str, start: int) -> bool:
+        raise NotImplementedError
+
+    def _watching(self) -> bool:
+        """False when no text could stop a row: then nothing is decoded at all."""
+        return True
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        batch = input_ids.shape[0]
+        generated = input_ids.shape[1] - self.prompt_length
+        if not self._rows:
+            self._rows = [_RowText() for _ in range(batch)]
+        active = [row for row in range(batch) if row not in self.stopped_at]
+        if self._watching() and active and generated > 0:
+            first = min(self._rows[row].prefix_offset for row in active)
+            # One device-to-host copy for all rows, of the short undecoded tail only.
+            tails = input_ids[:, self.prompt_length + first :].tolist()
+            for row in active:
+                state = self._rows[row]
+                start = state.extend(
+                    self.tokenizer, tails[row][state.prefix_offset - first :], generated
+                )
+                if self._stops(state.text, start):
+                    self.stopped_at[row] = generated
+        return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])
+
+    def text(self, row: int) -> str:
+        return self._rows[row].text if row < len(self._rows) else ""
+
+
+class StopStringCriteria(_TextCriteria):
     """Stops a row as soon as its generated text contains one of `stops`.
 
     Only the completion is decoded (never the prompt), incrementally, and only the
@@ -150,42 +192,23 @@ class StopStringCriteria:
         skip_chars: int = 0,
         after_blank_start: bool = False,
     ) -> None:
-        self.tokenizer = tokenizer
+        super().__init__(tokenizer, prompt_length=prompt_length)
         self.stops = tuple(s for s in stops if s)
-        self.prompt_length = prompt_length
         self.skip_chars = skip_chars
         """Text that is not the completion yet (a healed token being re-spelled)."""
         self.after_blank_start = after_blank_start
         """Stops count only once the completion has written more than blanks."""
-        self.stopped_at: dict[int, int] = {}
-        self._rows: list[_RowText] = []
         self._overlap = max((len(s) for s in self.stops), default=1) - 1
 
-    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
-        batch = input_ids.shape[0]
-        generated = input_ids.shape[1] - self.prompt_length
-        if not self._rows:
-            self._rows = [_RowText() for _ in range(batch)]
-        active = [row for row in range(batch) if row not in self.stopped_at]
-        if self.stops and active and generated > 0:
-            first = min(self._rows[row].prefix_offset for row in active)
-            # One device-to-host copy for all rows, of the short undecoded tail only.
-            tails = input_ids[:, self.prompt_length + first :].tolist()
-            for row in active:
-                state = self._rows[row]
-                start = state.extend(
-                    self.tokenizer, tails[row][state.prefix_offset - first :], generated
-                )
-                skip = self.skip_chars
-                if self.after_blank_start:
-                    skip = blank_start(state.text, skip)
-                window = state.text[max(skip, start - self._overlap) :]
-                if any(stop in window for stop in self.stops):
-                    self.stopped_at[row] = generated
-        return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])
+    def _watching(self) -> bool:
+        return bool(self.stops)
 
-    def text(self, row: int) -> str:
-        return self._rows[row].text if row < len(self._rows) else ""
+    def _stops(self, text: str, start: int) -> bool:
+        skip = self.skip_chars
+        if self.after_blank_start:
+            skip = blank_start(text, skip)
+        window = text[max(skip, start - self._overlap) :]
+        return any(stop in window for stop in self.stops)
 
 
 def ends_in_loop(text: str) -> bool:
@@ -194,7 +217,7 @@ def ends_in_loop(text: str) -> bool:
     return len(line) >= MIN_LOOP_CHARS and loop_start(line, min_chars=MIN_LOOP_CHARS) is not None
 
 
-class RepetitionCriteria:
+class RepetitionCriteria(_TextCriteria):
     """Stops a row whose current line ends in a loop (`text.loops.loop_start`) spanning
     `MIN_LOOP_CHARS` or more: `1. 1. 1. 1.`, `f(g(x), f(g(x), f(g(x), `.
 
@@ -205,27 +228,7 @@ class RepetitionCriteria:
     """
 
     def __init__(self, tokenizer: Decoder, *, prompt_length: int) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_length = prompt_length
-        self.stopped_at: dict[int, int] = {}
-        self._rows: list[_RowText] = []
+        super().__init__(tokenizer, prompt_length=prompt_length)
 
-    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
-        batch = input_ids.shape[0]
-        generated = input_ids.shape[1] - self.prompt_length
-        if not self._rows:
-            self._rows = [_RowText() for _ in range(batch)]
-        active = [row for row in range(batch) if row not in self.stopped_at]
-        if active and generated > 0:
-            first = min(self._rows[row].prefix_offset for row in active)
-            tails = input_ids[:, self.prompt_length + first :].tolist()
-            for row in active:
-                state = self._rows[row]
-                start = state.extend(
-                    self.tokenizer, tails[row][state.prefix_offset - first :], generated
-                )
-                if len(state.text) == start:
-                    continue
-                if ends_in_loop(state.text):
-                    self.stopped_at[row] = generated
-        return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])
+    def _stops(self, text: str, start: int) -> bool:
+        return len(text) > start and ends_in_loop(text)
