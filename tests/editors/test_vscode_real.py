@@ -40,11 +40,29 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("vscode-screenshots")
 
 
+FIB_PY = "def fibonacci(n):\n"
+"""Enter after the header: the embedded model answers with a body of three lines (greedy)."""
+ACCEPT_LINE = {
+    # VS Code 1.96 has no default key for it (palette: "Accept Next Line Of Inline
+    # Suggestion"); a user adds one to keybindings.json, as this does.
+    "key": "ctrl+alt+l",
+    "command": "editor.action.inlineSuggest.acceptNextLine",
+    "when": "inlineSuggestionVisible",
+}
+
+
 @pytest.fixture(scope="module")
 def vscode(
     server: Path, playwright: Any, shots: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[VSCode]:
-    yield from open_vscode(tmp_path_factory.mktemp("vscode"), {}, shots, playwright)
+    yield from open_vscode(
+        tmp_path_factory.mktemp("vscode"),
+        {},
+        shots,
+        playwright,
+        {"add.py": ADD_PY, "fib.py": FIB_PY},
+        keybindings=[ACCEPT_LINE],
+    )
 
 
 def test_status_bar_goes_from_loading_to_ready(vscode: VSCode) -> None:
@@ -134,6 +152,57 @@ def test_accepting_word_by_word_keeps_the_rest_shown_from_the_cache(vscode: VSCo
         assert after["modelCalls"] == before["modelCalls"], (before, after)
         bench.open_file("add.py")
         bench.command("File: Revert File")  # the words accepted are not kept
+
+
+def multi_line_suggestion(vscode: VSCode) -> list[str]:
+    """Enter at the end of fib.py's header (undone first when the line below is there)."""
+    bench = vscode.bench
+    bench.open_file("fib.py")
+    if bench.editor_text().count("\n") > 1:
+        bench.page.keyboard.press("Control+Z")
+    bench.go_to_line_end(1)
+    bench.page.keyboard.press("Enter")
+    return rig.until(
+        "a suggestion of several lines",
+        lambda: len(lines := bench.ghost_lines()) > 1 and lines,
+        rig.SUGGESTION_S,
+    )
+
+
+def test_accepting_line_by_line_keeps_the_rest_shown_from_the_cache(vscode: VSCode) -> None:
+    bench = vscode.bench
+    page = bench.page
+    with bench.step("line-accept"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        vscode.restore("fib.py", FIB_PY)
+        lines = multi_line_suggestion(vscode)
+        assert len(lines) >= 3, lines
+        # Every edit on the way there (the undo, the Enter) answered once by the model.
+        assert multi_line_suggestion(vscode) == lines
+        before = vscode.stats()
+        page.keyboard.press("Escape")
+        assert multi_line_suggestion(vscode) == lines
+        print(f"\nsuggestion: {lines}")
+        page.keyboard.press("Control+Alt+L")
+        rest = rig.until(
+            "the rest of the suggestion after one line",
+            lambda: (shown := bench.ghost_lines()) and shown != lines and shown,
+            30,
+        )
+        print(f"after one line: {rest}")
+        assert [line.strip() for line in rest] == [line.strip() for line in lines[1:]], rest
+        text = bench.editor_text()
+        assert f"def fibonacci(n):\n    {lines[0]}" in text, text
+        bench.screenshot("line-accept")
+        page.keyboard.press("Control+Alt+L")
+        rig.until(
+            "one line less after a second line",
+            lambda: len(bench.ghost_lines()) == len(rest) - 1,
+            30,
+        )
+        after = vscode.stats()
+        assert after["modelCalls"] == before["modelCalls"], (before, after)
+        vscode.restore("fib.py", FIB_PY)
 
 
 def test_settings_and_toggle_reach_the_server(vscode: VSCode) -> None:

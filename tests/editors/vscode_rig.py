@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -198,7 +198,9 @@ def descendants(pid: int) -> list[tuple[int, str]]:
 class CodeServer:
     """One code-server process with its own user data, extensions and settings."""
 
-    def __init__(self, root: Path, settings: dict[str, Any]) -> None:
+    def __init__(
+        self, root: Path, settings: dict[str, Any], keybindings: Sequence[dict[str, str]] = ()
+    ) -> None:
         self.root = root
         self.user_data = root / "user-data"
         self.extensions = root / "extensions"
@@ -206,6 +208,7 @@ class CodeServer:
         for folder in (self.user_data / "User", self.extensions, self.probe_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.write_settings(settings)
+        (self.user_data / "User" / "keybindings.json").write_text(json.dumps(list(keybindings)))
         self.config = root / "config.yaml"
         self.config.write_text("auth: none\ncert: false\n")
         self.port = free_port()
@@ -306,6 +309,16 @@ GHOST_TEXT = """() => [...document.querySelectorAll(
   ].map(e => e.textContent).join('')"""
 """The inline suggestion's text as VS Code 1.96 draws it: the part on the cursor's line, and
 further lines in view zones below it."""
+GHOST_LINES = """() => {
+  const editor = document.querySelector('.monaco-editor.focused');
+  if (!editor) return [];
+  const first = [...editor.querySelectorAll(
+    '.ghost-text-decoration, .ghost-text-decoration-preview')].map(e => e.textContent).join('');
+  const below = [...editor.querySelectorAll('.suggest-preview-text .view-line')]
+    .map(e => e.textContent);
+  return first || below.length ? [first, ...below] : [];
+}"""
+"""The same, line by line: [the part on the cursor's line, each line below]."""
 
 
 class Workbench:
@@ -414,6 +427,20 @@ class Workbench:
         )
         return "return a" not in text.replace("\xa0", " ")
 
+    def editor_text(self) -> str:
+        """The lines the active editor shows (all of a short file), blanks as spaces."""
+        text = self.page.evaluate(
+            "() => [...document.querySelectorAll("
+            "'.monaco-editor.focused .view-lines > .view-line')]"
+            ".sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))"
+            ".map(e => e.textContent).join('\\n')"
+        )
+        return text.replace("\xa0", " ")
+
     def ghost_text(self) -> str:
         """The inline suggestion shown in the active editor ('' when none)."""
         return self.page.evaluate(GHOST_TEXT)
+
+    def ghost_lines(self) -> list[str]:
+        """The inline suggestion shown, line by line ([] when none; blanks as spaces)."""
+        return [line.replace("\xa0", " ") for line in self.page.evaluate(GHOST_LINES)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,19 @@ class VSCode:
             self.bench.open_file("add.py")
             rig.until("the editor to show the file again", self.bench.editor_matches_add_py, 30)
 
+    def restore(self, name: str, text: str) -> None:
+        """A file of the project as it was, in the editor too (unsaved edits reverted)."""
+        self.bench.open_file(name)
+        self.bench.command("File: Revert File")
+        path = self.project / name
+        if path.read_text() != text:
+            path.write_text(text)
+        rig.until(
+            f"the editor to show {name} as on disk",
+            lambda: self.bench.editor_text().rstrip("\n") == text.rstrip("\n"),
+            30,
+        )
+
     def suggestion_after_typing(self) -> str:
         """Retypes the space after `return` on line 2 and waits for the ghost text."""
         self.bench.open_file("add.py")
@@ -100,13 +113,14 @@ def open_vscode(
     playwright: Any,
     files: dict[str, str] | None = None,
     viewport: tuple[int, int] = (1280, 800),
+    keybindings: Sequence[dict[str, str]] = (),
 ) -> Iterator[VSCode]:
     """code-server with the extension and the probe installed, shown in chromium."""
     project = root / "project"
     project.mkdir(parents=True)
     for name, text in (files or {"add.py": ADD_PY}).items():
         (project / name).write_text(text)
-    server = rig.CodeServer(root, {**SETTINGS, **settings})
+    server = rig.CodeServer(root, {**SETTINGS, **settings}, keybindings)
     server.install(rig.build_vsix(root))
     server.install(rig.probe_vsix(root))
     server.start()
