@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from starcoder_ls.text.loops import loop_start
+from starcoder_ls.text.loops import ends_in_repeated_lines, loop_start
 
 if TYPE_CHECKING:
     import torch
@@ -212,14 +212,18 @@ class StopStringCriteria(_TextCriteria):
 
 
 def ends_in_loop(text: str) -> bool:
-    """Whether the last line of `text` ends in a loop long enough to stop for."""
+    """Whether `text` ends in a loop long enough to stop for: its last line in a fragment
+    repeated, or its last whole lines in a block of lines repeated."""
     line = text[text.rfind("\n") + 1 :].rstrip()
-    return len(line) >= MIN_LOOP_CHARS and loop_start(line, min_chars=MIN_LOOP_CHARS) is not None
+    if len(line) >= MIN_LOOP_CHARS and loop_start(line, min_chars=MIN_LOOP_CHARS) is not None:
+        return True
+    return ends_in_repeated_lines(text, min_chars=MIN_LOOP_CHARS)
 
 
 class RepetitionCriteria(_TextCriteria):
     """Stops a row whose current line ends in a loop (`text.loops.loop_start`) spanning
-    `MIN_LOOP_CHARS` or more: `1. 1. 1. 1.`, `f(g(x), f(g(x), f(g(x), `.
+    `MIN_LOOP_CHARS` or more: `1. 1. 1. 1.`, `f(g(x), f(g(x), f(g(x), `; or whose whole
+    lines end in one block of lines written three times (`text.loops`).
 
     Generation would otherwise run on to the token limit, and `remove_repetitive_lines`
     cuts such a line anyway, at the loop's start; the same rule decides both. Only the

@@ -1,4 +1,5 @@
-"""A line that ends in one fragment written again and again: a model caught in a loop.
+"""A line that ends in one fragment written again and again, or lines that end in one
+block of lines written again and again: a model caught in a loop.
 
 The engine stops a generation on it (engine/stopping.py) and the filter cuts it
 (postprocess/remove_repetitive_lines.py); both read it the same way, from here.
@@ -34,3 +35,30 @@ def loop_start(line: str, *, min_chars: int = 0) -> int | None:
         if len(line) - start >= min_chars:
             return start
     return None
+
+
+LINE_COPIES = 3
+LINE_PERIODS = range(1, 5)
+"""Blocks of one to four whole lines that, written `LINE_COPIES` times in a row at the end
+of a completion, are a loop (`f.args = make(...)` three times, a two-line `if` pair...)."""
+
+
+def ends_in_repeated_lines(text: str, *, min_chars: int = 0) -> bool:
+    """Whether the complete lines of `text` end in `LINE_COPIES` copies of one block of
+    `LINE_PERIODS` lines (not all blank) whose code spans at least `min_chars`: the loop
+    `remove_repetitive_lines` and `remove_repetitive_blocks` cut to its first copy.
+    A table of short equal lines (`0,` three times) is no loop."""
+    end = text.rfind("\n")
+    if end < 0:
+        return False
+    lines = [line.rstrip() for line in text[:end].split("\n")]
+    for period in LINE_PERIODS:
+        span = period * LINE_COPIES
+        if span > len(lines):
+            break
+        block = lines[-period:]
+        if all(lines[len(lines) - span + i] == block[i % period] for i in range(span)):
+            # The shortest block decides: `0,` six times is no two-line block of `0,`.
+            code = sum(len(line.strip()) for line in block)
+            return code > 0 and code * LINE_COPIES >= min_chars
+    return False

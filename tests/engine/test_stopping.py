@@ -213,3 +213,44 @@ def test_short_repeats_and_repeated_lines_do_not_stop() -> None:
     assert not ends_in_loop("# " + "-" * 60)
     assert ends_in_loop("y = " + "1. " * 20)
     assert not ends_in_loop("1. " * 20 + "\nx = 1")  # the loop is over: a new line began
+
+
+GO_LOOP = (
+    "flag *Flag, value string) error) error {\n"
+    "\tf.parsed = true\n"
+    "\tf.args = make([]string, 0, len(fn.Args[1:]) + 1)\n"
+    + "\tf.args = make([]string, 0, len(fn.Args[1:]))\n"
+    * 3
+)
+
+
+def test_a_block_of_lines_written_three_times_is_a_loop() -> None:
+    """eval nextline go/flag.go:1203: the model wrote that line to its 128-token limit."""
+    assert ends_in_loop(GO_LOOP)
+    assert ends_in_loop(GO_LOOP + "\tf.args = ma")  # the fourth copy begun
+    assert not ends_in_loop(GO_LOOP.rsplit("\t", 1)[0])  # two copies: not yet
+    pair = "if (i == -1) {\n  return NULL;\n}\n"
+    assert ends_in_loop("x = get(i);\n" + pair * 3)
+    assert not ends_in_loop("x = get(i);\n" + pair * 2 + "return x;\n")
+
+
+def test_tables_of_short_equal_lines_are_no_loop() -> None:
+    assert not ends_in_loop("    0,\n    0,\n    0,\n    0,\n")
+    assert not ends_in_loop("}\n}\n}\n")
+    assert not ends_in_loop("\n\n\n\n")
+
+
+def test_the_filters_cut_a_stopped_block_loop_to_its_first_copy() -> None:
+    """Stopping at the third copy shows what running to the token limit would."""
+    from starcoder_ls.postprocess import run
+    from starcoder_ls.types import Mode
+    from tests.support.cursor import ctx_from
+
+    ctx = ctx_from("func (f *FlagSet) Func(name string, fn func(█\n", language_id="go")
+    stopped = run(GO_LOOP, ctx, Mode.MULTI_LINE)
+    longer = run(
+        GO_LOOP + "\tf.args = make([]string, 0, len(fn.Args[1:]))\n" * 5, ctx, Mode.MULTI_LINE
+    )
+    assert stopped is not None and longer is not None
+    assert stopped.text == longer.text
+    assert stopped.text.count("f.args = make([]string, 0, len(fn.Args[1:]))\n") <= 1
