@@ -65,6 +65,7 @@ lint: setup
 screenshots: setup
 	bash editors/install-test-editors.sh
 	$(PY) -m tests.editors.screenshots editors/screenshots
+	$(PY) -m tests.editors.terminal_captures editors/README.md
 
 bench: setup
 	$(VENV)/bin/starcoder-ls bench
