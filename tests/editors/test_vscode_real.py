@@ -43,8 +43,9 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 FIB_PY = "def fibonacci(n):\n"
 """Enter after the header: the embedded model answers with a body of three lines (greedy)."""
 ACCEPT_LINE = {
-    # VS Code 1.96 has no default key for it (palette: "Accept Next Line Of Inline
-    # Suggestion"); a user adds one to keybindings.json, as this does.
+    # VS Code 1.96 has no default key for it, and its palette entry ("Accept Next Line Of
+    # Inline Suggestion") is never listed: opening the palette hides the suggestion first.
+    # A user adds a key to keybindings.json, as this does.
     "key": "ctrl+alt+l",
     "command": "editor.action.inlineSuggest.acceptNextLine",
     "when": "inlineSuggestionVisible",
@@ -274,6 +275,123 @@ def test_server_killed_is_reported_and_restart_brings_suggestions_back(vscode: V
         bench.page.keyboard.press("Escape")
         ghost = vscode.suggestion_after_typing()
         assert ghost.strip(), ghost
+
+
+def test_server_command_and_args_settings_restart_the_server(vscode: VSCode, server: Path) -> None:
+    """`starcoder.server.command` / `starcoder.server.args`, as their descriptions say:
+    changing them restarts the server with them; a command that does not exist is shown."""
+    bench = vscode.bench
+    root = vscode.project.parent
+    wrapper = root / "wrapper.sh"
+    seen = root / "wrapper-argv"
+    log_file = root / "server-from-args.log"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" > {seen}\nexec {server} "$@"\n')
+    wrapper.chmod(0o755)
+    with bench.step("server-command"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        before = vscode.server.servers()
+        vscode.edit_user_settings(
+            {
+                **SETTINGS,
+                "starcoder.server.command": str(wrapper),
+                "starcoder.server.args": ["--log-file", str(log_file)],
+            }
+        )
+        rig.until("the server started by the wrapper", seen.exists, 60)
+        # vscode-languageclient adds --stdio (TransportKind.stdio).
+        assert seen.read_text().split() == ["--log-file", str(log_file), "--stdio"]
+        vscode.wait_status("the ready status of the new server", lambda s: "codicon-sparkle" in s)
+        assert vscode.server.servers() not in ([], before), before
+        starting = [text for _, text in vscode.channel() if text.startswith("starting ")]
+        assert starting[-1] == f"starting {wrapper} --log-file {log_file} (from setting)", starting
+        rig.until("the server's log in the file of --log-file", log_file.exists, 30)
+        assert "ready" in log_file.read_text()
+        bench.page.keyboard.press("Escape")
+        assert vscode.suggestion_after_typing().strip()
+        bench.page.keyboard.press("Escape")
+    with bench.step("server-command-missing"):
+        missing = str(root / "no-such-starcoder-ls")
+        vscode.edit_user_settings({**SETTINGS, "starcoder.server.command": missing})
+        said = vscode.wait_status("the error status", lambda s: "codicon-error" in s, 60)
+        print(f"\nmissing server command: {said!r}")
+        assert missing in said and f"{missing}: Launching" not in said, "named once, by the client"
+        bench.screenshot("server-command-missing")
+        since = vscode.server.channel_log().rsplit(f"starting {missing}", 1)[1]
+        print(f"the channel since: {since!r}")
+        assert since.count(f"Launching server using command {missing} failed") == 1, since
+    with bench.step("server-command-default"):
+        vscode.edit_user_settings(SETTINGS)
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        starting = [text for _, text in vscode.channel() if text.startswith("starting ")]
+        assert starting[-1] == f"starting {server} (from repository)", starting
+
+
+def test_toggle_command_from_the_palette(vscode: VSCode) -> None:
+    bench = vscode.bench
+    with bench.step("toggle-palette"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        bench.command("StarCoder: Toggle Completions")
+        vscode.wait_status("the off status", lambda s: "codicon-circle-slash" in s, 60)
+        settings = json.loads((vscode.server.user_data / "User" / "settings.json").read_text())
+        assert settings.get("starcoder.enabled") is False, settings
+        bench.command("StarCoder: Toggle Completions")
+        vscode.wait_status("the ready status again", lambda s: "codicon-sparkle" in s, 60)
+
+
+def settings_sent_to_the_server(vscode: VSCode, settings: dict[str, Any]) -> None:
+    """Edits settings.json and waits for the client's traced didChangeConfiguration (the
+    channel at Trace level), so that what is typed next reaches the server after it."""
+    sent = "Sending notification 'workspace/didChangeConfiguration'"
+    before = vscode.server.channel_log().count(sent)
+    vscode.edit_user_settings(settings)
+    rig.until("the settings sent", lambda: vscode.server.channel_log().count(sent) > before, 30)
+
+
+def test_languages_setting_reaches_the_running_server(vscode: VSCode) -> None:
+    """A server setting besides `enabled` changed in VS Code: `["*", "!python"]` stops
+    suggestions in Python files, the server still ready."""
+    bench = vscode.bench
+    with bench.step("languages"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        bench.command("Developer: Set Log Level...")
+        bench.pick("StarCoder")
+        bench.pick("Trace")
+        settings_sent_to_the_server(vscode, {**SETTINGS, "starcoder.languages": ["*", "!python"]})
+        vscode.restore_add_py()
+        bench.open_file("add.py")
+        bench.go_to_line_end(ADD_LINE)
+        bench.page.keyboard.press("Backspace")
+        bench.page.keyboard.type(" ")
+        bench.page.keyboard.press("Alt+Backslash")
+        with pytest.raises(AssertionError, match="timed out"):
+            rig.until("no ghost text in a Python file", bench.ghost_text, 8)
+        assert "codicon-sparkle" in bench.status()
+        settings_sent_to_the_server(vscode, SETTINGS)
+        vscode.restore_add_py()
+        assert vscode.suggestion_after_typing().strip()
+        bench.page.keyboard.press("Escape")
+
+
+def test_trace_server_verbose_shows_the_parameters(vscode: VSCode) -> None:
+    """`starcoder.trace.server`: `verbose` adds each message's parameters to the trace."""
+    bench = vscode.bench
+    with bench.step("trace-verbose"):
+        vscode.wait_status("the ready status", lambda s: "codicon-sparkle" in s)
+        bench.command("Developer: Set Log Level...")
+        bench.pick("StarCoder")
+        bench.pick("Trace")
+        vscode.edit_user_settings({**SETTINGS, "starcoder.trace.server": "verbose"})
+        vscode.restore_add_py()
+        bench.page.keyboard.press("Escape")
+        vscode.suggestion_after_typing()
+        bench.page.keyboard.press("Escape")
+        channel = rig.until(
+            "a traced request with its parameters",
+            lambda: (lines := vscode.server.channel_log()) and "Params: {" in lines and lines,
+            30,
+        )
+        assert '"textDocument": {' in channel, channel[-3000:]
+        vscode.edit_user_settings(SETTINGS)
 
 
 def test_model_that_cannot_load_shows_the_error(

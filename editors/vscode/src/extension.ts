@@ -31,7 +31,7 @@ import {
   serverSettings,
   toggleTarget,
 } from './settings';
-import { describeServerCommand, resolveServerCommand } from './serverCommand';
+import { describeServerCommand, launchFailure, resolveServerCommand } from './serverCommand';
 import { ServerLogLeveler } from './serverLog';
 import { ClientStatus, ServerStatus, statusView } from './status';
 
@@ -184,7 +184,7 @@ class Controller {
     } catch (error) {
       // The client has logged it already ("couldn't create connection to server").
       const message = error instanceof Error ? error.message : String(error);
-      this.show({ state: 'stopped', message: `${server.command}: ${message}` });
+      this.show({ state: 'stopped', message: launchFailure(server.command, message) });
       return;
     }
     await this.refreshStatus(client);

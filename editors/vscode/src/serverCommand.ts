@@ -52,3 +52,9 @@ export function describeServerCommand(server: ServerCommand): string {
   const quote = (part: string) => (/[\s"']/.test(part) || part === '' ? JSON.stringify(part) : part);
   return `${[server.command, ...server.args].map(quote).join(' ')} (from ${server.source})`;
 }
+
+/** Why the server could not be started, for the status bar: the command once (the
+ * client's own message already names it: "Launching server using command X failed"). */
+export function launchFailure(command: string, message: string): string {
+  return message.includes(command) ? message : `${command}: ${message}`;
+}

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { describeServerCommand, resolveServerCommand, venvExecutable } from '../serverCommand';
+import {
+  describeServerCommand,
+  launchFailure,
+  resolveServerCommand,
+  venvExecutable,
+} from '../serverCommand';
 
 const base = {
   configured: '',
@@ -58,4 +63,12 @@ test('the logged command line has one space between parts, and quotes what needs
     }),
     'starcoder-ls --log-file "/tmp/my logs/ls.log" (from setting)',
   );
+});
+
+test('a launch failure names the command once', () => {
+  assert.equal(
+    launchFailure('/x/starcoder-ls', 'Launching server using command /x/starcoder-ls failed.'),
+    'Launching server using command /x/starcoder-ls failed.',
+  );
+  assert.equal(launchFailure('/x/starcoder-ls', 'EACCES'), '/x/starcoder-ls: EACCES');
 });
