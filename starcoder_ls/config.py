@@ -56,10 +56,11 @@ class Settings:
     """Language ids to complete in; "*" is all, "!id" excludes one."""
     token_healing: bool = True
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
-    heal_indentation: str | PerLanguage = "keep"
+    heal_indentation: str | PerLanguage = "skip"
     """How healing treats a last token of blanks: "free", "keep" (re-spelled at the same
     width, code right after) or "skip" (indentation is not healed); `healing.INDENTATION`.
-    Per language: {"rust": "skip", "*": "keep"}."""
+    "skip" measured best over seven languages (docs/quality.md). Per language:
+    {"rust": "keep", "*": "skip"}."""
     repetition_stop: bool | PerLanguage = True
     """End a generation whose line ends in a loop (`1. 1. 1. 1.`) instead of running to
     `max_new_tokens` (engine/stopping.py). Per language: {"python": false, "*": true}."""
