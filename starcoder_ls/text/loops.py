@@ -10,15 +10,19 @@ from __future__ import annotations
 LOOP_UNIT = range(2, 41)
 """Lengths of a fragment that, written `LOOP_COPIES` times at the end of a line, is a loop.
 
-A fragment of one repeated character is left out: `# ------` is a separator, not a loop."""
+A fragment of one repeated mark is left out: `# ------` is a separator, not a loop; one
+repeated letter or digit is not (`1000000000…` written to the token limit)."""
 LOOP_COPIES = 5
+MIN_RUN_CHARS = 64
+"""A run of one letter or digit is a loop from this long: `10000000000` and a 32-digit hex
+constant are literals, 64 zeros and more are a model that cannot stop."""
 
 
 def loop_start(line: str, *, min_chars: int = 0) -> int | None:
     """Where the loop at the end of `line` begins, or None when it ends in none.
 
     A loop is `LOOP_COPIES` or more copies of a fragment of `LOOP_UNIT` characters (not
-    one character repeated, not blanks), spanning at least `min_chars`. Any cut of a
+    one mark repeated, not blanks), spanning at least `min_chars`. Any cut of a
     periodic text is periodic, so the fragment is read off the line's end (the last copy
     may be cut short), and the loop begins where the period does: `y = foo(foo(foo(fo`
     loops from the first `foo(`. The shortest fragment wins.
@@ -27,12 +31,15 @@ def loop_start(line: str, *, min_chars: int = 0) -> int | None:
         if size * LOOP_COPIES > len(line):
             break
         unit = line[-size:]
-        if len(set(unit)) == 1 or not unit.strip() or not line.endswith(unit * LOOP_COPIES):
+        run = len(set(unit)) == 1
+        if (run and not unit[0].isalnum()) or not unit.strip():
+            continue
+        if not line.endswith(unit * LOOP_COPIES):
             continue
         start = len(line) - size * LOOP_COPIES
         while start > 0 and line[start - 1] == line[start - 1 + size]:
             start -= 1
-        if len(line) - start >= min_chars:
+        if len(line) - start >= (max(min_chars, MIN_RUN_CHARS) if run else min_chars):
             return start
     return None
 

@@ -254,3 +254,11 @@ def test_the_filters_cut_a_stopped_block_loop_to_its_first_copy() -> None:
     assert stopped is not None and longer is not None
     assert stopped.text == longer.text
     assert stopped.text.count("f.args = make([]string, 0, len(fn.Args[1:]))\n") <= 1
+
+
+def test_a_digit_written_to_the_token_limit_is_a_loop_and_a_separator_is_not() -> None:
+    """eval nextline rust/identifier.rs:311: `1000…0` for all 128 tokens."""
+    assert ends_in_loop("let max = 1" + "0" * 80)
+    assert not ends_in_loop("let max = 1" + "0" * 40)
+    assert not ends_in_loop("// " + "-" * 60)
+    assert not ends_in_loop("#" * 60)

@@ -104,3 +104,11 @@ def test_a_loop_with_nothing_that_can_end_before_it_goes(
 def test_single_line_mode_keeps_the_code_before_a_loop_too() -> None:
     text = "f(a); 1. 1. 1. 1. 1. 1. 1."
     assert remove_repetitive_lines(text, ctx_from("x = █\n"), Mode.SINGLE_LINE) == "f(a);"
+
+
+def test_long_number_literals_are_no_loop() -> None:
+    from starcoder_ls.text.loops import loop_start
+
+    assert loop_start("x = 10000000000") is None
+    assert loop_start("mask = 0x" + "f" * 32) is None
+    assert loop_start("x = 1" + "0" * 80) == len("x = 1")
