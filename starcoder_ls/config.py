@@ -56,11 +56,12 @@ class Settings:
     """Language ids to complete in; "*" is all, "!id" excludes one."""
     token_healing: bool = True
     """Complete from a clean token boundary when the cursor is mid-token (engine/healing.py)."""
-    heal_indentation: str | PerLanguage = "skip"
+    heal_indentation: str | PerLanguage = "free"
     """How healing treats a last token of blanks: "free", "keep" (re-spelled at the same
     width, code right after) or "skip" (indentation is not healed); `healing.INDENTATION`.
-    "skip" measured best over seven languages (docs/quality.md). Per language:
-    {"rust": "keep", "*": "skip"}."""
+    "free" (healed like any token, as before this setting) measured best or equal both on
+    `eval nextline` and on blank lines after a header, where "skip" made the model
+    repeat the header (docs/quality.md). Per language: {"rust": "skip", "*": "free"}."""
     repetition_stop: bool | PerLanguage = True
     """End a generation whose line ends in a loop (`1. 1. 1. 1.`) instead of running to
     `max_new_tokens` (engine/stopping.py). Per language: {"python": false, "*": true}."""

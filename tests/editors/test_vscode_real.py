@@ -132,7 +132,7 @@ def test_accepting_word_by_word_keeps_the_rest_shown_from_the_cache(vscode: VSCo
         vscode.restore_add_py()
         ghost = vscode.suggestion_after_typing()
         assert ghost.startswith("a + b"), ghost
-        before = vscode.stats()
+        before = vscode.settled_stats()
         bench.page.keyboard.press("Escape")  # the palette of the probe took the focus
         vscode.suggestion_after_typing()
         page.keyboard.press("Control+ArrowRight")  # editor.action.inlineSuggest.acceptNextWord
@@ -180,7 +180,7 @@ def test_accepting_line_by_line_keeps_the_rest_shown_from_the_cache(vscode: VSCo
         assert len(lines) >= 2, lines  # greedy: three (if n == 0: / return 1 / return ...)
         # Every edit on the way there (the undo, the Enter) answered once by the model.
         assert multi_line_suggestion(vscode) == lines
-        before = vscode.stats()
+        before = vscode.settled_stats()
         page.keyboard.press("Escape")
         assert multi_line_suggestion(vscode) == lines
         print(f"\nsuggestion: {lines}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,19 @@ class VSCode:
         self.bench.command("StarCoder Probe: Write Stats")
         rig.until("the probe's stats.json", out.exists, 60)
         return json.loads(out.read_text())
+
+    def settled_stats(self, timeout: float = 60) -> dict[str, Any]:
+        """starcoder.stats once no model call is still running: a generation superseded a
+        moment ago is counted when it ends, after the stats of the moment were read."""
+        deadline = time.monotonic() + timeout
+        last = self.stats()
+        while time.monotonic() < deadline:
+            time.sleep(1.5)
+            now = self.stats()
+            if now["modelCalls"] == last["modelCalls"]:
+                return now
+            last = now
+        raise AssertionError(f"model calls still running after {timeout} s: {last}")
 
     def channel(self) -> list[tuple[str, str]]:
         """(level, text) of each line of the StarCoder output channel."""

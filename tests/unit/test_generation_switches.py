@@ -23,7 +23,7 @@ def call(marked: str, settings: Settings, mode: Mode = Mode.SINGLE_LINE, languag
 def test_defaults_reach_the_engine() -> None:
     params = call("fn f() {\n    let x = █\n}\n", Settings())
     assert params.repetition_stop is True
-    assert params.heal_indentation == "skip"
+    assert params.heal_indentation == "free"
     assert params.no_leading_line_break is True
     assert params.stop_after_blank_start is False
 
@@ -42,7 +42,7 @@ def test_one_value_or_one_per_language() -> None:
     assert settings.for_language("repetition_stop", "python") is False
     assert settings.for_language("repetition_stop", "go") is True
     assert settings.for_language("heal_indentation", "rust") == "keep"
-    assert settings.for_language("heal_indentation", "go") == "skip"  # no "*": the default
+    assert settings.for_language("heal_indentation", "go") == "free"  # no "*": the default
     assert settings.for_language("leading_line_break", "go") == "allow"
     assert call("let x = █\n", settings, language="python").repetition_stop is False
     assert call("let x = █\n", settings).heal_indentation == "keep"
