@@ -6,9 +6,9 @@ on first use; a language without one (or a missing wheel) gets None, and callers
 fall back to their character and indentation rules.
 
 Only a window of lines around the cursor is parsed, so a keystroke in a 2 MB
-file costs a parse of a few thousand lines. A request asks once: its context
-keeps the answer (`CompletionContext.cursor_syntax`) for the trigger and every
-filter. Trees are also kept per document version, for the other contexts built
+file costs a parse of a few thousand lines. A request parses once: `at_cursor`
+keeps its last answer for the trigger and every filter asking about the same
+context. Trees are also kept per document version, for the other contexts built
 on the same text (another request at the same place, a popup item applied).
 """
 
@@ -193,14 +193,28 @@ class _Parsed:
 
 _cache: OrderedDict[tuple[str, int], _Parsed] = OrderedDict()
 _lock = threading.Lock()
+_last: tuple[CompletionContext, CursorSyntax | None] | None = None
+"""The last context asked about and its answer (one slot: a request's filters ask in turn)."""
 
 
 def at_cursor(ctx: CompletionContext) -> CursorSyntax | None:
     """The parse around the cursor of `ctx`, reusing the tree of an earlier call on the same text.
 
-    The cache is keyed by (uri, version) but checked against the window text:
-    contexts of one version can differ (a popup item applied as if accepted).
+    The trigger and every filter of one request ask for the same context: the last
+    answer is kept for it (by identity), so they share one window and one parse. The
+    tree cache is keyed by (uri, version) but checked against the window text: contexts
+    of one version can differ (a popup item applied as if accepted).
     """
+    global _last
+    last = _last
+    if last is not None and last[0] is ctx:
+        return last[1]
+    found = _at_cursor(ctx)
+    _last = (ctx, found)
+    return found
+
+
+def _at_cursor(ctx: CompletionContext) -> CursorSyntax | None:
     language = grammar(ctx.language_id)
     if language is None:
         return None

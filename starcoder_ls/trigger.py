@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from starcoder_ls import syntax
 from starcoder_ls.text.lines import following_non_blank_lines, indent_width
 from starcoder_ls.types import CompletionContext, Mode
 
@@ -66,7 +67,7 @@ def _decide(ctx: CompletionContext) -> Mode:
     line_prefix, line_suffix = ctx.line_prefix, ctx.line_suffix
     if _is_word_char(line_prefix[-1:]) and _is_word_char(line_suffix[:1]):
         return Mode.SKIP
-    tree = ctx.cursor_syntax
+    tree = syntax.at_cursor(ctx)
     if tree is not None and tree.in_identifier:
         return Mode.SKIP
     if tree is not None and tree.in_comment:

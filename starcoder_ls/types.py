@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from starcoder_ls.syntax import CursorSyntax
 
 
 class Mode(enum.Enum):
@@ -71,19 +66,6 @@ class CompletionContext:
         """The lines after the cursor line (may be empty)."""
         end = self.suffix.find("\n")
         return [] if end < 0 else self.suffix[end + 1 :].split("\n")
-
-    @cached_property
-    def cursor_syntax(self) -> CursorSyntax | None:
-        """The parse around the cursor (`syntax.at_cursor`), None without a grammar.
-
-        Cached on the context so that the trigger and every filter of one request
-        share one window and one parse instead of each rebuilding them; a context
-        built by `dataclasses.replace` gets its own. Imported late: plain data must
-        not pull the parser in.
-        """
-        from starcoder_ls import syntax
-
-        return syntax.at_cursor(self)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from starcoder_ls import languages
+from starcoder_ls import languages, syntax
 from starcoder_ls.text.brackets import CHAR_LITERAL, open_quote, quotes
 from starcoder_ls.types import CompletionContext
 
@@ -117,7 +117,7 @@ def inside_string(spans: list[tuple[int, int]], index: int) -> bool:
 def _delimiter_at_cursor(ctx: CompletionContext) -> str | None:
     """The string delimiter open at the cursor: the parse's answer first, since it knows
     multi-line strings (a docstring opened lines above); else the cursor line's `open_quote`."""
-    tree = ctx.cursor_syntax
+    tree = syntax.at_cursor(ctx)
     if tree is not None and (tree.in_string or tree.in_comment):
         return tree.string_delimiter
     return open_quote(ctx.line_prefix, quotes(ctx.language_id))

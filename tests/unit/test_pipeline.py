@@ -281,7 +281,7 @@ def test_one_request_parses_the_cursor_window_once(monkeypatch: pytest.MonkeyPat
     tree_sitter = pytest.importorskip("tree_sitter")
     asked: list[CompletionContext] = []
     parsed: list[bytes] = []
-    real_at_cursor, real_parser = syntax.at_cursor, tree_sitter.Parser
+    real_at_cursor, real_parser = syntax._at_cursor, tree_sitter.Parser
 
     def counting_at_cursor(ctx: CompletionContext) -> syntax.CursorSyntax | None:
         asked.append(ctx)
@@ -295,7 +295,7 @@ def test_one_request_parses_the_cursor_window_once(monkeypatch: pytest.MonkeyPat
             parsed.append(source)
             return self._parser.parse(source)
 
-    monkeypatch.setattr(syntax, "at_cursor", counting_at_cursor)
+    monkeypatch.setattr(syntax, "_at_cursor", counting_at_cursor)  # the window and parse
     monkeypatch.setattr(tree_sitter, "Parser", CountingParser)
     # A version no other test uses, so the per-version tree cache cannot answer.
     marked = 'def greet(name):\n    """Say hello."""\n    █\n\n\ndef part():\n    pass\n'
