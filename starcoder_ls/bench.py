@@ -24,43 +24,18 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from starcoder_ls.bench_report import Report, rss_mb
 from starcoder_ls.demo import choose_holes, server_args
 from starcoder_ls.driver import Driver, item_text
 from starcoder_ls.engine.base import GenerationParams
 
 if TYPE_CHECKING:
     from starcoder_ls.engine.local import LocalEngine
-
-
-def rss_mb(pid: int | str = "self") -> tuple[float, float]:
-    """(current, peak) resident memory in MB from /proc; (0, 0) where there is no /proc."""
-    try:
-        fields = dict(
-            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        )
-    except OSError:
-        return 0.0, 0.0
-    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
-
-
-@dataclass
-class Report:
-    rows: list[tuple[str, str]] = field(default_factory=list)
-
-    def add(self, name: str, value: str) -> None:
-        self.rows.append((name, value))
-        print(f"  {name}: {value}", file=sys.stderr, flush=True)
-
-    def markdown(self, title: str) -> str:
-        lines = [f"### {title}", "", "| measure | value |", "| --- | --- |"]
-        lines += [f"| {name} | {value} |" for name, value in self.rows]
-        return "\n".join(lines) + "\n"
 
 
 def _percentile(values: list[float], share: float) -> float:

@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from starcoder_ls.bench_report import Report, rss_mb
 from starcoder_ls.engine.base import GenerationParams, GenerationResult
 
 if TYPE_CHECKING:
-    from starcoder_ls.bench import Report
     from starcoder_ls.engine.local import LocalEngine
 
 DECODE_TARGET = 80.0
@@ -167,8 +167,6 @@ def _reset_peak(engine: LocalEngine) -> None:
 
 def _peak_mb(engine: LocalEngine) -> float:
     import torch
-
-    from starcoder_ls.bench import rss_mb
 
     if engine.info.device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20

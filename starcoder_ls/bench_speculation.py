@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from starcoder_ls.bench_report import Report
 from starcoder_ls.engine.base import GenerationParams
 
 if TYPE_CHECKING:
-    from starcoder_ls.bench import Report
     from starcoder_ls.engine.local import LocalEngine
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from starcoder_ls.bench import rss_mb
+from starcoder_ls.bench_report import rss_mb
 from starcoder_ls.demo import server_args
 from starcoder_ls.driver import Driver
 from starcoder_ls.replay.counters import Counters, LogCounter, from_stats, overhead_samples
