@@ -24,9 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starcoder_ls.soak_server import ENGINES, SIZES_COMMAND
-
 log = logging.getLogger(__name__)
+
+SIZES_COMMAND = "starcoder.soak.sizes"
+"""workspace/executeCommand on the soak's server (soak_server.py): entries held by each
+cache and table. Defined here, which the server imports, never the reverse: the server
+imports the CLI, which imports this module."""
+ENGINES = ("scripted", "model")
 
 _SLOW_ANSWER_S = 0.05
 """A keystroke arriving while the last request is still unanswered after this long cancels

@@ -14,9 +14,8 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-SIZES_COMMAND = "starcoder.soak.sizes"
-"""workspace/executeCommand on the soak's server: entries held by each cache and table."""
-ENGINES = ("scripted", "model")
+from starcoder_ls.soak import ENGINES, SIZES_COMMAND
+
 SOAK_MODEL = "soak (scripted)"
 ANSWER_PREFIX = "value_"
 """Every `SoakEngine` completion starts so."""
