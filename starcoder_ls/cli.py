@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from starcoder_ls import __version__
-from starcoder_ls.bench import add_arguments as add_bench_arguments
 from starcoder_ls.config import BACKENDS, DEVICES, DTYPES, EMBEDDED, Settings, describe, merge
-from starcoder_ls.eval.options import add_eval_arguments
-from starcoder_ls.replay.options import add_replay_arguments
-from starcoder_ls.soak import add_soak_arguments
+from starcoder_ls.tools.bench import add_arguments as add_bench_arguments
+from starcoder_ls.tools.eval.options import add_eval_arguments
+from starcoder_ls.tools.replay.options import add_replay_arguments
+from starcoder_ls.tools.soak import add_soak_arguments
 
 log = logging.getLogger("starcoder_ls")
 
@@ -200,39 +200,39 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level, args.log_file)
 
     if args.command == "demo":
-        from starcoder_ls.demo import run_demo
+        from starcoder_ls.tools.demo import run_demo
 
         return run_demo(args)
 
     if args.command == "bench" and args.bench_part == "soak":
-        from starcoder_ls.soak import run_soak
+        from starcoder_ls.tools.soak import run_soak
 
         return run_soak(args)
 
     if args.command == "bench" and args.bench_part == "replay":
-        from starcoder_ls.replay.runner import run_replay
+        from starcoder_ls.tools.replay.runner import run_replay
 
         return run_replay(args)
 
     if args.command == "bench":
-        from starcoder_ls.bench import run_bench
+        from starcoder_ls.tools.bench import run_bench
 
         return run_bench(args)
 
     if args.command == "eval":
-        from starcoder_ls.eval.runner import run_eval
+        from starcoder_ls.tools.eval.runner import run_eval
 
         return run_eval(args)
 
-    from starcoder_ls.transport import leave_on_signals
+    from starcoder_ls.lsp.transport import leave_on_signals
 
     leave_on_signals()  # a Ctrl-C while the server starts: 130, and no traceback
     if args.tcp is not None:
-        from starcoder_ls.tcp import run
+        from starcoder_ls.lsp.tcp import run
 
         return run(settings_from_args(args), args.host, args.tcp, token_file=args.tcp_token_file)
 
-    from starcoder_ls.server import create_server
+    from starcoder_ls.lsp.server import create_server
 
     create_server(settings_from_args(args)).start_io()
     return 0

@@ -17,8 +17,8 @@ from typing import Any
 
 from starcoder_ls.engine.acceleration import ATTENTION
 from starcoder_ls.engine.healing import INDENTATION
-from starcoder_ls.engine.http import masked_url
 from starcoder_ls.engine.placement import DTYPES
+from starcoder_ls.engine.remote.http import masked_url
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 EMBEDDED = "embedded"
@@ -260,7 +260,7 @@ def _model(value: Any) -> str | None:
 
 
 def _template(value: Any) -> str | None:
-    from starcoder_ls.fim import TEMPLATES
+    from starcoder_ls.engine.fim import TEMPLATES
 
     if value == "auto":
         return None

@@ -29,7 +29,6 @@ from starcoder_ls.engine.worker import ModelWorker
 
 if TYPE_CHECKING:
     from starcoder_ls.engine.local import LocalEngine
-
 __all__ = [
     "Engine",
     "EngineError",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from starcoder_ls.fim import FimTemplate
+from starcoder_ls.engine.fim import FimTemplate
 
 ProgressCallback = Callable[[str, int | None], None]
 """Called with a human-readable message and a percentage (or None) while loading."""

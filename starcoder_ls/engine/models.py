@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from starcoder_ls import fim
+from starcoder_ls.engine import fim
 from starcoder_ls.engine.base import EngineError
 
 EMBEDDED_NAME = "SmolLM2-135M (embedded)"

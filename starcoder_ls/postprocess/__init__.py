@@ -25,7 +25,7 @@ from starcoder_ls.postprocess.remove_repetitive_lines import remove_repetitive_l
 from starcoder_ls.postprocess.trim_suffix_overlap import trim_suffix_overlap
 from starcoder_ls.postprocess.trim_trailing_whitespace import trim_trailing_whitespace
 from starcoder_ls.text.closing import replaced_suffix_length
-from starcoder_ls.types import CompletionContext, Mode, Suggestion
+from starcoder_ls.text.types import CompletionContext, Mode, Suggestion
 
 Filter = Callable[[str, CompletionContext, Mode], str | None]
 StopRule = Callable[[CompletionContext, Mode, bool], tuple[str, ...]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starcoder_ls.text.lines import following_non_blank_lines
 from starcoder_ls.text.similarity import same_code
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 
 def drop_duplicated_suffix(text: str, ctx: CompletionContext, mode: Mode) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 MIN_CHARS = 1
 """Visible characters a suggestion needs.

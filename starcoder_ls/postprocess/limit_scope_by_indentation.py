@@ -9,7 +9,7 @@ from functools import cache, lru_cache
 
 from starcoder_ls.text.lines import following_non_blank_lines, indent_width, indentation
 from starcoder_ls.text.literals import inside_string, string_spans
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 _CLOSING_BRACKETS = ")]}"
 _CLOSING_WORDS = ("end", "fi", "done", "esac")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from starcoder_ls.text.literals import string_spans
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 

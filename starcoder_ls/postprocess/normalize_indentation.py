@@ -11,7 +11,7 @@ from starcoder_ls.text.lines import (
     shows_indent_unit,
 )
 from starcoder_ls.text.literals import inside_string, string_spans
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 
 def normalize_indentation(text: str, ctx: CompletionContext, mode: Mode) -> str | None:

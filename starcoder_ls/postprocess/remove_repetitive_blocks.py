@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starcoder_ls.text.lines import document_lines
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 MIN_COPIES = 2
 """Whole copies of a block of two lines or more, in a row at the end, that mark a loop."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starcoder_ls.text.lines import document_lines
 from starcoder_ls.text.loops import loop_start
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 REPEATED_LINES = 3
 """Copies of one line in a row that mark a loop; two identical lines are sometimes real code."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starcoder_ls.text.closing import imbalance, is_auto_closed_only
 from starcoder_ls.text.lines import following_non_blank_lines
 from starcoder_ls.text.literals import inside_string, string_spans
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 
 def trim_suffix_overlap(text: str, ctx: CompletionContext, mode: Mode) -> str | None:

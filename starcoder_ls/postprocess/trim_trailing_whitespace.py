@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starcoder_ls.text.closing import is_auto_closed_only
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
 
 
 def trim_trailing_whitespace(text: str, ctx: CompletionContext, mode: Mode) -> str | None:

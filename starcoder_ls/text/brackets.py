@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from starcoder_ls import languages
-from starcoder_ls.types import CompletionContext
+from starcoder_ls.text import languages
+from starcoder_ls.text.types import CompletionContext
 
 PAIRS = {")": "(", "]": "[", "}": "{"}
 LOOKBEHIND_LINES = 50

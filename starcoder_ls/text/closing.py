@@ -10,7 +10,7 @@ one line of code; it does not need to parse any language.
 from __future__ import annotations
 
 from starcoder_ls.text.brackets import CHAR_LITERAL, fits, in_string, open_quote, quotes
-from starcoder_ls.types import CompletionContext
+from starcoder_ls.text.types import CompletionContext
 
 REPLACEABLE_AFTER_CURSOR = frozenset(")]}\"'`;,:")
 """Characters right of the cursor that a completion may write again and then replace.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starcoder_ls.types import CompletionContext
+from starcoder_ls.text.types import CompletionContext
 
 
 def following_non_blank_lines(ctx: CompletionContext, limit: int) -> list[str]:

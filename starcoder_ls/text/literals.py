@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from starcoder_ls import languages, syntax
+from starcoder_ls.text import languages, syntax
 from starcoder_ls.text.brackets import CHAR_LITERAL, open_quote, quotes
-from starcoder_ls.types import CompletionContext
+from starcoder_ls.text.types import CompletionContext
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from starcoder_ls.config import DTYPES, describe
-from starcoder_ls.fim import TEMPLATES
+from starcoder_ls.engine.fim import TEMPLATES
 from tests.editors.conftest import REPO, SERVER, VSCODE, readme_snippet
 
 MANIFEST = json.loads((VSCODE / "package.json").read_text())

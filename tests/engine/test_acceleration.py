@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from starcoder_ls import lifecycle
+from starcoder_ls.completion import lifecycle
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import EngineError, GenerationParams

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings
-from starcoder_ls.service import CompletionService
 from tests.support.crossfile_documents import APP, MAIN, NOTES, UNITS, doc
 from tests.support.fake_engine import request_from
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls import fim
-from starcoder_ls.engine import models
+from starcoder_ls.engine import fim, models
 
 
 def test_every_known_model_names_a_real_template() -> None:

@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from starcoder_ls.bench import Report, run_bench
-from starcoder_ls.bench_random import Figures, as_dict, measure
 from starcoder_ls.cli import build_parser
-from starcoder_ls.engine.random_weights import SPECIAL_TOKENS, Shape, byte_tokenizer, config
+from starcoder_ls.tools.bench import Report, run_bench
+from starcoder_ls.tools.bench_random import Figures, as_dict, measure
+from starcoder_ls.tools.random_weights import SPECIAL_TOKENS, Shape, byte_tokenizer, config
 
 SMALL = ["--layers", "2", "--hidden", "64", "--repeat", "1", "--new-tokens", "4"]
 

@@ -243,7 +243,7 @@ def test_tables_of_short_equal_lines_are_no_loop() -> None:
 def test_the_filters_cut_a_stopped_block_loop_to_its_first_copy() -> None:
     """Stopping at the third copy shows what running to the token limit would."""
     from starcoder_ls.postprocess import run
-    from starcoder_ls.types import Mode
+    from starcoder_ls.text.types import Mode
     from tests.support.cursor import ctx_from
 
     ctx = ctx_from("func (f *FlagSet) Func(name string, fn func(█\n", language_id="go")

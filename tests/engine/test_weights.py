@@ -223,8 +223,8 @@ def test_a_cached_hub_model_loads_without_touching_the_network(
 async def test_a_missing_hub_model_puts_the_service_in_error_without_the_network(
     hub_cache: Path, no_network: list[object]
 ) -> None:
+    from starcoder_ls.completion.service import CompletionService
     from starcoder_ls.config import Settings
-    from starcoder_ls.service import CompletionService
 
     service = CompletionService(Settings(model="bigcode/starcoder"), current_version=lambda uri: 1)
     try:

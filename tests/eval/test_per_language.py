@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from starcoder_ls.eval.nextline import language_of, nextline_tasks, source_files
-from starcoder_ls.eval.per_language import by_language, language_table
-from starcoder_ls.eval.report import Item, variants
-from starcoder_ls.eval.runner import build_tasks
-from starcoder_ls.eval.scoring import Answer, Edit
-from starcoder_ls.eval.server_log import Generation, ServerLog, parse
-from starcoder_ls.eval.tasks import Task
+from starcoder_ls.tools.eval.nextline import language_of, nextline_tasks, source_files
+from starcoder_ls.tools.eval.per_language import by_language, language_table
+from starcoder_ls.tools.eval.report import Item, variants
+from starcoder_ls.tools.eval.runner import build_tasks
+from starcoder_ls.tools.eval.scoring import Answer, Edit
+from starcoder_ls.tools.eval.server_log import Generation, ServerLog, parse
+from starcoder_ls.tools.eval.tasks import Task
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "nextline"
 CORPUS_LANGUAGES = ["c", "go", "java", "javascript", "python", "rust", "typescript"]
@@ -73,10 +73,10 @@ def test_the_committed_draw_has_25_positions_per_language() -> None:
 
 
 LOG = """\
-2026-12-06 12:00:00,001 INFO starcoder_ls.service: request 7: generated 128 tokens in 9000 ms (length)
-2026-12-06 12:00:00,002 INFO starcoder_ls.service: request 7: multi-line, 1800 prompt tokens, build_prompt_ms=3.0, total_ms=9100.0
-2026-12-06 12:00:00,003 INFO starcoder_ls.service: request 7: no completion: all 1 choices were filtered out
-2026-12-06 12:00:00,004 INFO starcoder_ls.service: request 8: cache hit
+2026-12-06 12:00:00,001 INFO starcoder_ls.completion.service: request 7: generated 128 tokens in 9000 ms (length)
+2026-12-06 12:00:00,002 INFO starcoder_ls.completion.service: request 7: multi-line, 1800 prompt tokens, build_prompt_ms=3.0, total_ms=9100.0
+2026-12-06 12:00:00,003 INFO starcoder_ls.completion.service: request 7: no completion: all 1 choices were filtered out
+2026-12-06 12:00:00,004 INFO starcoder_ls.completion.service: request 8: cache hit
 """  # noqa: E501
 
 

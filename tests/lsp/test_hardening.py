@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from starcoder_ls.framing import FrameParser, Message
+from starcoder_ls.lsp.framing import FrameParser, Message
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

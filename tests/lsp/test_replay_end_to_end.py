@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from starcoder_ls.driver import Driver
-from starcoder_ls.replay.counters import Counters
-from starcoder_ls.replay.regions import Region, Source, Typing, make_region
-from starcoder_ls.replay.runner import choose_probe
-from starcoder_ls.replay.session import Session, Tally
+from starcoder_ls.tools.driver import Driver
+from starcoder_ls.tools.replay.counters import Counters
+from starcoder_ls.tools.replay.regions import Region, Source, Typing, make_region
+from starcoder_ls.tools.replay.runner import choose_probe
+from starcoder_ls.tools.replay.session import Session, Tally
 from tests.support import scripted_server
 from tests.support.scripted_server import write_script
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from starcoder_ls.framing import FrameParser, Message
+from starcoder_ls.lsp.framing import FrameParser, Message
 from tests.support.scripted_server import read_calls, write_script
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ and table must stay within its bound; RSS is left to the long run (too noisy her
 
 from __future__ import annotations
 
-from starcoder_ls import soak, soak_server
+from starcoder_ls.tools import soak, soak_server
 
 FIRST = "def total(items):\n    result = 0\n    for item in items:\n        result += item\n"
 SECOND = "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        self.y = y\n"

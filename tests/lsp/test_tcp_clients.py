@@ -27,7 +27,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
 from starcoder_ls.config import Settings
-from starcoder_ls.tcp import HOST_FIELDS, TOKEN_OPTION, shared_settings
+from starcoder_ls.lsp.tcp import HOST_FIELDS, TOKEN_OPTION, shared_settings
 from tests.support.scripted_server import read_calls, write_script
 
 ROOT = Path(__file__).parents[2]
@@ -38,7 +38,7 @@ LAUNCHER = """
 import sys
 from pathlib import Path
 
-from starcoder_ls import tcp
+from starcoder_ls.lsp import tcp
 from starcoder_ls.cli import build_parser, settings_from_args, setup_logging
 from tests.support.scripted_server import engine_factory
 

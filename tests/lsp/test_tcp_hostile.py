@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from starcoder_ls import tcp
 from starcoder_ls.config import Settings
-from starcoder_ls.framing import FrameParser, Message
-from starcoder_ls.tcp import TOKEN_OPTION, TcpHost
+from starcoder_ls.lsp import tcp
+from starcoder_ls.lsp.framing import FrameParser, Message
+from starcoder_ls.lsp.tcp import TOKEN_OPTION, TcpHost
 from tests.lsp.test_tcp_clients import LAUNCHER, ROOT, TOKEN, wait_for
 from tests.support.scripted_server import engine_factory, write_script
 
@@ -449,7 +449,7 @@ def test_accept_errors_at_the_file_limit_are_logged_a_few_times_a_minute(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """asyncio logs each failed `accept` with its traceback, about a hundred a second."""
-    from starcoder_ls import tcp_guard
+    from starcoder_ls.lsp import tcp_guard
 
     loop = asyncio.new_event_loop()
     try:

@@ -6,10 +6,10 @@ import socket
 import threading
 from collections.abc import Callable
 
-from starcoder_ls import fim
+from starcoder_ls.engine import fim
 from starcoder_ls.engine.base import EngineInfo, GenerationParams, GenerationResult
-from starcoder_ls.engine.dialects import DIALECTS
-from starcoder_ls.engine.remote import Backoff, Connection, RemoteEngine
+from starcoder_ls.engine.remote.client import Backoff, Connection, RemoteEngine
+from starcoder_ls.engine.remote.dialects import DIALECTS
 
 PATHS = {"openai": "/v1", "tgi": "", "ollama": ""}
 """What each dialect's endpoint adds to the server's root URL (`/v1` as vLLM documents it)."""

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from starcoder_ls.engine.base import EngineError
-from starcoder_ls.engine.remote import UNAVAILABLE
+from starcoder_ls.engine.remote.client import UNAVAILABLE
 from tests.remote.engines import free_port, generate, make_engine
 from tests.remote.servers import (
     LoopbackServer,
@@ -60,7 +60,7 @@ def test_connection_refused_is_shown_once_then_quiet_then_recovers(
     assert again.cancelled and again.choices[0].stop_reason == UNAVAILABLE
     assert again.choices[0].text == ""
 
-    caplog.set_level(logging.INFO, logger="starcoder_ls.engine.remote")
+    caplog.set_level(logging.INFO, logger="starcoder_ls.engine.remote.client")
     with LoopbackServer(routes({COMPLETIONS: stream(openai_events(["x", " + 1"]))}), port=port):
         result = _until_answer(engine)
     assert result.choices[0].text == "x + 1"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from starcoder_ls.engine import http
 from starcoder_ls.engine.base import EngineError, GenerationResult
+from starcoder_ls.engine.remote import http
 from tests.remote.engines import PATHS, generate, make_engine
 from tests.remote.servers import Exchange, LoopbackServer, openai_events, routes, stream
 
@@ -261,7 +261,7 @@ def test_an_error_body_that_never_ends_is_cut_at_the_deadline() -> None:
 
 def test_a_probe_that_never_ends_does_not_hold_the_load() -> None:
     from starcoder_ls.config import Settings
-    from starcoder_ls.engine.remote_setup import open_remote
+    from starcoder_ls.engine.remote.setup import open_remote
 
     drip = _endless(b" ", delay=0.05)
     with LoopbackServer(routes({"/v1/models": drip})) as srv:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError, GenerationParams
-from starcoder_ls.engine.remote import UNAVAILABLE
-from starcoder_ls.engine.remote_setup import open_remote
-from starcoder_ls.service import CompletionService
+from starcoder_ls.engine.remote.client import UNAVAILABLE
+from starcoder_ls.engine.remote.setup import open_remote
 from tests.remote.engines import free_port
 from tests.support.fake_engine import request_from
 
@@ -158,7 +158,7 @@ def test_the_streamed_greedy_answer_is_the_engines_own(llama_server: LlamaServer
 async def test_a_completion_through_the_service_is_the_engines_own(
     llama_server: LlamaServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="starcoder_ls.engine.remote")
+    caplog.set_level(logging.DEBUG, logger="starcoder_ls.engine.remote.client")
     settings = Settings(
         backend="openai",
         endpoint=llama_server.url,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from starcoder_ls.completion.lifecycle import ModelStatus
+from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError
-from starcoder_ls.engine.remote import Backoff, RemoteEngine
-from starcoder_ls.lifecycle import ModelStatus
-from starcoder_ls.service import CompletionService
+from starcoder_ls.engine.remote.client import Backoff, RemoteEngine
 from tests.remote.servers import LoopbackServer, openai_events, reply, routes, stream
 from tests.support.fake_engine import request_from
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.engine.remote_setup import open_remote
+from starcoder_ls.engine.remote.setup import open_remote
 from tests.remote.engines import generate
 from tests.remote.servers import LoopbackServer, openai_events, reply, routes, stream
 
@@ -158,7 +158,7 @@ def test_a_remote_backend_imports_neither_torch_nor_transformers() -> None:
             import sys, threading
             from starcoder_ls.config import Settings
             from starcoder_ls.engine.base import GenerationParams
-            from starcoder_ls.engine.remote_setup import open_remote
+            from starcoder_ls.engine.remote.setup import open_remote
             engine = open_remote(Settings(backend="openai", endpoint="{srv.url}/v1"), None)
             result = engine.generate("x", GenerationParams(), threading.Event())
             print(result.choices[0].text, "torch" in sys.modules, "transformers" in sys.modules)

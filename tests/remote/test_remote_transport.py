@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from starcoder_ls.config import Settings
-from starcoder_ls.engine import http
 from starcoder_ls.engine.base import EngineError
-from starcoder_ls.engine.remote_setup import open_remote
+from starcoder_ls.engine.remote import http
+from starcoder_ls.engine.remote.setup import open_remote
 from tests.remote.engines import generate, make_engine
 from tests.remote.servers import (
     LoopbackServer,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starcoder_ls.types import OpenDocument
+from starcoder_ls.text.types import OpenDocument
 
 UNITS = """\
 import math

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from starcoder_ls.context import build_context
-from starcoder_ls.types import CompletionContext
+from starcoder_ls.cursor.context import build_context
+from starcoder_ls.text.types import CompletionContext
 
 CURSOR = "█"
 

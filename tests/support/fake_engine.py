@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from starcoder_ls.completion.request import CompletionRequest
+from starcoder_ls.completion.selection import Selected
+from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
-from starcoder_ls.fim import PREFIX_ONLY, FimTemplate
-from starcoder_ls.request import CompletionRequest
-from starcoder_ls.selection import Selected
-from starcoder_ls.service import CompletionService
-from starcoder_ls.types import OpenDocument
+from starcoder_ls.engine.fim import PREFIX_ONLY, FimTemplate
+from starcoder_ls.text.types import OpenDocument
 from tests.support.cursor import CURSOR
 
 Reply = Callable[[str, GenerationParams], list[str]]

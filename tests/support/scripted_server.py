@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from starcoder_ls.cli import build_parser, settings_from_args, setup_logging
+from starcoder_ls.completion.lifecycle import load_engine
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import (
     Engine,
@@ -47,8 +48,7 @@ from starcoder_ls.engine.base import (
     GenerationParams,
     GenerationResult,
 )
-from starcoder_ls.fim import get_template
-from starcoder_ls.lifecycle import load_engine
+from starcoder_ls.engine.fim import get_template
 
 SCRIPTED_MODEL = "scripted"
 """The model name the scripted engine reports in `starcoder.status`."""
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(["serve", *rest])
     setup_logging(args.log_level, args.log_file)
 
-    from starcoder_ls.server import create_server
+    from starcoder_ls.lsp.server import create_server
 
     server = create_server(settings_from_args(args), engine_factory(ours.script, ours.record))
     server.start_io()

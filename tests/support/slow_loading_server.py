@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(WRITE_EVERY_S)
         return load(*load_args, **load_kwargs)
 
-    from starcoder_ls.server import create_server
+    from starcoder_ls.lsp.server import create_server
 
     create_server(settings_from_args(args), load_slowly).start_io()
     return 0

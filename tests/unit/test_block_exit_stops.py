@@ -13,14 +13,14 @@ import random
 import pytest
 
 from starcoder_ls import postprocess
+from starcoder_ls.completion.trigger import decide
 from starcoder_ls.engine.stopping import cut_at_stop
 from starcoder_ls.postprocess.limit_scope_by_indentation import (
     block_exit_stops,
     limit_scope_by_indentation,
 )
 from starcoder_ls.text.lines import indentation
-from starcoder_ls.trigger import decide
-from starcoder_ls.types import Mode, Suggestion
+from starcoder_ls.text.types import Mode, Suggestion
 from tests.support.cursor import ctx_from
 
 

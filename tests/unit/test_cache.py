@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.cache import CompletionCache, make_key
+from starcoder_ls.completion.cache import CompletionCache, make_key
 
 URI = "file:///project/a.py"
 PREFIX = "def add(a, b):\n    return "

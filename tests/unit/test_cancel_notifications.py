@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from starcoder_ls.protocol import StarcoderProtocol
-from starcoder_ls.transport import HardenedLanguageServer
+from starcoder_ls.lsp.protocol import StarcoderProtocol
+from starcoder_ls.lsp.transport import HardenedLanguageServer
 
 
 def initialized_protocol() -> StarcoderProtocol:
@@ -33,7 +33,7 @@ async def test_a_cancel_after_the_answer_is_a_debug_line(
     cancel(protocol, msg_id)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     (line,) = [r for r in caplog.records if "no longer running" in r.getMessage()]
-    assert (line.name, line.levelno) == ("starcoder_ls.protocol", logging.DEBUG)
+    assert (line.name, line.levelno) == ("starcoder_ls.lsp.protocol", logging.DEBUG)
     assert repr(msg_id) in line.getMessage()
 
 

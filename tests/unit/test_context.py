@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from starcoder_ls.context import (
+from starcoder_ls.cursor.context import (
     PositionError,
     build_context,
     character_to_units,
@@ -13,7 +13,7 @@ from starcoder_ls.context import (
     offset_at,
     path_from_uri,
 )
-from starcoder_ls.types import OpenDocument
+from starcoder_ls.text.types import OpenDocument
 
 ENCODINGS = ("utf-8", "utf-16", "utf-32")
 

@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
-from starcoder_ls import crossfile
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.crossfile import select_snippets, split_chunks
-from starcoder_ls.exclusions import DenyList
-from starcoder_ls.fim import PREFIX_ONLY, TEMPLATES, get_template
-from starcoder_ls.prompt import build_prompt
-from starcoder_ls.types import CompletionContext, OpenDocument
+from starcoder_ls.cursor import crossfile
+from starcoder_ls.cursor.crossfile import select_snippets, split_chunks
+from starcoder_ls.cursor.exclusions import DenyList
+from starcoder_ls.cursor.prompt import build_prompt
+from starcoder_ls.engine.fim import PREFIX_ONLY, TEMPLATES, get_template
+from starcoder_ls.text.types import CompletionContext, OpenDocument
 from tests.support.crossfile_documents import APP, MAIN, NOTES, UNITS, doc
 from tests.support.cursor import ctx_from
 from tests.support.fake_engine import FakeEngine, request_from, serving

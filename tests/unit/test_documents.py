@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 
-from starcoder_ls import documents
-from starcoder_ls.context import PositionError
-from starcoder_ls.context import offset_at as cursor_offset_at
-from starcoder_ls.protocol import SyncedWorkspace
+from starcoder_ls.cursor import documents
+from starcoder_ls.cursor.context import PositionError
+from starcoder_ls.cursor.context import offset_at as cursor_offset_at
+from starcoder_ls.lsp.protocol import SyncedWorkspace
 
 EXAMPLES = int(os.environ.get("STARCODER_FUZZ_EXAMPLES", "120"))
 """Edit sequences per property; `make fuzz` raises it for a long run."""

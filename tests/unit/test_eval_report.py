@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from starcoder_ls.eval.report import Item, summarise, table, variants
-from starcoder_ls.eval.runner import _json_safe
-from starcoder_ls.eval.scoring import Answer, Edit
-from starcoder_ls.eval.tasks import Check, Task
+from starcoder_ls.tools.eval.report import Item, summarise, table, variants
+from starcoder_ls.tools.eval.runner import _json_safe
+from starcoder_ls.tools.eval.scoring import Answer, Edit
+from starcoder_ls.tools.eval.tasks import Check, Task
 
 TASK = Task(
     task_id="HumanEval/0/L1",

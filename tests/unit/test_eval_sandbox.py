@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starcoder_ls.eval.sandbox import run_program, run_programs
-from starcoder_ls.eval.scoring import Edit, apply
-from starcoder_ls.eval.tasks import HUMANEVAL_FILES, load_humaneval
+from starcoder_ls.tools.eval.sandbox import run_program, run_programs
+from starcoder_ls.tools.eval.scoring import Edit, apply
+from starcoder_ls.tools.eval.tasks import HUMANEVAL_FILES, load_humaneval
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "humaneval-infilling"
 

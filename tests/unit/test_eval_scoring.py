@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from starcoder_ls.eval.scoring import (
+from starcoder_ls.tools.eval.scoring import (
     Edit,
     apply,
     compared,
@@ -16,7 +16,7 @@ from starcoder_ls.eval.scoring import (
     mean,
     percentile,
 )
-from starcoder_ls.eval.tasks import Task
+from starcoder_ls.tools.eval.tasks import Task
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from starcoder_ls.eval.nextline import nextline_tasks
-from starcoder_ls.eval.scoring import Edit, apply
-from starcoder_ls.eval.tasks import HUMANEVAL_FILES, humaneval_task, load_humaneval, sample
+from starcoder_ls.tools.eval.nextline import nextline_tasks
+from starcoder_ls.tools.eval.scoring import Edit, apply
+from starcoder_ls.tools.eval.tasks import HUMANEVAL_FILES, humaneval_task, load_humaneval, sample
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "humaneval-infilling"
 

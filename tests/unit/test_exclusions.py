@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from starcoder_ls import exclusions
+from starcoder_ls.completion.request import refusal
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.crossfile import select_snippets
-from starcoder_ls.exclusions import BUILT_IN, IGNORE_FILE, DenyList, deny_list
-from starcoder_ls.request import refusal
-from starcoder_ls.types import OpenDocument
+from starcoder_ls.cursor import exclusions
+from starcoder_ls.cursor.crossfile import select_snippets
+from starcoder_ls.cursor.exclusions import BUILT_IN, IGNORE_FILE, DenyList, deny_list
+from starcoder_ls.text.types import OpenDocument
 from tests.support.cursor import ctx_from
 from tests.support.fake_engine import FakeEngine, request_from, serving
 

@@ -17,10 +17,10 @@ from typing import TypeVar
 
 import pytest
 
+from starcoder_ls.completion.lifecycle import ModelStatus
+from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError, GenerationParams
-from starcoder_ls.lifecycle import ModelStatus
-from starcoder_ls.service import CompletionService
 from tests.support.fake_engine import FakeEngine, request_from
 
 T = TypeVar("T")

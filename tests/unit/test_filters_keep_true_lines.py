@@ -21,15 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from starcoder_ls import plan, postprocess, trigger
+from starcoder_ls import postprocess
+from starcoder_ls.completion import plan, trigger
+from starcoder_ls.completion.request import CompletionRequest, locate
 from starcoder_ls.config import Settings
-from starcoder_ls.context import character_to_units
+from starcoder_ls.cursor.context import character_to_units
+from starcoder_ls.cursor.prompt import Prompt
 from starcoder_ls.engine.stopping import cut_at_stop
-from starcoder_ls.eval.nextline import nextline_tasks
-from starcoder_ls.eval.tasks import Task
-from starcoder_ls.prompt import Prompt
-from starcoder_ls.request import CompletionRequest, locate
-from starcoder_ls.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode
+from starcoder_ls.tools.eval.nextline import nextline_tasks
+from starcoder_ls.tools.eval.tasks import Task
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "nextline"
 PER_LANGUAGE = 25

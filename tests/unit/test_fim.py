@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.fim import TEMPLATES, comment_header, detect_template, get_template
+from starcoder_ls.engine.fim import TEMPLATES, comment_header, detect_template, get_template
 
 # Special/added tokens as the families' tokenizer files list them.
 STARCODER_TOKENS = [

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from starcoder_ls.framing import (
+from starcoder_ls.lsp.framing import (
     LENGTH_SLACK,
     MAX_BODY,
     BadFrame,
@@ -202,7 +202,7 @@ def test_a_body_trickling_in_is_decoded_a_bounded_number_of_times(
 ) -> None:
     """The head of a 1 MiB message, then one `}` byte per read (issue 18): each byte used
     to make the parser decode the whole buffered body again."""
-    import starcoder_ls.framing as framing
+    import starcoder_ls.lsp.framing as framing
 
     decoded: list[int] = []
     real = framing._decode_prefix

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from starcoder_ls.completion.plan import plan_calls
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.plan import plan_calls
-from starcoder_ls.prompt import Prompt
-from starcoder_ls.types import Mode
+from starcoder_ls.cursor.prompt import Prompt
+from starcoder_ls.text.types import Mode
 from tests.support.cursor import ctx_from
 
 PROMPT = Prompt(text="x", prefix="x", suffix="", context="", tokens=1)

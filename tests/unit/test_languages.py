@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from starcoder_ls import languages, syntax
-from starcoder_ls.fim import comment_header
-from starcoder_ls.languages import LANGUAGES
+from starcoder_ls.engine.fim import comment_header
+from starcoder_ls.text import languages, syntax
+from starcoder_ls.text.languages import LANGUAGES
 
 
 def test_ids_and_extensions_name_one_language_each() -> None:

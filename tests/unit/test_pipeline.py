@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls import postprocess, syntax
-from starcoder_ls.trigger import decide
-from starcoder_ls.types import CompletionContext, Mode, Suggestion
+from starcoder_ls import postprocess
+from starcoder_ls.completion.trigger import decide
+from starcoder_ls.text import syntax
+from starcoder_ls.text.types import CompletionContext, Mode, Suggestion
 from tests.support.cursor import CURSOR, ctx_from
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 
 from starcoder_ls import postprocess
+from starcoder_ls.completion.plan import ALTERNATIVES_TEMPERATURE, plan_calls, sampling_seed
+from starcoder_ls.completion.trigger import decide
 from starcoder_ls.config import Settings
+from starcoder_ls.cursor.prompt import Prompt
 from starcoder_ls.engine.stopping import cut_at_stop
-from starcoder_ls.plan import ALTERNATIVES_TEMPERATURE, plan_calls, sampling_seed
 from starcoder_ls.postprocess.limit_scope_by_indentation import block_exit_stops
-from starcoder_ls.prompt import Prompt
-from starcoder_ls.trigger import decide
-from starcoder_ls.types import Mode
+from starcoder_ls.text.types import Mode
 from tests.support.cursor import ctx_from
 
 LEFT_TO_RIGHT = Prompt(text="x = ", prefix="x = ", suffix="", context="", tokens=2)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from starcoder_ls.postprocess.balance_brackets import balance_brackets
-from starcoder_ls.types import Mode
+from starcoder_ls.text.types import Mode
 from tests.support.cursor import ctx_from
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from starcoder_ls import postprocess
 from starcoder_ls.postprocess.drop_too_short import drop_too_short
-from starcoder_ls.types import Mode
+from starcoder_ls.text.types import Mode
 from tests.support.cursor import ctx_from
 
 

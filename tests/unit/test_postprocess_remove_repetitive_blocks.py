@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from starcoder_ls.postprocess.remove_repetitive_blocks import remove_repetitive_blocks
-from starcoder_ls.types import Mode
+from starcoder_ls.text.types import Mode
 from tests.support.cursor import ctx_from
 
 TEST = "def test_a():\n    assert a()\n\n"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from starcoder_ls.postprocess.trim_suffix_overlap import trim_suffix_overlap
-from starcoder_ls.types import Mode
+from starcoder_ls.text.types import Mode
 from tests.support.cursor import ctx_from
 
 

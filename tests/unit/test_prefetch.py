@@ -14,7 +14,15 @@ from contextlib import asynccontextmanager
 import pytest
 from lsprotocol import types
 
-from starcoder_ls import lsp_convert
+from starcoder_ls.completion.prefetch import (
+    Acceptances,
+    Accepted,
+    accepted_from,
+    command_arguments,
+    where_to_prefetch,
+)
+from starcoder_ls.completion.request import CompletionRequest
+from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.engine.base import (
     UNAVAILABLE,
@@ -23,16 +31,8 @@ from starcoder_ls.engine.base import (
     GenerationParams,
     GenerationResult,
 )
-from starcoder_ls.prefetch import (
-    Acceptances,
-    Accepted,
-    accepted_from,
-    command_arguments,
-    where_to_prefetch,
-)
-from starcoder_ls.request import CompletionRequest
-from starcoder_ls.service import CompletionService
-from starcoder_ls.types import Mode, Suggestion
+from starcoder_ls.lsp import conversions
+from starcoder_ls.text.types import Mode, Suggestion
 from tests.support.cursor import ctx_from
 from tests.support.fake_engine import FakeEngine, Gate, request_from, serving
 
@@ -75,7 +75,7 @@ def end(marked: str, text: str, encoding: str, *, start_back: int = 0) -> types.
     ctx = ctx_from(marked)
     start = ctx.character - start_back
     suggestion = Suggestion(text=text, character=start, end_character=ctx.character)
-    return lsp_convert.end_of_insertion(ctx, suggestion, encoding)
+    return conversions.end_of_insertion(ctx, suggestion, encoding)
 
 
 def test_the_end_of_a_one_line_insertion_counts_the_line_before_it() -> None:
@@ -107,12 +107,12 @@ def test_every_item_says_where_its_insertion_ends() -> None:
         Suggestion(text="a + b", character=ctx.character, end_character=ctx.character),
         Suggestion(text="b + a\n", character=ctx.character, end_character=ctx.character),
     ]
-    inline = lsp_convert.inline_list(ctx, found, "utf-16", URI)
+    inline = conversions.inline_list(ctx, found, "utf-16", URI)
     assert [item.command.arguments for item in inline.items] == [
         command_arguments(URI, 0, 4, 1, len("    return a + b")),
         command_arguments(URI, 1, 4, 2, 0),
     ]
-    popup = lsp_convert.completion_item(ctx, found[0], "fake", 0, "utf-16")
+    popup = conversions.completion_item(ctx, found[0], "fake", 0, "utf-16")
     assert popup.command is not None
     assert accepted_from(popup.command.arguments or []) == Accepted(
         uri=URI, version=4, line=1, character=len("    return a + b")
@@ -336,7 +336,7 @@ async def test_a_failing_prefetch_leaves_its_error_for_the_next_request_to_show(
     async with serving_versions(engine) as (service, versions):
         await accept_first(service, versions)
         engine.down = True
-        caplog.set_level(logging.DEBUG, logger="starcoder_ls.service")
+        caplog.set_level(logging.DEBUG, logger="starcoder_ls.completion.service")
         task = service.prefetch(request_from(AFTER, uri=URI, version=2))
         assert task is not None
         await task  # ends quietly

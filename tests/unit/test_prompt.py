@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from starcoder_ls.fim import TEMPLATES, get_template
-from starcoder_ls.prompt import Prompt, build_prompt
+from starcoder_ls.cursor.prompt import Prompt, build_prompt
+from starcoder_ls.engine.fim import TEMPLATES, get_template
 
 STARCODER = get_template("starcoder")
 SPECIALS = sorted({t for tpl in TEMPLATES.values() for t in tpl.stop_tokens + tpl.required_tokens})

@@ -13,8 +13,8 @@ import random
 
 import pytest
 
-from starcoder_ls.fim import get_template
-from starcoder_ls.prompt import Prompt, build_prompt
+from starcoder_ls.cursor.prompt import Prompt, build_prompt
+from starcoder_ls.engine.fim import get_template
 
 STARCODER = get_template("starcoder")
 WINDOW, MAX_NEW = 2048, 128

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from starcoder_ls.replay.counters import (
+from starcoder_ls.tools.replay.counters import (
     Answered,
     Counters,
     LogCounter,
@@ -21,8 +21,8 @@ from starcoder_ls.replay.counters import (
     from_stats,
     overhead_samples,
 )
-from starcoder_ls.replay.editors import accepts, ghost_text
-from starcoder_ls.replay.regions import (
+from starcoder_ls.tools.replay.editors import accepts, ghost_text
+from starcoder_ls.tools.replay.regions import (
     Source,
     Typing,
     candidate_starts,
@@ -31,8 +31,8 @@ from starcoder_ls.replay.regions import (
     make_schedule,
     next_key,
 )
-from starcoder_ls.replay.report import FROM_LOG, RunResult, markdown, rows
-from starcoder_ls.replay.session import Session, Tally
+from starcoder_ls.tools.replay.report import FROM_LOG, RunResult, markdown, rows
+from starcoder_ls.tools.replay.session import Session, Tally
 
 CODE = """import os
 
@@ -180,15 +180,15 @@ def test_user_accepts_only_what_they_were_about_to_type() -> None:
 # -- counters -------------------------------------------------------------------------
 
 OLD_LOG = """\
-2026-11-26 10:00:00,000 INFO starcoder_ls.service: request 1: no completion: superseded while debouncing
-2026-11-26 10:00:01,000 INFO starcoder_ls.service: request 2: generated 7 tokens in 812 ms (stop)
-2026-11-26 10:00:01,001 INFO starcoder_ls.service: request 2: single-line, 1834 prompt tokens, build_prompt_ms=3.0, total_ms=830.0
-2026-11-26 10:00:01,100 INFO starcoder_ls.service: request 3: cache hit
-2026-11-26 10:00:01,101 INFO starcoder_ls.service: request 3: single-line, 1834 prompt tokens, build_prompt_ms=2.0, total_ms=2.0
-2026-11-26 10:00:01,200 INFO starcoder_ls.service: request 4 answered from typed-ahead
-2026-11-26 10:00:02,000 INFO starcoder_ls.service: request 5: no completion: superseded or cancelled during generation
-2026-11-26 10:00:03,000 INFO starcoder_ls.service: request 6: generated 3/5 tokens in 400 ms (stop/eos)
-2026-11-26 10:00:03,500 INFO starcoder_ls.service: request 8: generated  tokens in 1 ms ()
+2026-11-26 10:00:00,000 INFO starcoder_ls.completion.service: request 1: no completion: superseded while debouncing
+2026-11-26 10:00:01,000 INFO starcoder_ls.completion.service: request 2: generated 7 tokens in 812 ms (stop)
+2026-11-26 10:00:01,001 INFO starcoder_ls.completion.service: request 2: single-line, 1834 prompt tokens, build_prompt_ms=3.0, total_ms=830.0
+2026-11-26 10:00:01,100 INFO starcoder_ls.completion.service: request 3: cache hit
+2026-11-26 10:00:01,101 INFO starcoder_ls.completion.service: request 3: single-line, 1834 prompt tokens, build_prompt_ms=2.0, total_ms=2.0
+2026-11-26 10:00:01,200 INFO starcoder_ls.completion.service: request 4 answered from typed-ahead
+2026-11-26 10:00:02,000 INFO starcoder_ls.completion.service: request 5: no completion: superseded or cancelled during generation
+2026-11-26 10:00:03,000 INFO starcoder_ls.completion.service: request 6: generated 3/5 tokens in 400 ms (stop/eos)
+2026-11-26 10:00:03,500 INFO starcoder_ls.completion.service: request 8: generated  tokens in 1 ms ()
 """  # noqa: E501
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from starcoder_ls.scheduler import Scheduler, Ticket
+from starcoder_ls.completion.scheduler import Scheduler, Ticket
 
 URI = "file:///project/a.py"
 OTHER = "file:///project/b.py"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.selection import Selected, apply_selected, over_selection
-from starcoder_ls.types import Suggestion
+from starcoder_ls.completion.selection import Selected, apply_selected, over_selection
+from starcoder_ls.text.types import Suggestion
 from tests.support.cursor import ctx_from
 
 

@@ -15,13 +15,13 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from starcoder_ls import request as request_module
+from starcoder_ls.completion import request as request_module
+from starcoder_ls.completion.request import MAX_DOCUMENT_CHARS
+from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.engine.base import EngineError, GenerationParams
-from starcoder_ls.fim import PREFIX_ONLY, get_template
-from starcoder_ls.request import MAX_DOCUMENT_CHARS
-from starcoder_ls.service import CompletionService
-from starcoder_ls.types import OpenDocument
+from starcoder_ls.engine.fim import PREFIX_ONLY, get_template
+from starcoder_ls.text.types import OpenDocument
 from tests.support.fake_engine import FakeEngine, Gate, request_from, serving
 
 ADD = "def add(a, b):\n    return █\n"
@@ -429,7 +429,8 @@ async def test_a_generation_the_client_cancelled_still_counts_as_model_work() ->
 def test_the_service_and_the_server_import_without_torch() -> None:
     """torch loads with the first model (`lifecycle.load_engine`), not with the server."""
     code = (
-        "import sys, starcoder_ls.service, starcoder_ls.lifecycle, starcoder_ls.server\n"
+        "import sys, starcoder_ls.completion.service, starcoder_ls.completion.lifecycle\n"
+        "import starcoder_ls.lsp.server\n"
         "heavy = sorted({'torch', 'transformers', 'accelerate'} & set(sys.modules))\n"
         "assert not heavy, heavy\n"
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls import syntax
+from starcoder_ls.text import syntax
 from tests.support.cursor import ctx_from
 
 LANGUAGES = ["python", "javascript", "typescript", "typescriptreact", "rust", "go", "java", "c"]

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls import syntax
-from starcoder_ls.trigger import decide, opens_block
-from starcoder_ls.types import Mode
+from starcoder_ls.completion.trigger import decide, opens_block
+from starcoder_ls.text import syntax
+from starcoder_ls.text.types import Mode
 from tests.support.cursor import ctx_from
 
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 
-from starcoder_ls import uris
-from starcoder_ls.protocol import SyncedWorkspace
+from starcoder_ls.cursor import uris
+from starcoder_ls.lsp.protocol import SyncedWorkspace
 
 EXAMPLES = int(os.environ.get("STARCODER_FUZZ_EXAMPLES", "200"))
 

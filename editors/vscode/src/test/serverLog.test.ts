@@ -6,27 +6,27 @@ import { ServerLogLeveler } from '../serverLog';
 test("each record is shown at its own level, without the server's time and level", () => {
   const leveler = new ServerLogLeveler();
   const lines = [
-    '2026-12-06 12:00:01,234 INFO starcoder_ls.service: suggestion accepted (id 3)',
+    '2026-12-06 12:00:01,234 INFO starcoder_ls.completion.service: suggestion accepted (id 3)',
     '2026-12-06 12:00:01,300 DEBUG starcoder_ls.engine: prefill 12 tokens',
     '2026-12-06 12:00:02,000 WARNING starcoder_ls.config: unknown setting foo',
-    '2026-12-06 12:00:03,000 ERROR starcoder_ls.lifecycle: loading nope failed',
+    '2026-12-06 12:00:03,000 ERROR starcoder_ls.completion.lifecycle: loading nope failed',
     '2026-12-06 12:00:03,000 CRITICAL starcoder_ls: out of memory',
   ].map((line) => leveler.line(line));
   assert.deepEqual(lines, [
-    { level: 'info', text: 'starcoder_ls.service: suggestion accepted (id 3)' },
+    { level: 'info', text: 'starcoder_ls.completion.service: suggestion accepted (id 3)' },
     { level: 'debug', text: 'starcoder_ls.engine: prefill 12 tokens' },
     { level: 'warn', text: 'starcoder_ls.config: unknown setting foo' },
-    { level: 'error', text: 'starcoder_ls.lifecycle: loading nope failed' },
+    { level: 'error', text: 'starcoder_ls.completion.lifecycle: loading nope failed' },
     { level: 'error', text: 'starcoder_ls: out of memory' },
   ]);
 });
 
 test("a traceback is at the level of the record it belongs to", () => {
   const leveler = new ServerLogLeveler();
-  leveler.line('2026-12-06 12:00:03,000 ERROR starcoder_ls.lifecycle: loading nope failed');
+  leveler.line('2026-12-06 12:00:03,000 ERROR starcoder_ls.completion.lifecycle: loading nope failed');
   assert.equal(leveler.line('Traceback (most recent call last):').level, 'error');
   assert.equal(leveler.line('  File "x.py", line 1, in <module>').level, 'error');
-  leveler.line('2026-12-06 12:00:04,000 INFO starcoder_ls.lifecycle: model x: ready');
+  leveler.line('2026-12-06 12:00:04,000 INFO starcoder_ls.completion.lifecycle: model x: ready');
   assert.deepEqual(leveler.line('  second line of the message'), {
     level: 'info',
     text: '  second line of the message',
