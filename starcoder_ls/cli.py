@@ -1,4 +1,4 @@
-"""`starcoder-ls` entry point: `serve` (the default), `demo` and `bench`."""
+"""`starcoder-ls` entry point: `serve` (the default), `demo`, `bench` and `eval`."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from starcoder_ls import __version__
 from starcoder_ls.config import BACKENDS, DEVICES, DTYPES, EMBEDDED, Settings, describe, merge
-from starcoder_ls.tools.bench import add_arguments as add_bench_arguments
-from starcoder_ls.tools.eval.options import add_eval_arguments
-from starcoder_ls.tools.replay.options import add_replay_arguments
-from starcoder_ls.tools.soak import add_soak_arguments
 
 log = logging.getLogger("starcoder_ls")
 
@@ -87,18 +84,35 @@ def _bench_part(parts: Any, name: str, help_text: str) -> argparse.ArgumentParse
     return part
 
 
-def build_parser() -> argparse.ArgumentParser:
-    settings_help = "\n".join(f"  {name} (default {default!r})" for name, default, _ in describe())
-    parser = argparse.ArgumentParser(
-        prog="starcoder-ls",
-        description="Inline code completions from StarCoder-family models over LSP.",
-        epilog=f"Client settings (initializationOptions or 'starcoder'):\n{settings_help}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"starcoder-ls {__version__}")
-    sub = parser.add_subparsers(dest="command")
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subcommands whose arguments are added only once the command is named, so that
+    `serve` imports no tool (and not pygls's client, which the tools drive a server with);
+    `--help` lists every command from its help line alone."""
 
-    serve = sub.add_parser("serve", help="run the language server (stdio unless --tcp)")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._builders: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+    def add_lazy(
+        self, name: str, help_text: str, build: Callable[[argparse.ArgumentParser], None]
+    ) -> None:
+        self.add_parser(name, help=help_text)
+        self._builders[name] = build
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        build = self._builders.pop(values[0], None)
+        if build is not None:
+            build(self._name_parser_map[values[0]])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _add_serve_flags(serve: argparse.ArgumentParser) -> None:
     _add_model_flags(serve)
     _add_remote_flags(serve)
     serve.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
@@ -128,12 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch a hub model missing from the local cache (the allowDownloads setting)",
     )
 
-    demo = sub.add_parser("demo", help="start the server, complete a sample file, print results")
-    _add_model_flags(demo)
-    _add_remote_flags(demo)
-    demo.add_argument("--file", type=Path, default=None, help="source file to complete in")
 
-    bench = sub.add_parser("bench", help="measure speed and memory (engine and server)")
+def _add_bench_flags(bench: argparse.ArgumentParser) -> None:
+    from starcoder_ls.tools.bench import add_arguments as add_bench_arguments
+    from starcoder_ls.tools.replay.options import add_replay_arguments
+    from starcoder_ls.tools.soak import add_soak_arguments
+
     _add_model_flags(bench)
     add_bench_arguments(bench)
     bench_parts = bench.add_subparsers(dest="bench_part", metavar="{replay,soak}")
@@ -149,12 +163,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_soak_arguments(soak)
 
-    evaluate = sub.add_parser(
-        "eval", help="measure completion quality over LSP (HumanEval, next line)"
-    )
+
+def _add_eval_flags(evaluate: argparse.ArgumentParser) -> None:
+    from starcoder_ls.tools.eval.options import add_eval_arguments
+
     _add_model_flags(evaluate)
     _add_remote_flags(evaluate)
     add_eval_arguments(evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings_help = "\n".join(f"  {name} (default {default!r})" for name, default, _ in describe())
+    parser = argparse.ArgumentParser(
+        prog="starcoder-ls",
+        description="Inline code completions from StarCoder-family models over LSP.",
+        epilog=f"Client settings (initializationOptions or 'starcoder'):\n{settings_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"starcoder-ls {__version__}")
+    sub = parser.add_subparsers(dest="command", action=_Subcommands)
+    _add_serve_flags(sub.add_parser("serve", help="run the language server (stdio unless --tcp)"))
+    demo = sub.add_parser("demo", help="start the server, complete a sample file, print results")
+    _add_model_flags(demo)
+    _add_remote_flags(demo)
+    demo.add_argument("--file", type=Path, default=None, help="source file to complete in")
+    sub.add_lazy("bench", "measure speed and memory (engine and server)", _add_bench_flags)
+    sub.add_lazy(
+        "eval", "measure completion quality over LSP (HumanEval, next line)", _add_eval_flags
+    )
     return parser
 
 
