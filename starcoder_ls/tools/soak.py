@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -28,8 +29,8 @@ log = logging.getLogger(__name__)
 
 SIZES_COMMAND = "starcoder.soak.sizes"
 """workspace/executeCommand on the soak's server (soak_server.py): entries held by each
-cache and table. Defined here, which the server imports, never the reverse: the server
-imports the CLI, which imports this module."""
+cache and table. Defined here, which the server imports, never the reverse: the CLI
+imports this module to build its parser."""
 ENGINES = ("scripted", "model")
 
 _SLOW_ANSWER_S = 0.05
@@ -347,9 +348,8 @@ def run_soak(args: argparse.Namespace) -> int:
     if args.log_file:
         server_args += ["--log-file", str(args.log_file)]
     if args.engine == "model":
-        if args.model:
-            server_args += ["--model", args.model]
-        server_args += ["--device", args.device, "--dtype", args.dtype]
+        settings = {"model": args.model, "device": args.device, "dtype": args.dtype}
+        server_args += ["--settings", json.dumps(settings)]
     result = asyncio.run(
         soak(
             requests=args.requests,

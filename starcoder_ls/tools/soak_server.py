@@ -3,17 +3,24 @@
 rather than a model) or from a real model, and reporting the sizes of its caches and tables
 (`SIZES_COMMAND`), which `serve` does not offer.
 
-Run as `python -m starcoder_ls.tools.soak_server [--engine scripted|model] [serve flags]`.
+Run as `python -m starcoder_ls.tools.soak_server [--engine scripted|model] [--exact-cache N]
+[--settings JSON] [--log-level LEVEL] [--log-file PATH]`: the soak gives the server's
+starting settings as `initializationOptions` would carry them, so that this server parses
+them with `config.merge` and takes nothing from the CLI, a layer above it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from starcoder_ls.tools.arguments import settings_json
 from starcoder_ls.tools.soak import ENGINES, SIZES_COMMAND
 
 SOAK_MODEL = "soak (scripted)"
@@ -75,23 +82,50 @@ def server_sizes(server: Any) -> dict[str, int]:
     return sizes
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="soak_server")
+    parser.add_argument("--engine", choices=ENGINES, default="scripted")
+    parser.add_argument("--exact-cache", type=int, default=None)
+    parser.add_argument("--settings", type=settings_json, default={}, metavar="JSON")
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    parser.add_argument("--log-file", type=Path, default=None)
+    return parser
+
+
+def _setup_logging(level: str, log_file: Path | None) -> None:
+    """As `serve` logs: to stderr or a file (stdout carries the protocol), no progress
+    bars, and pygls (which logs whole messages, document text included) only from
+    warnings up unless at debug."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    handler: logging.Handler = (
+        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    if level != "debug":
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+
+
 def serve(argv: Sequence[str]) -> int:
-    """The server of a soak run: `serve`'s own flags, plus `--engine` and `--exact-cache`."""
-    from starcoder_ls.cli import build_parser, settings_from_args, setup_logging
+    """The server of a soak run, started with the settings the soak gives it."""
     from starcoder_ls.completion.cache import CompletionCache
     from starcoder_ls.completion.lifecycle import load_engine
+    from starcoder_ls.config import Settings, merge
     from starcoder_ls.lsp.server import create_server
 
-    own = argparse.ArgumentParser(add_help=False)
-    own.add_argument("--engine", choices=ENGINES, default="scripted")
-    own.add_argument("--exact-cache", type=int, default=None)
-    ours, rest = own.parse_known_args(list(argv))
-    args = build_parser().parse_args(["serve", *rest])
-    setup_logging(args.log_level, args.log_file)
-    factory = load_engine if ours.engine == "model" else (lambda settings, progress: SoakEngine())
-    server = create_server(settings_from_args(args), factory)
-    if ours.exact_cache is not None:
-        server.service.cache = CompletionCache(maxsize=ours.exact_cache)
+    args = _parser().parse_args(list(argv))
+    _setup_logging(args.log_level, args.log_file)
+    merged = merge(Settings(), args.settings)
+    if merged.errors:
+        raise SystemExit(f"soak_server: {'; '.join(merged.errors)}")
+    factory = load_engine if args.engine == "model" else (lambda settings, progress: SoakEngine())
+    server = create_server(merged.settings, factory)
+    if args.exact_cache is not None:
+        server.service.cache = CompletionCache(maxsize=args.exact_cache)
     server.command(SIZES_COMMAND)(lambda ls, *arguments: server_sizes(ls))
     server.start_io()
     return 0

@@ -68,3 +68,40 @@ def test_a_growing_table_or_thread_count_is_reported() -> None:
     assert any(p.startswith("threads grew 66.7%") for p in problems)
     assert "1 requests answered with an error" in problems
     assert "**not flat**" in result.markdown(0.05)
+
+
+def test_a_model_soak_gives_its_server_the_model_flags_as_settings(monkeypatch) -> None:
+    """`bench soak --engine model` starts its server with the model, device and dtype given
+    to it; the server reads them as settings, as an editor would send them."""
+    import argparse
+
+    from starcoder_ls.config import Settings, merge
+
+    given: dict[str, object] = {}
+
+    async def fake_soak(**kwargs: object) -> soak.SoakResult:
+        given.update(kwargs)
+        return soak.SoakResult(samples=[soak.Sample(1, 1.0, 1, {})])
+
+    monkeypatch.setattr(soak, "soak", fake_soak)
+    args = argparse.Namespace(
+        source=None,
+        document_chars=10,
+        log_level="info",
+        log_file=None,
+        engine="model",
+        model="/models/sc",
+        device="cpu",
+        dtype="float32",
+        requests=1,
+        sample_every=1,
+        warmup=0,
+        debounce_ms=0,
+        exact_cache=None,
+        tolerance=1.0,
+    )
+    soak.run_soak(args)
+    parsed = soak_server._parser().parse_args(given["server_args"])
+    settings = merge(Settings(), parsed.settings).settings
+    assert (settings.model, settings.device, settings.dtype) == ("/models/sc", "cpu", "float32")
+    assert parsed.log_level == "info"
