@@ -216,6 +216,24 @@ class StarcoderServer(HardenedLanguageServer):
             other_documents=functools.partial(self.other_documents, doc.uri),
         )
 
+    async def suggestions(
+        self,
+        text_document: types.TextDocumentIdentifier,
+        position: types.Position,
+        *,
+        invoked: bool,
+        selected: types.SelectedCompletionInfo | None = None,
+    ) -> Answer:
+        """The service's answer at `position`, with the document's own line endings."""
+        doc = self.document(text_document.uri)
+        over = conversions.selected(selected, position, doc.source, self.encoding)
+        request = self.request_at(
+            doc, position.line, position.character, invoked=invoked, selected=over
+        )
+        answer = await self.service.complete(request)
+        found = conversions.with_line_endings(answer.suggestions, doc.source)
+        return Answer(ctx=answer.ctx, suggestions=found)
+
     def document(self, uri: str) -> TextDocument:
         """The open document at `uri`, however the client spells it (`uris.canonical`)."""
         doc = self.workspace.text_documents.get(uris.canonical(uri))
@@ -232,6 +250,114 @@ class StarcoderServer(HardenedLanguageServer):
         )
 
 
+# -- handlers: each takes the server first (`ls`), as pygls passes it --------------------
+
+
+def initialize(ls: StarcoderServer, params: types.InitializeParams) -> None:
+    """Keeps the client's options for `initialized`; editors without inline completion get
+    popup completions instead."""
+    ls._pending_options = params.initialization_options
+    text_caps = params.capabilities.text_document
+    if text_caps is None or text_caps.inline_completion is None:
+        ls.feature(
+            types.TEXT_DOCUMENT_COMPLETION,
+            types.CompletionOptions(trigger_characters=[".", "(", " "]),
+        )(completion)
+
+
+def initialized(ls: StarcoderServer, params: types.InitializedParams) -> None:
+    ls.adopt_options(ls._pending_options)
+    ls.start_loading()
+
+
+def shutdown(ls: StarcoderServer, params: None) -> None:
+    ls.service.shutdown()
+
+
+async def did_change_configuration(
+    ls: StarcoderServer, params: types.DidChangeConfigurationParams
+) -> None:
+    """Settings pushed by the client, or, when it pushes none, pulled from it."""
+    options = params.settings
+    if not options:
+        caps = ls.client_capabilities.workspace
+        if not (caps and caps.configuration):
+            return
+        items = [types.ConfigurationItem(section="starcoder")]
+        answer = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
+        options = answer[0] if answer else None
+    ls.apply_options(options)
+
+
+def did_open(ls: StarcoderServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.last_edit[uris.canonical(params.text_document.uri)] = time.monotonic()
+
+
+def did_change(ls: StarcoderServer, params: types.DidChangeTextDocumentParams) -> None:
+    uri, version = uris.canonical(params.text_document.uri), params.text_document.version
+    ls.last_edit[uri] = time.monotonic()
+    ls.service.document_changed(uri, version)
+    shown = ls.acceptances.changed(uri, version)
+    if shown is not None:
+        ls.prefetch_after(shown)
+
+
+def did_close(ls: StarcoderServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = uris.canonical(params.text_document.uri)
+    ls.last_edit.pop(uri, None)
+    ls.service.document_closed(uri)
+    ls.acceptances.closed(uri)
+
+
+def status(ls: StarcoderServer, *args: Any) -> dict[str, str]:
+    return ls.service.status.to_json()
+
+
+def stats(ls: StarcoderServer, *args: Any) -> dict[str, int | float]:
+    return ls.service.stats.to_json()
+
+
+def accepted(ls: StarcoderServer, *args: Any) -> None:
+    ls.service.stats.accepted += 1
+    log.info("suggestion accepted (%d this session)", ls.service.stats.accepted)
+    item = accepted_from(args)
+    if item is not None:
+        # The editor sends its didChange before or right after the command.
+        shown = ls.acceptances.accepted(item, ls._document_version(item.uri))
+        if shown is not None:
+            ls.prefetch_after(shown)
+
+
+@error_boundary
+async def inline_completion(
+    ls: StarcoderServer, params: types.InlineCompletionParams
+) -> types.InlineCompletionList:
+    invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    answer = await ls.suggestions(
+        params.text_document,
+        params.position,
+        invoked=invoked,
+        selected=params.context.selected_completion_info,
+    )
+    return conversions.inline_list(
+        answer.ctx, answer.suggestions, ls.encoding, uris.canonical(params.text_document.uri)
+    )
+
+
+@error_boundary
+async def completion(ls: StarcoderServer, params: types.CompletionParams) -> types.CompletionList:
+    """For editors without inline completion (`initialize` registers it)."""
+    invoked = (
+        params.context is not None
+        and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+    )
+    answer = await ls.suggestions(params.text_document, params.position, invoked=invoked)
+    model = ls.service.status.model
+    return conversions.completion_list(
+        answer.ctx, answer.suggestions, ls.encoding, model, markdown=ls.client_renders_markdown
+    )
+
+
 def create_server(
     settings: Settings,
     engine_factory: EngineFactory = load_engine,
@@ -240,125 +366,17 @@ def create_server(
 ) -> StarcoderServer:
     """The server with its handlers; `server_cls` builds it (one per TCP client: `tcp.py`)."""
     server = server_cls(settings, engine_factory)
-
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: StarcoderServer, params: types.InitializeParams) -> None:
-        ls._pending_options = params.initialization_options
-        text_caps = params.capabilities.text_document
-        if text_caps is None or text_caps.inline_completion is None:
-            ls.feature(
-                types.TEXT_DOCUMENT_COMPLETION,
-                types.CompletionOptions(trigger_characters=[".", "(", " "]),
-            )(completion)
-
-    @server.feature(types.INITIALIZED)
-    def initialized(ls: StarcoderServer, params: types.InitializedParams) -> None:
-        ls.adopt_options(ls._pending_options)
-        ls.start_loading()
-
-    @server.feature(types.SHUTDOWN)
-    def shutdown(ls: StarcoderServer, params: None) -> None:
-        ls.service.shutdown()
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(
-        ls: StarcoderServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        options = params.settings
-        if not options:
-            caps = ls.client_capabilities.workspace
-            if not (caps and caps.configuration):
-                return
-            items = [types.ConfigurationItem(section="starcoder")]
-            answer = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
-            options = answer[0] if answer else None
-        ls.apply_options(options)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: StarcoderServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.last_edit[uris.canonical(params.text_document.uri)] = time.monotonic()
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: StarcoderServer, params: types.DidChangeTextDocumentParams) -> None:
-        uri, version = uris.canonical(params.text_document.uri), params.text_document.version
-        ls.last_edit[uri] = time.monotonic()
-        ls.service.document_changed(uri, version)
-        shown = ls.acceptances.changed(uri, version)
-        if shown is not None:
-            ls.prefetch_after(shown)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: StarcoderServer, params: types.DidCloseTextDocumentParams) -> None:
-        uri = uris.canonical(params.text_document.uri)
-        ls.last_edit.pop(uri, None)
-        ls.service.document_closed(uri)
-        ls.acceptances.closed(uri)
-
-    @server.command(STATUS_COMMAND)
-    def status(ls: StarcoderServer, *args: Any) -> dict[str, str]:
-        return ls.service.status.to_json()
-
-    @server.command(STATS_COMMAND)
-    def stats(ls: StarcoderServer, *args: Any) -> dict[str, int | float]:
-        return ls.service.stats.to_json()
-
-    @server.command(ACCEPTED_COMMAND)
-    def accepted(ls: StarcoderServer, *args: Any) -> None:
-        ls.service.stats.accepted += 1
-        log.info("suggestion accepted (%d this session)", ls.service.stats.accepted)
-        item = accepted_from(args)
-        if item is not None:
-            # The editor sends its didChange before or right after the command.
-            shown = ls.acceptances.accepted(item, ls._document_version(item.uri))
-            if shown is not None:
-                ls.prefetch_after(shown)
-
-    async def suggestions(
-        ls: StarcoderServer,
-        text_document: types.TextDocumentIdentifier,
-        position: types.Position,
-        *,
-        invoked: bool,
-        selected: types.SelectedCompletionInfo | None = None,
-    ) -> Answer:
-        doc = ls.document(text_document.uri)
-        over = conversions.selected(selected, position, doc.source, ls.encoding)
-        request = ls.request_at(
-            doc, position.line, position.character, invoked=invoked, selected=over
-        )
-        answer = await ls.service.complete(request)
-        found = conversions.with_line_endings(answer.suggestions, doc.source)
-        return Answer(ctx=answer.ctx, suggestions=found)
-
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    @error_boundary
-    async def inline_completion(
-        ls: StarcoderServer, params: types.InlineCompletionParams
-    ) -> types.InlineCompletionList:
-        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        answer = await suggestions(
-            ls,
-            params.text_document,
-            params.position,
-            invoked=invoked,
-            selected=params.context.selected_completion_info,
-        )
-        return conversions.inline_list(
-            answer.ctx, answer.suggestions, ls.encoding, uris.canonical(params.text_document.uri)
-        )
-
-    @error_boundary
-    async def completion(
-        ls: StarcoderServer, params: types.CompletionParams
-    ) -> types.CompletionList:
-        invoked = (
-            params.context is not None
-            and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
-        )
-        answer = await suggestions(ls, params.text_document, params.position, invoked=invoked)
-        model = ls.service.status.model
-        return conversions.completion_list(
-            answer.ctx, answer.suggestions, ls.encoding, model, markdown=ls.client_renders_markdown
-        )
-
+    server.feature(types.INITIALIZE)(initialize)
+    server.feature(types.INITIALIZED)(initialized)
+    server.feature(types.SHUTDOWN)(shutdown)
+    server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(did_change_configuration)
+    server.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
+    server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
+    server.feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)
+    server.command(STATUS_COMMAND)(status)
+    server.command(STATS_COMMAND)(stats)
+    server.command(ACCEPTED_COMMAND)(accepted)
+    server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(
+        inline_completion
+    )
     return server
