@@ -1,8 +1,8 @@
 """LSP wiring: capabilities, thin handlers, and the one error boundary.
 
 Handlers fetch the document, hand it to `CompletionService` as a `CompletionRequest` and
-turn the answer into LSP types with `lsp_convert`; this is the only module that imports
-pygls.
+turn the answer into LSP types with `conversions.py`. pygls is imported in `lsp/` alone
+(and by `tools/`): this module wires it; `protocol.py` and `transport.py` harden it.
 """
 
 from __future__ import annotations
