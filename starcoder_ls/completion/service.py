@@ -36,7 +36,7 @@ from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.config import Settings
 from starcoder_ls.cursor import crossfile
 from starcoder_ls.cursor.exclusions import deny_list
-from starcoder_ls.cursor.prompt import Prompt, build_prompt
+from starcoder_ls.cursor.prompt import Prompt, PromptSpec, build_prompt
 from starcoder_ls.engine.base import (
     UNAVAILABLE,
     Engine,
@@ -425,7 +425,7 @@ def _build_prompt(
         if others
         else ()
     )
-    return build_prompt(
+    spec = PromptSpec(
         prefix=ctx.prefix,
         suffix=ctx.suffix,
         template=info.template,
@@ -439,3 +439,4 @@ def _build_prompt(
         snippets=snippets,
         snippet_reserve=crossfile.reserve(window),
     )
+    return build_prompt(spec)

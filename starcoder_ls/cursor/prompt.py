@@ -1,10 +1,7 @@
 """Fit the text around the cursor, and optionally other files, into the model's window.
 
-Tokens are counted with the model's own tokenizer, which is the only honest
-measure but is not free: a whole multi-megabyte file is never counted. Each cut
-grows a window outward from the cursor until it holds more than the budget, then
-searches the line boundaries inside it, so a prompt costs about ten counts of
-text no longer than a few times the budget.
+Each side of the cursor is cut at a line boundary far from it (`cuts.py`, which counts
+as few tokens as it can); other files fill what the current file leaves free.
 
 The far ends move in steps, not line by line: an engine that keeps the previous
 prompt's KV cache reuses it only up to the first token that differs, and a head
@@ -13,26 +10,50 @@ that shifted by one line on every keystroke would differ at the very start.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from starcoder_ls.cursor.cuts import CHARS_PER_TOKEN_GUESS, CountTokens, Kept, keep_head, keep_tail
 from starcoder_ls.engine.fim import FimTemplate
 
-CountTokens = Callable[[str], int]
 Encode = Callable[[str], Sequence[int]]
 
-_CHARS_PER_TOKEN_GUESS = 4
-"""Starting window width per token; code averages 3-4 characters a token, and the
-window grows when a tokenizer packs more."""
-_SLOW_PROBES = 3
-"""Aimed probes in a row that fail to halve the search before falling back to bisection."""
 _MAX_SNIPPET_CHARS_PER_TOKEN = 64
+"""A snippet longer than this many characters per remaining token cannot fit in any
+tokenizer we know, so it is skipped without the cost of counting it."""
 _CUT_STEPS_PER_BUDGET = 16
 """Far-end cuts snap to a grid of about 1/16 of the budget: at most that much of the
 budget goes unused, and typing moves the prompt's head about once per 1/16 of it."""
-"""A snippet longer than this many characters per remaining token cannot fit in any
-tokenizer we know, so it is skipped without the cost of counting it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptSpec:
+    """What `build_prompt` fits (the text around the cursor, other files), into what
+    (the model's template, tokenizer and window), and how."""
+
+    prefix: str
+    """The document before the cursor."""
+    suffix: str
+    """The document after the cursor; unused when the prompt is prefix-only."""
+    template: FimTemplate
+    count_tokens: CountTokens
+    context_window: int
+    max_new_tokens: int
+    """Tokens kept free in the window for the answer."""
+    prefix_share: float = 0.75
+    """The prefix's share of what the current file gets, when both sides need cutting."""
+    filename: str | None = None
+    """Shown to templates that support a file name."""
+    snippets: Sequence[tuple[str, str]] = ()
+    """Other files as (path, text), most relevant first."""
+    use_fim: bool = True
+    """False gives a prefix-only prompt even with a fill-in-the-middle template."""
+    snippet_reserve: int = 0
+    """Tokens `snippets` may take from the current file before it is fitted."""
+    cut_step: int | None = None
+    """Characters between the far-end cuts allowed; None for a sixteenth of the budget."""
+    encode: Encode | None = None
+    """The engine's tokenizer, to return the final prompt's ids with it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,26 +71,11 @@ class Prompt:
     tokens: int
     """Token count of `text`, as counted by the `count_tokens` given."""
     ids: tuple[int, ...] | None = None
-    """`text`'s token ids when `build_prompt` was given `encode`, so the engine need not
+    """`text`'s token ids when the `PromptSpec` had `encode`, so the engine need not
     tokenize it again."""
 
 
-def build_prompt(
-    *,
-    prefix: str,
-    suffix: str,
-    template: FimTemplate,
-    count_tokens: CountTokens,
-    context_window: int,
-    max_new_tokens: int,
-    prefix_share: float = 0.75,
-    filename: str | None = None,
-    snippets: Sequence[tuple[str, str]] = (),
-    use_fim: bool = True,
-    snippet_reserve: int = 0,
-    cut_step: int | None = None,
-    encode: Encode | None = None,
-) -> Prompt:
+def build_prompt(spec: PromptSpec) -> Prompt:
     """The richest prompt whose token count leaves `max_new_tokens` free in the window.
 
     The lines nearest the cursor matter most, so the far ends are cut first: the
@@ -86,114 +92,154 @@ def build_prompt(
     With `encode` (the engine's tokenizer), whole prompts are encoded rather than
     counted, and the final one's ids are returned on the `Prompt`.
     """
-    budget = context_window - max_new_tokens
-    if budget <= 0:
-        raise ValueError(
-            f"no room for a prompt: context_window ({context_window}) must be larger than "
-            f"max_new_tokens ({max_new_tokens})"
-        )
-    if not 0.0 <= prefix_share <= 1.0:
-        raise ValueError(f"prefix_share must be between 0 and 1, got {prefix_share}")
-
-    fim = template.fim and use_fim
-    name = filename if template.supports_filename else None
-
-    def render(p: str, s: str, ctx: str) -> str:
-        if fim:
-            return template.render(p, s, filename=name, context=ctx)
-        return template.render_prefix_only(p, filename=name, context=ctx)
-
-    overhead = count_tokens(render("", "", ""))
+    budget = _budget(spec)
+    render = _Render.of(spec)
+    overhead = spec.count_tokens(render("", "", ""))
     available = budget - overhead
     if available < 0:
         raise ValueError(
-            f"the {template.name} template alone takes {overhead} tokens, more than the "
-            f"{budget} left for the prompt (context_window {context_window} - "
-            f"max_new_tokens {max_new_tokens})"
+            f"the {spec.template.name} template alone takes {overhead} tokens, more than the "
+            f"{budget} left for the prompt (context_window {spec.context_window} - "
+            f"max_new_tokens {spec.max_new_tokens})"
         )
-
-    ids: tuple[int, ...] | None = None
-
-    def measure(text: str) -> int:
-        nonlocal ids
-        if encode is None:
-            return count_tokens(text)
-        ids = tuple(encode(text))
-        return len(ids)
-
-    if not fim:
-        suffix = ""
     reserved: dict[int, str] = {}
-    if snippets and snippet_reserve > 0:
-        reserved = _fit_snippets(template, snippets, min(snippet_reserve, available), count_tokens)
+    if spec.snippets and spec.snippet_reserve > 0:
+        room = min(spec.snippet_reserve, available)
+        reserved = _fit_snippets(spec.template, spec.snippets, room, spec.count_tokens)
     # Counted in place: some families add a file separator once other files come first.
-    taken = count_tokens(render("", "", "".join(reserved.values()))) - overhead if reserved else 0
+    taken = (
+        spec.count_tokens(render("", "", "".join(reserved.values()))) - overhead if reserved else 0
+    )
     step = (
-        budget * _CHARS_PER_TOKEN_GUESS // _CUT_STEPS_PER_BUDGET if cut_step is None else cut_step
+        budget * CHARS_PER_TOKEN_GUESS // _CUT_STEPS_PER_BUDGET
+        if spec.cut_step is None
+        else spec.cut_step
     )
+    suffix = spec.suffix if render.fim else ""
     kept_prefix, kept_suffix = _split_budget(
-        prefix, suffix, available - taken, prefix_share, count_tokens, step
+        spec.prefix, suffix, available - taken, spec.prefix_share, spec.count_tokens, step
     )
-
-    chosen = list(reserved.values())
-    text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
-    tokens = measure(text)
+    draft = _Draft(kept_prefix, kept_suffix, tuple(reserved.values()))
+    measured = _measure(spec, render, draft)
     # Room a stepped cut leaves is kept free: snippets moving in and out of it as the
     # user types would change the prompt's head, the part a KV cache reuses.
     stepped_cut = step > 1 and not (kept_prefix.whole and kept_suffix.whole)
-    if len(reserved) < len(snippets) and tokens < budget and not stepped_cut:
-        more = _fit_snippets(template, snippets, budget - tokens, count_tokens, skip=reserved)
+    if len(reserved) < len(spec.snippets) and measured.tokens < budget and not stepped_cut:
+        room = budget - measured.tokens
+        more = _fit_snippets(spec.template, spec.snippets, room, spec.count_tokens, skip=reserved)
         if more:
-            chosen = [formatted for _, formatted in sorted({**reserved, **more}.items())]
-            text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
-            tokens = measure(text)
+            chosen = tuple(formatted for _, formatted in sorted({**reserved, **more}.items()))
+            draft = _Draft(kept_prefix, kept_suffix, chosen)
+            measured = _measure(spec, render, draft)
+    return _within_budget(spec, render, draft, measured, budget, overhead)
 
-    # The parts were counted one by one; merges across their seams can differ.
-    while tokens > budget:
-        over = tokens - budget
-        if chosen:
-            chosen.pop()
-        elif kept_prefix.text and (
-            kept_prefix.tokens >= kept_suffix.tokens or not kept_suffix.text
-        ):
-            kept_prefix = _keep_tail(kept_prefix.text, kept_prefix.tokens - over, count_tokens)
-        elif kept_suffix.text:
-            kept_suffix = _keep_head(kept_suffix.text, kept_suffix.tokens - over, count_tokens)
-        else:
-            raise ValueError(f"count_tokens is inconsistent: {overhead} then {tokens} tokens")
-        text = render(kept_prefix.text, kept_suffix.text, "".join(chosen))
-        tokens = measure(text)
 
-    return Prompt(
-        text=text,
-        prefix=kept_prefix.text,
-        suffix=kept_suffix.text,
-        context="".join(chosen),
-        tokens=tokens,
-        ids=ids,
-    )
+def _budget(spec: PromptSpec) -> int:
+    """The tokens the prompt may take, once the spec is known to make sense."""
+    budget = spec.context_window - spec.max_new_tokens
+    if budget <= 0:
+        raise ValueError(
+            f"no room for a prompt: context_window ({spec.context_window}) must be larger than "
+            f"max_new_tokens ({spec.max_new_tokens})"
+        )
+    if not 0.0 <= spec.prefix_share <= 1.0:
+        raise ValueError(f"prefix_share must be between 0 and 1, got {spec.prefix_share}")
+    return budget
 
 
 @dataclass(frozen=True)
-class _Kept:
+class _Render:
+    """The template filled in the one form this prompt takes: FIM or prefix-only."""
+
+    template: FimTemplate
+    fim: bool
+    filename: str | None
+
+    @classmethod
+    def of(cls, spec: PromptSpec) -> _Render:
+        name = spec.filename if spec.template.supports_filename else None
+        return cls(spec.template, spec.template.fim and spec.use_fim, name)
+
+    def __call__(self, prefix: str, suffix: str, context: str) -> str:
+        if self.fim:
+            return self.template.render(prefix, suffix, filename=self.filename, context=context)
+        return self.template.render_prefix_only(prefix, filename=self.filename, context=context)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """The parts of a prompt: what is kept of each side, and the other files chosen."""
+
+    prefix: Kept
+    suffix: Kept
+    chosen: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Measured:
     text: str
     tokens: int
-    whole: bool
-    """True when nothing had to be cut."""
+    ids: tuple[int, ...] | None
+
+
+def _measure(spec: PromptSpec, render: _Render, draft: _Draft) -> _Measured:
+    """The draft's whole text and its tokens, encoded when the spec has `encode`."""
+    text = render(draft.prefix.text, draft.suffix.text, "".join(draft.chosen))
+    if spec.encode is None:
+        return _Measured(text, spec.count_tokens(text), None)
+    ids = tuple(spec.encode(text))
+    return _Measured(text, len(ids), ids)
+
+
+def _within_budget(
+    spec: PromptSpec,
+    render: _Render,
+    draft: _Draft,
+    measured: _Measured,
+    budget: int,
+    overhead: int,
+) -> Prompt:
+    """The draft, cut further until the whole counts within `budget`.
+
+    The parts were counted one by one; merges across their seams can differ. Other files
+    go first (the last chosen first), then the longer side loses what is over.
+    """
+    prefix, suffix, chosen = draft.prefix, draft.suffix, list(draft.chosen)
+    while measured.tokens > budget:
+        over = measured.tokens - budget
+        if chosen:
+            chosen.pop()
+        elif prefix.text and (prefix.tokens >= suffix.tokens or not suffix.text):
+            prefix = keep_tail(prefix.text, prefix.tokens - over, spec.count_tokens)
+        elif suffix.text:
+            suffix = keep_head(suffix.text, suffix.tokens - over, spec.count_tokens)
+        else:
+            raise ValueError(
+                f"count_tokens is inconsistent: {overhead} then {measured.tokens} tokens"
+            )
+        measured = _measure(spec, render, _Draft(prefix, suffix, tuple(chosen)))
+    return Prompt(
+        text=measured.text,
+        prefix=prefix.text,
+        suffix=suffix.text,
+        context="".join(chosen),
+        tokens=measured.tokens,
+        ids=measured.ids,
+    )
 
 
 def _split_budget(
     prefix: str, suffix: str, available: int, share: float, count: CountTokens, step: int
-) -> tuple[_Kept, _Kept]:
+) -> tuple[Kept, Kept]:
     """Give each side its share, and what one side leaves unused to the other."""
     prefix_cap = int(available * share)
     suffix_cap = available - prefix_cap
-    kept_prefix = _keep_tail(prefix, prefix_cap, count, step)
+    kept_prefix = keep_tail(prefix, prefix_cap, count, step)
     if kept_prefix.whole:
-        return kept_prefix, _keep_head(suffix, available - kept_prefix.tokens, count, step)
-    kept_suffix = _keep_head(suffix, suffix_cap, count, step)
+        return kept_prefix, keep_head(suffix, available - kept_prefix.tokens, count, step)
+    kept_suffix = keep_head(suffix, suffix_cap, count, step)
     if kept_suffix.whole and kept_suffix.tokens < suffix_cap:
-        kept_prefix = _keep_tail(prefix, available - kept_suffix.tokens, count, step)
+        kept_prefix = keep_tail(prefix, available - kept_suffix.tokens, count, step)
     return kept_prefix, kept_suffix
 
 
@@ -219,141 +265,3 @@ def _fit_snippets(
             chosen[index] = formatted
             room -= cost
     return chosen
-
-
-def _keep_tail(text: str, limit: int, count: CountTokens, step: int = 0) -> _Kept:
-    """The most of the end of `text` within `limit` tokens, starting at a line start."""
-    return _keep(text, limit, count, step, from_end=True)
-
-
-def _keep_head(text: str, limit: int, count: CountTokens, step: int = 0) -> _Kept:
-    """The most of the start of `text` within `limit` tokens, ending at a line end."""
-    return _keep(text, limit, count, step, from_end=False)
-
-
-def _keep(text: str, limit: int, count: CountTokens, step: int, *, from_end: bool) -> _Kept:
-    """Cut the end of `text` far from the cursor, at a line boundary when one fits.
-
-    A cut is a string index: `text[cut:]` is kept when `from_end`, else `text[:cut]`.
-    With a `step`, only the first line boundary of each step from the far end is a
-    candidate (`_first_per_step`); any line boundary is when none of those fits. When
-    even the line nearest the cursor is too long (minified code) it is cut by
-    characters, so that the text right at the cursor still reaches the model.
-    """
-    if not text:
-        return _Kept("", 0, True)
-    if limit <= 0:
-        return _Kept("", 0, False)
-    n = len(text)
-    counted: dict[int, int] = {}
-
-    def size(cut: int) -> int:
-        return n - cut if from_end else cut
-
-    def cut_keeping(chars: int) -> int:
-        return n - chars if from_end else chars
-
-    def tokens(cut: int) -> int:
-        if cut not in counted:
-            counted[cut] = count(text[cut:] if from_end else text[:cut])
-        return counted[cut]
-
-    # Grow a window from the cursor until it holds more than `limit` tokens.
-    window = max(limit * _CHARS_PER_TOKEN_GUESS, 64)
-    while window < n and tokens(cut_keeping(window)) <= limit:
-        window *= 2
-    if window >= n:
-        if tokens(cut_keeping(n)) <= limit:
-            return _Kept(text, counted[cut_keeping(n)], True)
-        window = n
-    over = cut_keeping(window)
-    if from_end:
-        line_cuts: Sequence[int] = [i + 1 for i in _newlines(text, over, n)]
-    else:
-        line_cuts = [i + 1 for i in reversed(_newlines(text, 0, over - 1))]
-    found = None
-    if step > 1:
-        stepped = _first_per_step(text, line_cuts, step, from_end=from_end)
-        found, _ = _first_fitting(stepped, size, tokens, limit, over)
-    if found is None:
-        found, over = _first_fitting(line_cuts, size, tokens, limit, over)
-    if found is None:
-        char_cuts = range(over + 1, n + 1) if from_end else range(over - 1, -1, -1)
-        found, over = _first_fitting(char_cuts, size, tokens, limit, over)
-    if found is None:
-        return _Kept("", 0, False)
-    return _Kept(text[found:] if from_end else text[:found], counted[found], False)
-
-
-def _first_per_step(text: str, cuts: Sequence[int], step: int, *, from_end: bool) -> list[int]:
-    """Of the line `cuts` (ordered from the far end toward the cursor), the first in each
-    run of `step` characters counted from the far end of `text`.
-
-    Which cuts qualify depends only on the text between each one and the far end, so
-    edits nearer the cursor leave them, and the cut chosen among them, where they were.
-    """
-    if not cuts:
-        return []
-    n = len(text)
-
-    def step_of(cut: int) -> int:
-        return (cut if from_end else n - cut) // step
-
-    if from_end:
-        farther = text.rfind("\n", 0, cuts[0] - 1) + 1
-    else:
-        line_end = text.find("\n", cuts[0])
-        farther = n if line_end < 0 else line_end + 1
-    chosen: list[int] = []
-    previous = step_of(farther)
-    for cut in cuts:
-        current = step_of(cut)
-        if current != previous:
-            chosen.append(cut)
-        previous = current
-    return chosen
-
-
-def _first_fitting(
-    cuts: Sequence[int],
-    size: Callable[[int], int],
-    tokens: Callable[[int], int],
-    limit: int,
-    over: int,
-) -> tuple[int | None, int]:
-    """The cut keeping the most text within `limit`, and the nearest cut known to exceed it.
-
-    `cuts` keep less and less text; `over` keeps more than any of them and is over
-    the limit. Token counts are close to proportional to length, so each probe is
-    aimed where the two nearest counts say the limit falls. That usually lands within
-    a line of the answer; bisection takes over after a few probes that do not halve
-    the interval, so odd text costs at most a few counts more than a binary search.
-    """
-    lo, hi = -1, len(cuts)
-    lo_size, lo_tokens = size(over), tokens(over)
-    hi_size, hi_tokens = 0, 0
-    slow = 0
-    while hi - lo > 1:
-        if slow >= _SLOW_PROBES or lo_tokens <= hi_tokens:
-            mid = (lo + hi) // 2
-        else:
-            target = hi_size + (limit - hi_tokens) * (lo_size - hi_size) / (lo_tokens - hi_tokens)
-            mid = bisect.bisect_left(cuts, -target, lo + 1, hi - 1, key=lambda cut: -size(cut))
-        width = hi - lo
-        probe = tokens(cuts[mid])
-        if probe <= limit:
-            hi, hi_size, hi_tokens = mid, size(cuts[mid]), probe
-        else:
-            lo, lo_size, lo_tokens, over = mid, size(cuts[mid]), probe, cuts[mid]
-        slow = slow + 1 if (hi - lo) * 2 > width else 0
-    return (cuts[hi] if hi < len(cuts) else None), over
-
-
-def _newlines(text: str, start: int, end: int) -> list[int]:
-    """Indices of the newlines in `text[start:end]`."""
-    found: list[int] = []
-    i = text.find("\n", start, end)
-    while i >= 0:
-        found.append(i)
-        i = text.find("\n", i + 1, end)
-    return found

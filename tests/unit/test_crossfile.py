@@ -16,7 +16,7 @@ from starcoder_ls.config import Settings, merge
 from starcoder_ls.cursor import crossfile
 from starcoder_ls.cursor.crossfile import select_snippets, split_chunks
 from starcoder_ls.cursor.exclusions import DenyList
-from starcoder_ls.cursor.prompt import build_prompt
+from starcoder_ls.cursor.prompt import PromptSpec, build_prompt
 from starcoder_ls.engine.fim import PREFIX_ONLY, TEMPLATES, get_template
 from starcoder_ls.text.types import CompletionContext, OpenDocument
 from tests.support.crossfile_documents import APP, MAIN, NOTES, UNITS, doc
@@ -269,7 +269,7 @@ def build(**kwargs: object):  # type: ignore[no-untyped-def]
         "max_new_tokens": 60,
     }
     args.update(kwargs)
-    return build_prompt(**args)  # type: ignore[arg-type]
+    return build_prompt(PromptSpec(**args))  # type: ignore[arg-type]
 
 
 SNIPPET = ("lib/units.py", "def celsius_to_rankine(c):\n    return (c + 273.15) * 9 / 5\n")
@@ -341,15 +341,17 @@ def test_the_reserve_never_takes_the_prompt_past_the_budget(counter: Callable[[s
         window = rng.randint(150, 1500)
         max_new = rng.randint(1, 50)
         result = build_prompt(
-            prefix=prefix,
-            suffix=suffix,
-            template=get_template(rng.choice(names)),
-            count_tokens=counter,
-            context_window=window,
-            max_new_tokens=max_new,
-            filename=rng.choice([None, "pkg/mod.py"]),
-            snippets=snippets,
-            snippet_reserve=rng.choice([0, rng.randint(1, window)]),
+            PromptSpec(
+                prefix=prefix,
+                suffix=suffix,
+                template=get_template(rng.choice(names)),
+                count_tokens=counter,
+                context_window=window,
+                max_new_tokens=max_new,
+                filename=rng.choice([None, "pkg/mod.py"]),
+                snippets=snippets,
+                snippet_reserve=rng.choice([0, rng.randint(1, window)]),
+            )
         )
         assert counter(result.text) == result.tokens <= window - max_new
         assert prefix.endswith(result.prefix)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from starcoder_ls.cursor.prompt import Prompt, build_prompt
+from starcoder_ls.cursor.prompt import Prompt, PromptSpec, build_prompt
 from starcoder_ls.engine.fim import TEMPLATES, get_template
 
 STARCODER = get_template("starcoder")
@@ -68,7 +68,7 @@ def build(**kwargs: object) -> Prompt:
         "cut_step": 0,  # cut at any line: these tests measure how tightly the budget is packed
     }
     args.update(kwargs)
-    return build_prompt(**args)  # type: ignore[arg-type]
+    return build_prompt(PromptSpec(**args))  # type: ignore[arg-type]
 
 
 def overhead(template_name: str = "starcoder", filename: str | None = None) -> int:
@@ -288,16 +288,18 @@ def test_budget_is_never_exceeded(counter: Callable[[str], int]) -> None:
         window = rng.randint(120, 1500)
         max_new = rng.randint(1, 50)
         result = build_prompt(
-            prefix=prefix,
-            suffix=suffix,
-            template=template,
-            count_tokens=counter,
-            context_window=window,
-            max_new_tokens=max_new,
-            prefix_share=rng.random(),
-            filename=rng.choice([None, "pkg/mod.py"]),
-            snippets=snippets,
-            use_fim=rng.random() < 0.8,
+            PromptSpec(
+                prefix=prefix,
+                suffix=suffix,
+                template=template,
+                count_tokens=counter,
+                context_window=window,
+                max_new_tokens=max_new,
+                prefix_share=rng.random(),
+                filename=rng.choice([None, "pkg/mod.py"]),
+                snippets=snippets,
+                use_fim=rng.random() < 0.8,
+            )
         )
         assert counter(result.text) == result.tokens <= window - max_new
         assert prefix.endswith(result.prefix)
@@ -312,14 +314,16 @@ def test_budget_is_never_exceeded_with_a_trained_bpe(bpe: Callable[[str], int]) 
         suffix = _random_code(rng, rng.randint(0, 300))
         window = rng.randint(80, 2000)
         result = build_prompt(
-            prefix=prefix,
-            suffix=suffix,
-            template=template,
-            count_tokens=bpe,
-            context_window=window,
-            max_new_tokens=32,
-            filename="src/main.py",
-            snippets=[("lib.py", _random_code(rng, 20))],
+            PromptSpec(
+                prefix=prefix,
+                suffix=suffix,
+                template=template,
+                count_tokens=bpe,
+                context_window=window,
+                max_new_tokens=32,
+                filename="src/main.py",
+                snippets=[("lib.py", _random_code(rng, 20))],
+            )
         )
         assert bpe(result.text) == result.tokens <= window - 32
         # A cut inside a line happens only on the cursor line itself.
@@ -330,12 +334,14 @@ def test_budget_is_never_exceeded_with_a_trained_bpe(bpe: Callable[[str], int]) 
 def test_trained_bpe_uses_most_of_the_budget(bpe: Callable[[str], int]) -> None:
     prefix = _random_code(random.Random(5), 2000)
     result = build_prompt(
-        prefix=prefix,
-        suffix="",
-        template=STARCODER,
-        count_tokens=bpe,
-        context_window=1024,
-        max_new_tokens=24,
+        PromptSpec(
+            prefix=prefix,
+            suffix="",
+            template=STARCODER,
+            count_tokens=bpe,
+            context_window=1024,
+            max_new_tokens=24,
+        )
     )
     longest_line = max(bpe(line + "\n") for line in prefix.splitlines())
 

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from starcoder_ls.cursor.prompt import Prompt, build_prompt
+from starcoder_ls.cursor.prompt import Prompt, PromptSpec, build_prompt
 from starcoder_ls.engine.fim import get_template
 
 STARCODER = get_template("starcoder")
@@ -37,13 +37,15 @@ def document(rng: random.Random, lines: int, kind: str) -> str:
 
 def prompt(prefix: str, suffix: str, **kwargs: object) -> Prompt:
     result = build_prompt(
-        prefix=prefix,
-        suffix=suffix,
-        template=STARCODER,
-        count_tokens=per4,
-        context_window=WINDOW,
-        max_new_tokens=MAX_NEW,
-        **kwargs,  # type: ignore[arg-type]
+        PromptSpec(
+            prefix=prefix,
+            suffix=suffix,
+            template=STARCODER,
+            count_tokens=per4,
+            context_window=WINDOW,
+            max_new_tokens=MAX_NEW,
+            **kwargs,  # type: ignore[arg-type]
+        )
     )
     assert per4(result.text) == result.tokens <= BUDGET
     assert prefix.endswith(result.prefix) and suffix.startswith(result.suffix)
