@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from starcoder_ls.completion.scheduler import Ticket
 from starcoder_ls.completion.selection import Selected
 from starcoder_ls.config import Settings
-from starcoder_ls.cursor.context import build_context
+from starcoder_ls.cursor.context import ClientPosition, build_context
 from starcoder_ls.cursor.documents import has_lone_surrogate
 from starcoder_ls.cursor.exclusions import deny_list
 from starcoder_ls.text.types import CompletionContext, Mode, OpenDocument, Suggestion
@@ -82,9 +82,7 @@ def locate(request: CompletionRequest) -> CompletionContext:
         uri=request.uri,
         version=request.version,
         language_id=request.language_id,
-        line=request.line,
-        character=request.character,
-        encoding=request.encoding,
+        position=ClientPosition(request.line, request.character, request.encoding),
     )
 
 

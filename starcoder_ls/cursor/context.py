@@ -8,7 +8,7 @@ so every position crosses this module before any other code sees it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import islice
 from urllib.parse import unquote, urlsplit
 
@@ -19,7 +19,7 @@ from starcoder_ls.cursor.documents import (
     position_codec,
     units_to_index,
 )
-from starcoder_ls.text.types import CompletionContext, OpenDocument
+from starcoder_ls.text.types import CompletionContext
 
 _INDENT_SAMPLE_LINES = 5000
 """Indentation is a file-wide habit; the head of a huge file shows it as well as the whole."""
@@ -95,28 +95,36 @@ def detect_line_ending(text: str) -> str:
     return "\n" if match is None else match.group()
 
 
+@dataclass(frozen=True)
+class ClientPosition:
+    """A cursor as the client sent it: `character` counts code units of `encoding`."""
+
+    line: int
+    character: int
+    encoding: str
+
+
 def build_context(
     *,
     text: str,
     uri: str,
     version: int,
     language_id: str,
-    line: int,
-    character: int,
-    encoding: str,
+    position: ClientPosition,
     path: str | None = None,
-    other_documents: Iterable[OpenDocument] = (),
 ) -> CompletionContext:
     """Resolve the cursor once so that no later stage deals with encodings or line endings.
 
     The text is normalised to "\\n" line endings: line numbers and in-line
     columns do not change, and prompts and filters only need to know one kind
     of line break. The server converts inserted text back with
-    `detect_line_ending`.
+    `detect_line_ending`. Other open documents are not read here: only a request that
+    really generates with cross-file context copies them in (`dataclasses.replace`).
     """
     if "\r" in text:
         text = LINE_BREAK.sub("\n", text)
-    offset = offset_at(text, line, character, encoding, uri=uri)
+    line = position.line
+    offset = offset_at(text, line, position.character, position.encoding, uri=uri)
     cursor_line_start = text.rfind("\n", 0, offset) + 1
     return CompletionContext(
         uri=uri,
@@ -128,7 +136,6 @@ def build_context(
         line=line,
         character=offset - cursor_line_start,
         indent_unit=detect_indent_unit(text),
-        other_documents=tuple(other_documents),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starcoder_ls.cursor.context import build_context
+from starcoder_ls.cursor.context import ClientPosition, build_context
 from starcoder_ls.text.types import CompletionContext
 
 CURSOR = "█"
@@ -27,7 +27,5 @@ def ctx_from(
         uri=uri,
         version=version,
         language_id=language_id,
-        line=line,
-        character=character,
-        encoding="utf-32",
+        position=ClientPosition(line, character, "utf-32"),
     )

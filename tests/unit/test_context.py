@@ -5,6 +5,7 @@ import time
 import pytest
 
 from starcoder_ls.cursor.context import (
+    ClientPosition,
     PositionError,
     build_context,
     character_to_units,
@@ -13,7 +14,6 @@ from starcoder_ls.cursor.context import (
     offset_at,
     path_from_uri,
 )
-from starcoder_ls.text.types import OpenDocument
 
 ENCODINGS = ("utf-8", "utf-16", "utf-32")
 
@@ -33,9 +33,7 @@ def build(text: str, line: int, character: int, encoding: str = "utf-16", **kwar
         uri="file:///a.py",
         version=3,
         language_id="python",
-        line=line,
-        character=character,
-        encoding=encoding,
+        position=ClientPosition(line, character, encoding),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -147,8 +145,7 @@ def test_line_after_a_trailing_newline_exists_and_is_empty() -> None:
 
 
 def test_context_carries_request_facts() -> None:
-    other = OpenDocument(uri="file:///b.py", path="b.py", language_id="python", text="b = 1\n")
-    ctx = build("\tx = 1\n", 0, 1, other_documents=[other])
+    ctx = build("\tx = 1\n", 0, 1)
     assert (ctx.uri, ctx.version, ctx.language_id, ctx.path) == (
         "file:///a.py",
         3,
@@ -156,7 +153,7 @@ def test_context_carries_request_facts() -> None:
         "a.py",
     )
     assert ctx.indent_unit == "\t"
-    assert ctx.other_documents == (other,)
+    assert ctx.other_documents == ()
 
 
 def test_explicit_path_wins_over_the_uri() -> None:
