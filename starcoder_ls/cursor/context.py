@@ -30,15 +30,15 @@ class PositionError(ValueError):
     """A position the document cannot contain; the server answers it as an invalid request."""
 
 
-def offset_at(
+def offset_at_or_raise(
     text: str, line: int, character: int, encoding: str, *, uri: str = "the document"
 ) -> int:
-    """Return the string index of an LSP position.
+    """Return the string index of an LSP position; `PositionError` for one the text lacks.
 
     Only the cursor line is ever encoded, and its start is found by counting line breaks
     (`documents.line_start`), so the cost on a large document is well under a
     millisecond, never an encoding of the whole text. A position inside a code point
-    rounds down to its start, as `documents.offset_at` rounds an edit's.
+    rounds down to its start, as `documents.clamped_offset_at` rounds an edit's.
     """
     codec = position_codec(encoding)
     if line < 0 or character < 0:
@@ -124,7 +124,7 @@ def build_context(
     if "\r" in text:
         text = LINE_BREAK.sub("\n", text)
     line = position.line
-    offset = offset_at(text, line, position.character, position.encoding, uri=uri)
+    offset = offset_at_or_raise(text, line, position.character, position.encoding, uri=uri)
     cursor_line_start = text.rfind("\n", 0, offset) + 1
     return CompletionContext(
         uri=uri,

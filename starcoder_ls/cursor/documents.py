@@ -9,7 +9,7 @@ line the edit can land between `\\r` and `\\n`). LSP says otherwise:
 - a character past the end of a line means the end of that line (before its line break);
 - a line past the last one means the end of the document;
 - a position inside a code point (a surrogate pair in UTF-16, a multi-byte sequence in
-  UTF-8) rounds down to its start, the same way `context.offset_at` rounds the cursor.
+  UTF-8) rounds down to its start, the same way `context.offset_at_or_raise` rounds the cursor.
 
 Pure functions on `str`; `protocol.py` plugs them into pygls' document class, and
 `context.py` finds the cursor with the same line and code-unit arithmetic.
@@ -77,7 +77,7 @@ def line_end(text: str, start: int) -> int:
     return len(text) if match is None else match.start()
 
 
-def offset_at(text: str, line: int, character: int, encoding: str) -> int:
+def clamped_offset_at(text: str, line: int, character: int, encoding: str) -> int:
     """The string index of an LSP position in an edit's range, by the rules above."""
     units = position_codec(encoding)
     start = line_start(text, max(line, 0))
@@ -99,8 +99,8 @@ def apply_edit(
     A reversed range is taken as the same range the right way round, as VS Code's own
     text document does.
     """
-    first = offset_at(text, start[0], start[1], encoding)
-    last = offset_at(text, end[0], end[1], encoding)
+    first = clamped_offset_at(text, start[0], start[1], encoding)
+    last = clamped_offset_at(text, end[0], end[1], encoding)
     if last < first:
         first, last = last, first
     edited = text[:first] + new_text + text[last:]

@@ -17,7 +17,12 @@ from lsprotocol import types
 from starcoder_ls.completion.prefetch import command_arguments
 from starcoder_ls.completion.request import MAX_DOCUMENT_CHARS, CompletionRequest
 from starcoder_ls.completion.selection import Selected
-from starcoder_ls.cursor.context import character_to_units, detect_line_ending, line_text, offset_at
+from starcoder_ls.cursor.context import (
+    character_to_units,
+    detect_line_ending,
+    line_text,
+    offset_at_or_raise,
+)
 from starcoder_ls.cursor.crossfile import MAX_CANDIDATES
 from starcoder_ls.cursor.documents import LINE_BREAK, has_lone_surrogate
 from starcoder_ls.text.types import CompletionContext, OpenDocument, Suggestion
@@ -32,23 +37,22 @@ ACCEPTED_COMMAND = "starcoder.accepted"
 
 def completion_request(
     doc: TextDocument,
-    line: int,
-    character: int,
+    position: types.Position,
     encoding: str,
     *,
     other_documents: Callable[[], Iterable[OpenDocument]],
     invoked: bool = False,
     selected: Selected | None = None,
 ) -> CompletionRequest:
-    """The service's request for a cursor in `doc` (`character` in code units of
+    """The service's request for a cursor in `doc` (`position.character` in code units of
     `encoding`), with the document as the editor holds it."""
     return CompletionRequest(
         uri=doc.uri,
         version=doc.version or 0,
         language_id=doc.language_id or "",
         text=doc.source,
-        line=line,
-        character=character,
+        line=position.line,
+        character=position.character,
         encoding=encoding,
         invoked=invoked,
         selected=selected,
@@ -97,8 +101,8 @@ def selected(
     line = line_text(text, position.line)
     return Selected(
         text=info.text,
-        start=offset_at(line, 0, info.range.start.character, encoding),
-        end=offset_at(line, 0, info.range.end.character, encoding),
+        start=offset_at_or_raise(line, 0, info.range.start.character, encoding),
+        end=offset_at_or_raise(line, 0, info.range.end.character, encoding),
     )
 
 

@@ -11,7 +11,7 @@ from starcoder_ls.cursor.context import (
     character_to_units,
     detect_indent_unit,
     detect_line_ending,
-    offset_at,
+    offset_at_or_raise,
     path_from_uri,
 )
 
@@ -57,7 +57,7 @@ def test_character_to_units_inverts_offset_at(
 ) -> None:
     line_text = f"{before}X"
     assert character_to_units(line_text, len(before), encoding) == units[encoding]
-    assert offset_at(line_text, 0, units[encoding], encoding) == len(before)
+    assert offset_at_or_raise(line_text, 0, units[encoding], encoding) == len(before)
 
 
 def test_crlf_line_endings_count_as_one_break_and_are_normalised() -> None:
@@ -70,8 +70,8 @@ def test_crlf_line_endings_count_as_one_break_and_are_normalised() -> None:
 
 
 def test_lone_carriage_returns_are_line_breaks() -> None:
-    assert offset_at("ab\rcd\r\nef\ng", 2, 1, "utf-16") == len("ab\rcd\r\ne")
-    assert offset_at("ab\rcd\r\nef\ng", 3, 0, "utf-16") == len("ab\rcd\r\nef\n")
+    assert offset_at_or_raise("ab\rcd\r\nef\ng", 2, 1, "utf-16") == len("ab\rcd\r\ne")
+    assert offset_at_or_raise("ab\rcd\r\nef\ng", 3, 0, "utf-16") == len("ab\rcd\r\nef\n")
 
 
 def test_line_past_the_end_names_the_document_and_its_length() -> None:
@@ -81,20 +81,20 @@ def test_line_past_the_end_names_the_document_and_its_length() -> None:
 
 def test_negative_position_is_rejected() -> None:
     with pytest.raises(PositionError, match="negative"):
-        offset_at("abc", 0, -1, "utf-16")
+        offset_at_or_raise("abc", 0, -1, "utf-16")
     with pytest.raises(PositionError, match="negative"):
-        offset_at("abc", -1, 0, "utf-16")
+        offset_at_or_raise("abc", -1, 0, "utf-16")
 
 
 def test_unknown_encoding_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown position encoding 'latin-1'"):
-        offset_at("abc", 0, 0, "latin-1")
+        offset_at_or_raise("abc", 0, 0, "latin-1")
 
 
 def test_lsprotocol_encoding_members_are_accepted() -> None:
     kinds = pytest.importorskip("lsprotocol.types").PositionEncodingKind
-    assert offset_at("😀x", 0, 2, kinds.Utf16) == 1
-    assert offset_at("😀x", 0, 4, kinds.Utf8) == 1
+    assert offset_at_or_raise("😀x", 0, 2, kinds.Utf16) == 1
+    assert offset_at_or_raise("😀x", 0, 4, kinds.Utf8) == 1
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -106,19 +106,19 @@ def test_character_past_the_line_end_is_clamped_to_the_line_end(encoding: str) -
 
 
 def test_cursor_in_the_middle_of_a_surrogate_pair_moves_before_the_emoji() -> None:
-    assert offset_at("a😀b", 0, 2, "utf-16") == 1
-    assert offset_at("a😀b", 0, 3, "utf-16") == 2
+    assert offset_at_or_raise("a😀b", 0, 2, "utf-16") == 1
+    assert offset_at_or_raise("a😀b", 0, 3, "utf-16") == 2
 
 
 @pytest.mark.parametrize("inside", [1, 2, 3])
 def test_cursor_inside_a_utf8_sequence_moves_to_its_start(inside: int) -> None:
-    assert offset_at("a😀b", 0, 1 + inside, "utf-8") == 1
-    assert offset_at("a漢b", 0, 1 + min(inside, 2), "utf-8") == 1
+    assert offset_at_or_raise("a😀b", 0, 1 + inside, "utf-8") == 1
+    assert offset_at_or_raise("a漢b", 0, 1 + min(inside, 2), "utf-8") == 1
 
 
 def test_lone_surrogates_from_the_wire_do_not_crash() -> None:
-    assert offset_at("a\ud800b", 0, 2, "utf-16") == 2
-    assert offset_at("a\ud800b", 0, 4, "utf-8") == 2
+    assert offset_at_or_raise("a\ud800b", 0, 2, "utf-16") == 2
+    assert offset_at_or_raise("a\ud800b", 0, 4, "utf-8") == 2
     assert character_to_units("a\ud800b", 2, "utf-8") == 4
 
 

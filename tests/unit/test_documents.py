@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 
 from starcoder_ls.cursor import documents
-from starcoder_ls.cursor.context import PositionError
-from starcoder_ls.cursor.context import offset_at as cursor_offset_at
+from starcoder_ls.cursor.context import PositionError, offset_at_or_raise
 from starcoder_ls.lsp.protocol import SyncedWorkspace
 
 EXAMPLES = int(os.environ.get("STARCODER_FUZZ_EXAMPLES", "120"))
@@ -240,11 +239,11 @@ def test_edits_and_the_completion_cursor_round_the_same_way(
 ) -> None:
     line, character = position
     try:
-        cursor = cursor_offset_at(text, line, character, encoding)
+        cursor = offset_at_or_raise(text, line, character, encoding)
     except PositionError:
         assert line >= len(_model_lines(text))
         return
-    assert documents.offset_at(text, line, character, encoding) == cursor
+    assert documents.clamped_offset_at(text, line, character, encoding) == cursor
 
 
 def test_the_encoding_name_of_lsprotocol_kinds_with_utf16_by_default() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from starcoder_ls.cursor.context import offset_at
+from starcoder_ls.cursor.context import offset_at_or_raise
 from starcoder_ls.tools.driver import ENCODING, Driver, item_text
 from starcoder_ls.tools.eval.scoring import Answer, Edit
 from starcoder_ls.tools.eval.tasks import Task
@@ -91,8 +91,8 @@ class EvalClient:
         start, end = item.range.start, item.range.end
         return Edit(
             text=text,
-            start=offset_at(task.text, start.line, start.character, ENCODING),
-            end=offset_at(task.text, end.line, end.character, ENCODING),
+            start=offset_at_or_raise(task.text, start.line, start.character, ENCODING),
+            end=offset_at_or_raise(task.text, end.line, end.character, ENCODING),
         )
 
     async def stop(self) -> None:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from lsprotocol import types
 
-from starcoder_ls.cursor.context import character_to_units, offset_at
+from starcoder_ls.cursor.context import character_to_units, offset_at_or_raise
 from starcoder_ls.tools.driver import ENCODING, item_text
 
 EDITORS = ("vscode", "neovim")
@@ -29,7 +29,7 @@ def ghost_text(item: types.InlineCompletionItem, line: int, line_prefix: str) ->
         line_prefix, len(line_prefix), ENCODING
     ):
         return None
-    typed = line_prefix[offset_at(line_prefix, 0, start.character, ENCODING) :]
+    typed = line_prefix[offset_at_or_raise(line_prefix, 0, start.character, ENCODING) :]
     return text[len(typed) :] if text.startswith(typed) else None
 
 
