@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starcoder_ls.engine.base import GenerationParams
-from starcoder_ls.tools.demo import choose_holes, server_args
 from starcoder_ls.tools.driver import Driver, item_text
-from starcoder_ls.tools.shared import Report, rss_mb
+from starcoder_ls.tools.shared import Report, choose_holes, rss_mb, server_args
 
 if TYPE_CHECKING:
     from starcoder_ls.engine.local import LocalEngine

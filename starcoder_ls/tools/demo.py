@@ -12,35 +12,13 @@ import asyncio
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from starcoder_ls.tools.driver import Driver, item_text
+from starcoder_ls.tools.shared import choose_holes, server_args
 
 DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
-
-
-@dataclass(frozen=True)
-class Hole:
-    line: int
-    column: int
-    expected: str
-
-
-def choose_holes(text: str, count: int = 4) -> list[Hole]:
-    """Cursor positions worth showing: the rest of `return`, `raise` and assignment lines."""
-    holes: list[Hole] = []
-    for number, line in enumerate(text.split("\n")):
-        stripped = line.strip()
-        for keyword in ("return ", "raise ", "+= ", "print("):
-            at = line.find(keyword)
-            if at >= 0 and len(stripped) > len(keyword) + 2:
-                column = at + len(keyword)
-                holes.append(Hole(number, column, line[column:]))
-                break
-    step = max(len(holes) // count, 1)
-    return holes[::step][:count]
 
 
 def _styled(stream: object) -> bool:
@@ -54,17 +32,6 @@ def show(line_prefix: str, ghost: str, line_suffix: str, color: bool) -> str:
     for extra in ghost_line[1:]:
         shown += "\n" + (f"{DIM}{extra}{RESET}" if color else f"⟨{extra}⟩")
     return shown
-
-
-def server_args(args: argparse.Namespace, log_file: Path) -> list[str]:
-    """`serve` flags for the model options given to `demo`, `bench`, `bench replay` or
-    `eval`, remote engine included (`--backend`, `--endpoint`, `--remote-model`)."""
-    flags = ["--log-file", str(log_file)]
-    for flag in ("log_level", "model", "device", "dtype", "backend", "endpoint", "remote_model"):
-        value = getattr(args, flag, None)
-        if value and not (flag == "backend" and value == "local"):
-            flags += [f"--{flag.replace('_', '-')}", str(value)]
-    return flags
 
 
 async def _demo(args: argparse.Namespace) -> int:

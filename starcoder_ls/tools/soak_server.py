@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from starcoder_ls.tools.arguments import settings_json
+from starcoder_ls.tools.shared import settings_json
 from starcoder_ls.tools.soak import ENGINES, SIZES_COMMAND
 
 SOAK_MODEL = "soak (scripted)"

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from starcoder_ls.cli import build_parser
-from starcoder_ls.tools.arguments import settings_json
+from starcoder_ls.tools.shared import settings_json
 
 SUBCOMMANDS = [["eval", "single-line"], ["bench", "replay"]]
 

@@ -9,8 +9,8 @@ import pytest
 
 from starcoder_ls.cli import build_parser, settings_from_args
 from starcoder_ls.lsp.server import create_server
-from starcoder_ls.tools.demo import server_args
 from starcoder_ls.tools.eval import runner
+from starcoder_ls.tools.shared import server_args
 
 REMOTE = ["--backend", "openai", "--endpoint", "http://gpu-box:8000/v1/"]
 

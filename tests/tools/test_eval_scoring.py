@@ -14,9 +14,9 @@ from starcoder_ls.tools.eval.scoring import (
     exact_match,
     levenshtein,
     mean,
-    percentile,
 )
 from starcoder_ls.tools.eval.tasks import Task
+from starcoder_ls.tools.shared import percentile
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from starcoder_ls.tools.arguments import settings_json
+from starcoder_ls.tools.shared import settings_json
 
 BENCHMARKS = ("single-line", "multi-line", "random-span", "nextline")
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "humaneval-infilling"

@@ -4,7 +4,7 @@ the same prompts, and what each request cost (tokens generated, time).
 Tokens come from the server's log (`server_log.py`). Multi-line requests are counted
 apart because a block that never stops early generates `maxNewTokens` tokens to keep one
 line (issue 19): their median says whether the engine's stops work in that language.
-Medians and p50 are nearest-rank (`scoring.percentile`): a value some request really had.
+Medians and p50 are nearest-rank (`shared.percentile`): a value some request really had.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from starcoder_ls.tools.eval.report import Item
-from starcoder_ls.tools.eval.scoring import mean, percentile
+from starcoder_ls.tools.eval.scoring import mean
+from starcoder_ls.tools.shared import percentile
 
 
 def _share(flags: Sequence[bool]) -> float | None:

@@ -20,10 +20,10 @@ from starcoder_ls.tools.eval.scoring import (
     exact_match,
     first_line,
     mean,
-    percentile,
 )
 from starcoder_ls.tools.eval.server_log import Generation
 from starcoder_ls.tools.eval.tasks import Task
+from starcoder_ls.tools.shared import percentile
 
 VARIANTS = {
     "pipeline": "pipeline",

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from starcoder_ls.tools.demo import server_args
 from starcoder_ls.tools.eval import sandbox
 from starcoder_ls.tools.eval.client import EvalClient
 from starcoder_ls.tools.eval.nextline import nextline_tasks
@@ -33,6 +32,7 @@ from starcoder_ls.tools.eval.report import VARIANTS, Item, summarise, table, var
 from starcoder_ls.tools.eval.scoring import apply
 from starcoder_ls.tools.eval.server_log import ServerLog
 from starcoder_ls.tools.eval.tasks import Task, load_humaneval, sample
+from starcoder_ls.tools.shared import server_args
 
 LOAD_TIMEOUT_S = 900.0
 

@@ -1,4 +1,4 @@
-"""Comparing an answer with what the hole held: exact match, edit similarity, percentiles.
+"""Comparing an answer with what the hole held: exact match, edit similarity, means.
 
 Kept free of I/O so that every number in a report can be checked by a unit test.
 """
@@ -92,18 +92,6 @@ def edit_similarity(answer: str, expected: str) -> float:
     if longest == 0:
         return 1.0
     return 1.0 - levenshtein(answer, expected) / longest
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile (`share` in (0, 1]); NaN for no values.
-
-    Nearest rank reports a latency some request really had, which interpolation would not.
-    """
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(math.ceil(share * len(ordered)), 1)
-    return ordered[rank - 1]
 
 
 def mean(values: Sequence[float]) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from starcoder_ls.tools.arguments import settings_json
+from starcoder_ls.tools.shared import settings_json
 
 EDITOR_CHOICES = ("vscode", "neovim", "both")
 DEFAULT_SOURCE_COMMIT = "9c18e7f7a1c6e57f12632d2f9cc3a6ab61be0ebd"

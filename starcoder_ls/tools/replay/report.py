@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from starcoder_ls.tools.eval.scoring import percentile
 from starcoder_ls.tools.replay.counters import Counters
 from starcoder_ls.tools.replay.session import Tally
+from starcoder_ls.tools.shared import percentile
 
 FROM_LOG = "†"
 """Marks figures added up from an older server's log (completed calls only)."""

@@ -25,7 +25,6 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from starcoder_ls.tools.demo import server_args
 from starcoder_ls.tools.driver import Driver
 from starcoder_ls.tools.replay.counters import Counters, LogCounter, from_stats, overhead_samples
 from starcoder_ls.tools.replay.editors import EDITORS
@@ -33,7 +32,7 @@ from starcoder_ls.tools.replay.options import DEFAULT_SOURCE_COMMIT
 from starcoder_ls.tools.replay.regions import Region, Source, Typing, choose_regions
 from starcoder_ls.tools.replay.report import RunResult, markdown
 from starcoder_ls.tools.replay.session import Probe, Session
-from starcoder_ls.tools.shared import rss_mb
+from starcoder_ls.tools.shared import rss_mb, server_args
 
 log = logging.getLogger(__name__)
 
