@@ -11,7 +11,7 @@ line the edit can land between `\\r` and `\\n`). LSP says otherwise:
 - a position inside a code point (a surrogate pair in UTF-16, a multi-byte sequence in
   UTF-8) rounds down to its start, the same way `context.offset_at_or_raise` rounds the cursor.
 
-Pure functions on `str`; `protocol.py` plugs them into pygls' document class, and
+Pure functions on `str`; `lsp/protocol.py` plugs them into pygls' document class, and
 `context.py` finds the cursor with the same line and code-unit arithmetic.
 """
 

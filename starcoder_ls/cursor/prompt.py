@@ -69,7 +69,8 @@ class Prompt:
     context: str
     """Cross-file context used; empty if none."""
     tokens: int
-    """Token count of `text`, as counted by the `count_tokens` given."""
+    """Token count of `text`: the number of `ids` when the spec had `encode`, else what its
+    `count_tokens` says."""
     ids: tuple[int, ...] | None = None
     """`text`'s token ids when the `PromptSpec` had `encode`, so the engine need not
     tokenize it again."""

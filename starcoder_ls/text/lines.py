@@ -8,8 +8,8 @@ from starcoder_ls.text.types import CompletionContext
 def following_non_blank_lines(ctx: CompletionContext, limit: int) -> list[str]:
     """Up to `limit` non-blank lines after the cursor line, without trailing blanks.
 
-    `CompletionContext.next_lines` splits the whole rest of the document; the
-    filters only ever look a few lines ahead.
+    The lines are found one by one, never by splitting the whole rest of the document:
+    the filters only ever look a few lines ahead.
     """
     found: list[str] = []
     suffix = ctx.suffix

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 
 class Mode(enum.Enum):
-    """How much to complete at a cursor position (decided by `trigger.py`)."""
+    """How much to complete at a cursor position (decided by `completion/trigger.py`)."""
 
     SKIP = "skip"
     SINGLE_LINE = "single-line"
@@ -30,7 +30,7 @@ class CompletionContext:
     """Everything known about one completion request, computed once and read-only.
 
     Offsets are Python string indices (code points); the LSP position encoding has
-    already been resolved by `context.build_context`.
+    already been resolved by `cursor/context.build_context`.
     """
 
     uri: str
@@ -60,12 +60,6 @@ class CompletionContext:
         """Text on the cursor line after the cursor."""
         end = self.suffix.find("\n")
         return self.suffix if end < 0 else self.suffix[:end]
-
-    @property
-    def next_lines(self) -> list[str]:
-        """The lines after the cursor line (may be empty)."""
-        end = self.suffix.find("\n")
-        return [] if end < 0 else self.suffix[end + 1 :].split("\n")
 
 
 @dataclass(frozen=True, kw_only=True)
