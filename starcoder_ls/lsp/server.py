@@ -193,13 +193,13 @@ class StarcoderServer(HardenedLanguageServer):
         insertion: the editor's next request will be there."""
         doc = self.workspace.text_documents.get(uris.canonical(item.uri))
         if doc is not None:
-            self.service.prefetch(self.request_at(doc, item.line, item.character))
+            at = types.Position(line=item.line, character=item.character)
+            self.service.prefetch(self.request_at(doc, at))
 
     def request_at(
         self,
         doc: TextDocument,
-        line: int,
-        character: int,
+        position: types.Position,
         *,
         invoked: bool = False,
         selected: Selected | None = None,
@@ -208,8 +208,7 @@ class StarcoderServer(HardenedLanguageServer):
         only if a generation uses them."""
         return conversions.completion_request(
             doc,
-            line,
-            character,
+            position,
             self.encoding,
             invoked=invoked,
             selected=selected,
@@ -227,9 +226,7 @@ class StarcoderServer(HardenedLanguageServer):
         """The service's answer at `position`, with the document's own line endings."""
         doc = self.document(text_document.uri)
         over = conversions.selected(selected, position, doc.source, self.encoding)
-        request = self.request_at(
-            doc, position.line, position.character, invoked=invoked, selected=over
-        )
+        request = self.request_at(doc, position, invoked=invoked, selected=over)
         answer = await self.service.complete(request)
         found = conversions.with_line_endings(answer.suggestions, doc.source)
         return Answer(ctx=answer.ctx, suggestions=found)
