@@ -4,7 +4,8 @@ Each connection gets a `StarcoderServer` of its own (its pygls protocol, documen
 settings, scheduler, caches and pending requests), so what one client opens, types or
 asks for never reaches another client's prompts or answers, and a client that leaves
 takes only its own state with it. The model and its worker thread are shared
-(`SharedModel`): loaded once, when the server starts, as its command line says.
+(`shared_model.SharedModel`): loaded once, when the server starts, as its command line
+says.
 
 The settings that choose the model (`HOST_FIELDS`) are the server's: two clients asking
 for different models cannot both be served by one model, and reloading a 15B model
@@ -13,7 +14,8 @@ minutes. A client's own values for them are ignored, and it is told so once.
 
 Any local user can connect to the port. `--tcp-token-file` makes a client present the
 file's token as `initializationOptions.tcpToken`; without it, or with a wrong one, the
-`initialize` request gets an error and the connection is closed. See docs/tcp.md.
+`initialize` request gets an error and the connection is closed
+(`tcp_guard.TokenProtocol`). See docs/tcp.md.
 
 Any local user can also try to wear the server out (issue 18), so a connection costs
 little until it has initialized: nothing is built for it before its first whole message,
@@ -29,37 +31,30 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import hmac
-import itertools
 import logging
 import resource
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 
-from starcoder_ls.completion.lifecycle import (
-    EngineFactory,
-    Model,
-    ModelStatus,
-    load_engine,
-    model_label,
-)
+from starcoder_ls.completion.lifecycle import EngineFactory, load_engine, model_label
 from starcoder_ls.config import REMOTE_DEBOUNCE_MS, Settings
-from starcoder_ls.engine.base import Engine, ProgressCallback
-from starcoder_ls.lsp.framing import Event, FrameParser, Oversized
-from starcoder_ls.lsp.protocol import WARNINGS_LOGGED, StarcoderProtocol
+from starcoder_ls.lsp.framing import FrameParser
 from starcoder_ls.lsp.server import StarcoderServer, create_server
-from starcoder_ls.lsp.tcp_guard import GuardedReads, Limits, LogQuota, first_frame
+from starcoder_ls.lsp.shared_model import SharedModel
+from starcoder_ls.lsp.tcp_guard import (
+    GuardedReads,
+    Handshake,
+    Limits,
+    LogQuota,
+    TokenProtocol,
+    first_frame,
+)
 from starcoder_ls.lsp.transport import leave
 
 log = logging.getLogger(__name__)
-
-TOKEN_OPTION = "tcpToken"
-"""The `initializationOptions` key (top level or in the `starcoder` section) of the token."""
 
 HOST_FIELDS = (
     "backend",
@@ -102,8 +97,6 @@ WRITE_BACKLOG = 1024 * 1024
 """Bytes of replies a client may leave unread before the server stops reading from it."""
 WRITE_STALL_S = 30.0
 """How long a client may leave more than `WRITE_BACKLOG` unread before it is dropped."""
-REQUEST_FAILED = -32803
-"""LSP's RequestFailed: the `initialize` beyond `MAX_CLIENTS`."""
 
 
 def current_limits() -> Limits:
@@ -115,193 +108,6 @@ def current_limits() -> Limits:
         write_backlog=WRITE_BACKLOG,
         write_stall_s=WRITE_STALL_S,
     )
-
-
-class SharedModel:
-    """The one model every connection uses, with a listener per connection for its status."""
-
-    def __init__(self, settings: Settings, engine_factory: EngineFactory) -> None:
-        self.settings = settings
-        self.model = Model(engine_factory, label=model_label(settings), on_status=self._broadcast)
-        self._clients: set[ClientModel] = set()
-        self._load: asyncio.Task[ModelStatus] | None = None
-        self.request_ids = itertools.count(1)
-        """One numbering for every client's requests: they share one log."""
-
-    def attach(self, on_status: Callable[[ModelStatus], None]) -> ClientModel:
-        client = ClientModel(self, on_status)
-        self._clients.add(client)
-        return client
-
-    def detach(self, client: ClientModel) -> None:
-        self._clients.discard(client)
-
-    @property
-    def clients(self) -> int:
-        return len(self._clients)
-
-    def start_loading(self, progress: ProgressCallback | None) -> asyncio.Task[ModelStatus]:
-        """The load under way or done; a new one when none was started or the last one
-        failed (the next client that asks tries again). Its starter gets its progress."""
-        if self._load is None or (self._load.done() and self.model.engine is None):
-            self._load = asyncio.get_running_loop().create_task(
-                self.model.load(self.settings, progress)
-            )
-        return self._load
-
-    async def ensure_loaded(self, progress: ProgressCallback | None) -> ModelStatus:
-        # A client leaving mid-load cancels its wait, never the load the others wait for.
-        return await asyncio.shield(self.start_loading(progress))
-
-    def _broadcast(self, status: ModelStatus) -> None:
-        for client in list(self._clients):
-            client.publish()
-
-    def shutdown(self) -> None:
-        if self._load is not None and not self._load.done():
-            self._load.cancel()
-        self.model.shutdown()
-
-
-class ClientModel:
-    """One connection's handle on the shared model (`lifecycle.ModelHandle`).
-
-    Enabling and disabling completions is the client's own business: its status says
-    "disabled" while the model stays ready for the others. Shutting it down detaches it.
-    """
-
-    def __init__(self, shared: SharedModel, on_status: Callable[[ModelStatus], None]) -> None:
-        self._shared = shared
-        self._on_status = on_status
-        self._enabled = True
-        self._attached = True
-
-    @property
-    def engine(self) -> Engine | None:
-        return self._shared.model.engine
-
-    @property
-    def status(self) -> ModelStatus:
-        status = self._shared.model.status
-        return status if self._enabled else dataclasses.replace(status, state="disabled")
-
-    @property
-    def loading(self) -> bool:
-        return self._shared.model.loading
-
-    async def loaded(self) -> Engine | None:
-        return await self._shared.model.loaded()
-
-    async def load(self, settings: Settings, progress: ProgressCallback | None) -> ModelStatus:
-        """The shared model, loaded if it is not yet; `settings` carry the server's model
-        fields (`HOST_FIELDS`), so there is nothing of the client's own to load."""
-
-        def report(message: str, percentage: int | None) -> None:
-            if self._attached and progress is not None:
-                progress(message, percentage)
-
-        await self._shared.ensure_loaded(report)
-        return self.status
-
-    def set_enabled(self, enabled: bool) -> None:
-        if enabled != self._enabled:
-            self._enabled = enabled
-            self.publish()
-
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self._shared.model.call(fn, *args)
-
-    def publish(self) -> None:
-        if self._attached:
-            self._on_status(self.status)
-
-    def shutdown(self) -> None:
-        self._attached = False
-        self._shared.detach(self)
-
-
-class TokenProtocol(StarcoderProtocol):
-    """Refuses an `initialize` without the server's token or beyond `MAX_CLIENTS`, and a
-    message over `HANDSHAKE_MAX_BODY` before it, and then ends the connection. The host
-    (`TcpHost`) sets `token`, `room`, `on_initialized` and `quota`."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.token: str | None = None
-        self.room: Callable[[], bool] = lambda: True
-        """Whether one more client may initialize."""
-        self.on_initialized: Callable[[], None] = lambda: None
-        self.quota = LogQuota(log)
-        """For lines any local user can repeat, shared by the host's connections."""
-        self.warnings_logged = WARNINGS_LOGGED
-
-    def receive(self, event: Event) -> None:
-        if isinstance(event, Oversized) and not self.initialize_received:
-            self.quota.log(logging.INFO, "closing a connection: %s before initialize", event.reason)
-            self.exit_code = 1
-            return
-        super().receive(event)
-
-    def receive_value(self, value: Any) -> None:
-        if (
-            self.initialize_received
-            or not isinstance(value, dict)
-            or value.get("method") != types.INITIALIZE
-            or "id" not in value
-        ):
-            super().receive_value(value)
-            return
-        if self.token is not None and not self._take_token(value):
-            self._close_refusing(
-                value["id"],
-                JsonRpcInvalidParams.CODE,
-                "starcoder-ls: this server needs the token of its"
-                f" --tcp-token-file in initializationOptions.{TOKEN_OPTION}",
-                f"no or a wrong {TOKEN_OPTION}",
-            )
-            return
-        if not self.room():
-            self._close_refusing(
-                value["id"],
-                REQUEST_FAILED,
-                f"starcoder-ls: {MAX_CLIENTS} editors are connected, the most this server takes",
-                f"{MAX_CLIENTS} clients connected",
-            )
-            return
-        super().receive_value(value)
-        if self.initialize_received:
-            self.on_initialized()
-
-    def _close_refusing(self, msg_id: Any, code: int, message: str, logged: str) -> None:
-        self.quota.log(logging.WARNING, "initialize refused: %s; closing the connection", logged)
-        self._send_data(
-            {
-                "jsonrpc": "2.0",
-                "id": msg_id,
-                "error": {"code": code, "message": message, "data": {"retry": False}},
-            }
-        )
-        self.exit_code = 1
-
-    def _take_token(self, message: dict[str, Any]) -> bool:
-        """Whether the message carries the token; it is removed either way, so that it
-        reaches neither the settings nor a log line."""
-        params = message.get("params")
-        options = params.get("initializationOptions") if isinstance(params, dict) else None
-        given: list[Any] = []
-        if isinstance(options, dict):
-            given.append(options.pop(TOKEN_OPTION, None))
-            section = options.get("starcoder")
-            if isinstance(section, dict):
-                given.append(section.pop(TOKEN_OPTION, None))
-        assert self.token is not None
-        expected = self.token.encode()
-        # "surrogatepass": a lone surrogate ("\ud800" is valid JSON) must not raise.
-        return any(
-            isinstance(value, str)
-            and hmac.compare_digest(value.encode("utf-8", "surrogatepass"), expected)
-            for value in given
-        )
 
 
 class ConnectionServer(StarcoderServer):
@@ -420,15 +226,12 @@ class TcpHost:
             server = self._build(peer, writer)
             parser = FrameParser(max_body=limits.handshake_max_body)
             protocol = server.protocol
-            reads = GuardedReads(
-                reader,
-                writer,
-                parser,
-                limits,
+            handshake = Handshake(
                 replay=first,
                 deadline=deadline,
                 initialized=lambda: protocol.initialize_received,
             )
+            reads = GuardedReads(reader, writer, parser, limits, handshake)
             await server.serve(reads, parser)
             if reads.ended is not None:
                 level = logging.INFO if server in self.clients else logging.DEBUG
@@ -467,7 +270,8 @@ class TcpHost:
         server.protocol.set_writer(writer)  # type: ignore[arg-type]
         protocol = server.protocol
         assert isinstance(protocol, TokenProtocol)
-        protocol.room = lambda: len(self.clients) < MAX_CLIENTS
+        protocol.max_clients = MAX_CLIENTS
+        protocol.connected = lambda: len(self.clients)
         protocol.on_initialized = functools.partial(self._initialized, server, writer, peer)
         protocol.quota = self.quota
         self.connections[server] = writer

@@ -3,6 +3,9 @@
 `tcp.TcpHost` holds the numbers (`tcp.MAX_PENDING` and the others, documented there and in
 docs/reliability.md); this module reads a connection under them:
 
+- `TokenProtocol`: an `initialize` without the server's token, or beyond the clients the
+  server takes, is refused and ends the connection, as does a message over the
+  handshake's frame limit before it;
 - `first_frame`: nothing is built for a connection until its first whole message has
   arrived (a server per connection costs ~12 ms of the event loop), within the handshake
   deadline and under the handshake's frame limit;
@@ -17,26 +20,49 @@ docs/reliability.md); this module reads a connection under them:
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
 from starcoder_ls.lsp.framing import (
     MAX_BODY,
     MAX_HEADER,
+    Event,
     FrameParser,
     Message,
     Oversized,
     Unparsable,
 )
+from starcoder_ls.lsp.protocol import WARNINGS_LOGGED, StarcoderProtocol
 from starcoder_ls.lsp.transport import CHUNK
 
 log = logging.getLogger(__name__)
 
+TOKEN_OPTION = "tcpToken"
+"""The `initializationOptions` key (top level or in the `starcoder` section) of the token."""
+REQUEST_FAILED = -32803
+"""LSP's RequestFailed: the `initialize` beyond `TokenProtocol.max_clients`."""
+
 ACCEPT_ERROR = "socket.accept() out of system resource"
 """asyncio's message when `accept` fails for want of a file descriptor (or memory)."""
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """Where a connection stands with its `initialize` when its reads begin."""
+
+    replay: bytes
+    """The bytes `first_frame` read, handed out first."""
+    deadline: float
+    """The event loop's time by which the client must have initialized."""
+    initialized: Callable[[], bool]
+    """Whether it has."""
 
 
 @dataclass(frozen=True)
@@ -127,12 +153,12 @@ async def first_frame(
 class GuardedReads:
     """The `transport.Read` of one connection, under its `Limits`.
 
-    `replay`: the bytes `first_frame` read, handed out first. Until `initialized()` the
-    client must finish by `deadline` and its frames stay under `handshake_max_body`; after
-    it, a frame may be `MAX_BODY` and a client may stay idle for ever, but not stop in the
-    middle of a frame for more than `frame_stall_s`. Before each read, replies the client
-    has not read (over `write_backlog` bytes) must be read within `write_stall_s`.
-    `ended` says why the reads stopped, when they did.
+    The bytes `first_frame` read come first (`Handshake.replay`). Until it has
+    initialized, the client must finish by its deadline and its frames stay under
+    `handshake_max_body`; after it, a frame may be `MAX_BODY` and a client may stay idle
+    for ever, but not stop in the middle of a frame for more than `frame_stall_s`. Before
+    each read, replies the client has not read (over `write_backlog` bytes) must be read
+    within `write_stall_s`. `ended` says why the reads stopped, when they did.
     """
 
     def __init__(
@@ -141,16 +167,13 @@ class GuardedReads:
         writer: asyncio.StreamWriter,
         parser: FrameParser,
         limits: Limits,
-        *,
-        replay: bytes,
-        deadline: float,
-        initialized: Callable[[], bool],
+        handshake: Handshake,
     ) -> None:
         self._reader, self._writer, self._parser = reader, writer, parser
         self._limits = limits
-        self._replay = replay
-        self._deadline = deadline
-        self._initialized = initialized
+        self._replay = handshake.replay
+        self._deadline = handshake.deadline
+        self._initialized = handshake.initialized
         self.ended: str | None = None
         writer.transport.set_write_buffer_limits(high=limits.write_backlog)
 
@@ -196,3 +219,91 @@ class GuardedReads:
         except ConnectionError:
             return False
         return True
+
+
+class TokenProtocol(StarcoderProtocol):
+    """Refuses an `initialize` without the server's token or beyond `max_clients`, and a
+    message over the handshake's frame limit before it, and then ends the connection. The
+    host (`tcp.TcpHost`) sets `token`, `max_clients`, `connected`, `on_initialized` and
+    `quota`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.token: str | None = None
+        self.max_clients = 0
+        """Initialized connections the host takes at most (`tcp.MAX_CLIENTS`)."""
+        self.connected: Callable[[], int] = lambda: 0
+        """How many clients have initialized."""
+        self.on_initialized: Callable[[], None] = lambda: None
+        self.quota = LogQuota(log)
+        """For lines any local user can repeat, shared by the host's connections."""
+        self.warnings_logged = WARNINGS_LOGGED
+
+    def receive(self, event: Event) -> None:
+        if isinstance(event, Oversized) and not self.initialize_received:
+            self.quota.log(logging.INFO, "closing a connection: %s before initialize", event.reason)
+            self.exit_code = 1
+            return
+        super().receive(event)
+
+    def receive_value(self, value: Any) -> None:
+        if (
+            self.initialize_received
+            or not isinstance(value, dict)
+            or value.get("method") != types.INITIALIZE
+            or "id" not in value
+        ):
+            super().receive_value(value)
+            return
+        if self.token is not None and not self._take_token(value):
+            self._close_refusing(
+                value["id"],
+                JsonRpcInvalidParams.CODE,
+                "starcoder-ls: this server needs the token of its"
+                f" --tcp-token-file in initializationOptions.{TOKEN_OPTION}",
+                f"no or a wrong {TOKEN_OPTION}",
+            )
+            return
+        if self.connected() >= self.max_clients:
+            self._close_refusing(
+                value["id"],
+                REQUEST_FAILED,
+                f"starcoder-ls: {self.max_clients} editors are connected,"
+                " the most this server takes",
+                f"{self.max_clients} clients connected",
+            )
+            return
+        super().receive_value(value)
+        if self.initialize_received:
+            self.on_initialized()
+
+    def _close_refusing(self, msg_id: Any, code: int, message: str, logged: str) -> None:
+        self.quota.log(logging.WARNING, "initialize refused: %s; closing the connection", logged)
+        self._send_data(
+            {
+                "jsonrpc": "2.0",
+                "id": msg_id,
+                "error": {"code": code, "message": message, "data": {"retry": False}},
+            }
+        )
+        self.exit_code = 1
+
+    def _take_token(self, message: dict[str, Any]) -> bool:
+        """Whether the message carries the token; it is removed either way, so that it
+        reaches neither the settings nor a log line."""
+        params = message.get("params")
+        options = params.get("initializationOptions") if isinstance(params, dict) else None
+        given: list[Any] = []
+        if isinstance(options, dict):
+            given.append(options.pop(TOKEN_OPTION, None))
+            section = options.get("starcoder")
+            if isinstance(section, dict):
+                given.append(section.pop(TOKEN_OPTION, None))
+        assert self.token is not None
+        expected = self.token.encode()
+        # "surrogatepass": a lone surrogate ("\ud800" is valid JSON) must not raise.
+        return any(
+            isinstance(value, str)
+            and hmac.compare_digest(value.encode("utf-8", "surrogatepass"), expected)
+            for value in given
+        )

@@ -27,7 +27,8 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
 from starcoder_ls.config import Settings
-from starcoder_ls.lsp.tcp import HOST_FIELDS, TOKEN_OPTION, shared_settings
+from starcoder_ls.lsp.tcp import HOST_FIELDS, shared_settings
+from starcoder_ls.lsp.tcp_guard import TOKEN_OPTION
 from tests.support.scripted_server import read_calls, write_script
 
 ROOT = Path(__file__).parents[2]

@@ -31,7 +31,8 @@ import pytest_asyncio
 from starcoder_ls.config import Settings
 from starcoder_ls.lsp import tcp
 from starcoder_ls.lsp.framing import FrameParser, Message
-from starcoder_ls.lsp.tcp import TOKEN_OPTION, TcpHost
+from starcoder_ls.lsp.tcp import TcpHost
+from starcoder_ls.lsp.tcp_guard import REQUEST_FAILED, TOKEN_OPTION
 from tests.lsp.test_tcp_clients import LAUNCHER, ROOT, TOKEN, wait_for
 from tests.support.scripted_server import engine_factory, write_script
 
@@ -422,7 +423,7 @@ async def test_an_initialize_beyond_the_client_limit_is_refused(
     second = await Raw.open(port_of(host))
     try:
         answer = await client_call(second, initialize())
-        assert answer["error"]["code"] == tcp.REQUEST_FAILED
+        assert answer["error"]["code"] == REQUEST_FAILED
         assert answer["error"]["data"] == {"retry": False}
         assert await second.closed_by_server()
         assert "result" in await client_call(first, status_request(3))
