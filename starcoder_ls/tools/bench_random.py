@@ -28,10 +28,7 @@ from starcoder_ls.tools.shared import Report, rss_mb
 
 if TYPE_CHECKING:
     from starcoder_ls.engine.local import LocalEngine
-DECODE_TARGET = 80.0
-"""Greedy decode tokens/s for StarCoder on a GPU (issue 11)."""
-LINE_TARGET_MS = 150.0
-"""A single-line completion at a 2k-token context with reuse (issue 11)."""
+
 LINE_TOKENS = 16
 
 
@@ -98,42 +95,17 @@ def measure(args: argparse.Namespace, report: Report) -> Figures:
     )
     report.add("built in", f"{load_s:.1f} s")
     prefix, suffix = code_prompt(engine, args.context_tokens, args.suffix_tokens)
-    template = engine.info.template
-    prompt = template.render(prefix, suffix)
-    never = threading.Event()
+    prompt = engine.info.template.render(prefix, suffix)
     _reset_peak(engine)
 
-    def call(text: str, **params: Any) -> tuple[float, GenerationResult]:
-        started = time.perf_counter()
-        result = engine.generate(text, GenerationParams(**params), never)
-        return (time.perf_counter() - started) * 1000, result
-
-    call(prompt, max_new_tokens=2, kv_reuse=False)  # warm up (CUDA kernels, compilation)
-    prefill = [call(prompt, max_new_tokens=1, kv_reuse=False)[0] for _ in range(args.repeat)]
+    _timed(engine, prompt, max_new_tokens=2, kv_reuse=False)  # warm up (kernels, compilation)
+    prefill = [
+        _timed(engine, prompt, max_new_tokens=1, kv_reuse=False)[0] for _ in range(args.repeat)
+    ]
     prompt_tokens = len(engine.encode(prompt))
     report.add(f"prefill ({prompt_tokens} tokens, cold)", f"{statistics.median(prefill):.0f} ms")
-
-    # Decode from a cached prompt: a token's cost is the time of N less that of 1, over N - 1.
-    new = max(args.new_tokens, 2)
-    call(prompt, max_new_tokens=new)
-    rates = []
-    for _ in range(args.repeat):
-        one, _ = call(prompt, max_new_tokens=1)
-        many, result = call(prompt, max_new_tokens=new)
-        generated = result.choices[0].tokens
-        rates.append((generated - 1) / max(many - one, 1e-6) * 1000)
-    decode = statistics.median(rates)
-    report.add(f"decode ({new} tokens, greedy)", f"{decode:.1f} tokens/s (target >= 80)")
-
-    cold, typed, prefilled, lengths = [], [], [], []
-    line: dict[str, Any] = {"max_new_tokens": LINE_TOKENS, "stop": ("\n",)}
-    for round_ in range(args.repeat):
-        engine.prefix_cache.clear()
-        cold.append(call(prompt, **line)[0])
-        ms, result = call(template.render(prefix + "abc"[round_ % 3], suffix), **line)
-        typed.append(ms)
-        prefilled.append(result.prefilled_tokens or 0)
-        lengths.append(result.choices[0].tokens)
+    decode = _decode_rate(engine, prompt, args, report)
+    cold, typed, prefilled, lengths = _single_line(engine, (prefix, suffix), args.repeat)
     report.add("single line, cold", f"{statistics.median(cold):.0f} ms")
     report.add(
         "single line, one typed character after it (kvReuse)",
@@ -155,6 +127,58 @@ def measure(args: argparse.Namespace, report: Report) -> Figures:
     )
     engine.close()
     return figures
+
+
+_NEVER = threading.Event()
+"""The cancel flag of a benchmark's requests: never set."""
+
+
+def _timed(engine: LocalEngine, text: str, **params: Any) -> tuple[float, GenerationResult]:
+    """(milliseconds, result) of one generation."""
+    started = time.perf_counter()
+    result = engine.generate(text, GenerationParams(**params), _NEVER)
+    return (time.perf_counter() - started) * 1000, result
+
+
+def _decode_rate(
+    engine: LocalEngine, prompt: str, args: argparse.Namespace, report: Report
+) -> float:
+    """Decode from a cached prompt: a token's cost is the time of N less that of 1, over
+    N - 1 (the median of `--repeat` rounds, in tokens/s)."""
+    new = max(args.new_tokens, 2)
+    _timed(engine, prompt, max_new_tokens=new)
+    rates = []
+    for _ in range(args.repeat):
+        one, _ = _timed(engine, prompt, max_new_tokens=1)
+        many, result = _timed(engine, prompt, max_new_tokens=new)
+        generated = result.choices[0].tokens
+        rates.append((generated - 1) / max(many - one, 1e-6) * 1000)
+    decode = statistics.median(rates)
+    report.add(f"decode ({new} tokens, greedy)", f"{decode:.1f} tokens/s (target >= 80)")
+    return decode
+
+
+def _single_line(
+    engine: LocalEngine, parts: tuple[str, str], repeat: int
+) -> tuple[list[float], list[float], list[int], list[int]]:
+    """(cold ms, ms after one typed character, tokens prefilled then, tokens generated)
+    of a single-line completion, each round from an empty prefix cache."""
+    prefix, suffix = parts
+    template = engine.info.template
+    prompt = template.render(prefix, suffix)
+    cold: list[float] = []
+    typed: list[float] = []
+    prefilled: list[int] = []
+    lengths: list[int] = []
+    line: dict[str, Any] = {"max_new_tokens": LINE_TOKENS, "stop": ("\n",)}
+    for round_ in range(repeat):
+        engine.prefix_cache.clear()
+        cold.append(_timed(engine, prompt, **line)[0])
+        ms, result = _timed(engine, template.render(prefix + "abc"[round_ % 3], suffix), **line)
+        typed.append(ms)
+        prefilled.append(result.prefilled_tokens or 0)
+        lengths.append(result.choices[0].tokens)
+    return cold, typed, prefilled, lengths
 
 
 def _reset_peak(engine: LocalEngine) -> None:

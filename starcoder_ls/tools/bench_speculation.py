@@ -11,6 +11,7 @@ import argparse
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,36 @@ def _completion_prompts(tokenizer: Any, count: int, tokens: int) -> list[str]:
     return prompts
 
 
+Variant = tuple[str, "LocalEngine", int]
+"""(name, engine, promptLookup): the plain engine or the one with the draft model."""
+
+
+@dataclass
+class _Tally:
+    """Per variant: wall and CPU seconds of each round, and from the first round the tokens,
+    forward passes and answers."""
+
+    seconds: dict[str, list[float]]
+    cpu_seconds: dict[str, list[float]]
+    tokens: dict[str, int]
+    steps: dict[str, int]
+    answers: dict[str, list[Any]]
+
+    @classmethod
+    def of(cls, variants: list[Variant], repeat: int) -> _Tally:
+        names = [name for name, _, _ in variants]
+        return cls(
+            seconds={name: [0.0] * repeat for name in names},
+            cpu_seconds={name: [0.0] * repeat for name in names},
+            tokens=dict.fromkeys(names, 0),
+            steps=dict.fromkeys(names, 0),
+            answers={name: [] for name in names},
+        )
+
+    def rate(self, name: str, spent: dict[str, list[float]]) -> float:
+        return statistics.median(self.tokens[name] / s for s in spent[name])
+
+
 def bench_speculation(args: argparse.Namespace, report: Report) -> None:
     """Greedy decode tokens/s without and with prompt lookup and a draft model.
 
@@ -63,12 +94,20 @@ def bench_speculation(args: argparse.Namespace, report: Report) -> None:
     report.add("model", f"{engine.info.model} ({engine.info.device}, {engine.info.dtype})")
     plain = LocalEngine(model=engine.model, tokenizer=engine.tokenizer, info=engine.info)
     lookups = [n for n in args.prompt_lookup if n > 0]
-    variants: list[tuple[str, LocalEngine, int]] = [("plain greedy", plain, 0)]
+    variants: list[Variant] = [("plain greedy", plain, 0)]
     variants += [(f"promptLookup {n}", plain, n) for n in lookups]
     if args.draft_model:
         variants.append((f"draftModel {args.draft_model}", engine, 0))
         variants += [(f"draftModel + promptLookup {n}", engine, n) for n in lookups[-1:]]
     prompts = _completion_prompts(engine.tokenizer, args.requests, args.reuse_prompt_tokens)
+    tally = _measure(engine, variants, prompts, args)
+    _report(tally, len(prompts), args, report)
+    engine.close()
+
+
+def _measure(
+    engine: LocalEngine, variants: list[Variant], prompts: list[str], args: argparse.Namespace
+) -> _Tally:
     never = threading.Event()
     passes = [0]
     hook = engine.model.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
@@ -77,11 +116,7 @@ def bench_speculation(args: argparse.Namespace, report: Report) -> None:
         params = GenerationParams(max_new_tokens=args.new_tokens, prompt_lookup=lookup)
         return target.generate(prompt, params, never)
 
-    seconds = {name: [0.0] * args.repeat for name, _, _ in variants}
-    cpu_seconds = {name: [0.0] * args.repeat for name in seconds}
-    tokens = dict.fromkeys(seconds, 0)
-    steps = dict.fromkeys(seconds, 0)
-    answers: dict[str, list] = {name: [] for name in seconds}
+    tally = _Tally.of(variants, args.repeat)
     for round_ in range(args.repeat):
         for prompt in prompts:
             for name, target, lookup in variants:
@@ -91,36 +126,38 @@ def bench_speculation(args: argparse.Namespace, report: Report) -> None:
                 passes[0] = 0
                 started, cpu = time.perf_counter(), time.process_time()
                 result = run(target, prompt, lookup)
-                seconds[name][round_] += time.perf_counter() - started
-                cpu_seconds[name][round_] += time.process_time() - cpu
+                tally.seconds[name][round_] += time.perf_counter() - started
+                tally.cpu_seconds[name][round_] += time.process_time() - cpu
                 if round_ == 0:
-                    tokens[name] += result.choices[0].tokens
-                    steps[name] += passes[0]
-                    answers[name].append(result.choices)
+                    tally.tokens[name] += result.choices[0].tokens
+                    tally.steps[name] += passes[0]
+                    tally.answers[name].append(result.choices)
     hook.remove()
+    return tally
 
-    def rate(name: str, spent: dict[str, list[float]]) -> float:
-        return statistics.median(tokens[name] / s for s in spent[name])
 
-    base, cpu_base = rate("plain greedy", seconds), rate("plain greedy", cpu_seconds)
-    for name in seconds:
-        wall, cpu = rate(name, seconds), rate(name, cpu_seconds)
+def _report(tally: _Tally, prompts: int, args: argparse.Namespace, report: Report) -> None:
+    base = tally.rate("plain greedy", tally.seconds)
+    cpu_base = tally.rate("plain greedy", tally.cpu_seconds)
+    for name in tally.seconds:
+        wall, cpu = tally.rate(name, tally.seconds), tally.rate(name, tally.cpu_seconds)
         report.add(
             f"decode, {name}",
             f"{wall:.1f} tokens/s ({wall / base:.2f}x), {cpu:.1f} tokens per CPU-second "
-            f"({cpu / cpu_base:.2f}x), {steps[name] / tokens[name]:.2f} forward passes per token",
+            f"({cpu / cpu_base:.2f}x), "
+            f"{tally.steps[name] / tally.tokens[name]:.2f} forward passes per token",
         )
+    answers = tally.answers
     differing = sum(
         any(answers[name][i] != answers["plain greedy"][i] for name in answers)
-        for i in range(len(prompts))
+        for i in range(prompts)
     )
     report.add(
         "same answers as plain greedy",
-        "yes" if not differing else f"NO: {differing} of {len(prompts)} prompts differ",
+        "yes" if not differing else f"NO: {differing} of {prompts} prompts differ",
     )
     report.add(
         "setting",
-        f"{len(prompts)} prompts of {args.reuse_prompt_tokens} tokens, {args.new_tokens} new "
+        f"{prompts} prompts of {args.reuse_prompt_tokens} tokens, {args.new_tokens} new "
         f"tokens, median of {args.repeat} interleaved rounds",
     )
-    engine.close()

@@ -202,29 +202,36 @@ def proc_sample(pid: int) -> tuple[float, int]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
 
 
-async def soak(
-    *,
-    requests: int,
-    texts: Sequence[str],
-    server_args: Sequence[str] = (),
-    engine: str = "scripted",
-    sample_every: int = 250,
-    warmup: int | None = None,
-    debounce_ms: int = 0,
-    exact_cache: int | None = None,
-) -> SoakResult:
+@dataclass(frozen=True, kw_only=True)
+class SoakPlan:
+    """How a soak runs: `requests` in all, a sample every `sample_every`, the baseline after
+    `warmup` (None: a tenth of them, at most 1000), against a server started with
+    `server_args` that answers from `engine` with the settings and cache bound given."""
+
+    requests: int
+    server_args: tuple[str, ...] = ()
+    engine: str = "scripted"
+    sample_every: int = 250
+    warmup: int | None = None
+    debounce_ms: int = 0
+    exact_cache: int | None = None
+
+
+async def soak(plan: SoakPlan, texts: Sequence[str]) -> SoakResult:
     """Type `texts` in turn, each into a new document closed when typed, asking for an
-    inline completion after every keystroke, until `requests` were sent."""
+    inline completion after every keystroke, until `plan.requests` were sent."""
     from lsprotocol import types
 
     from starcoder_ls.tools.driver import Driver
 
+    requests, sample_every = plan.requests, plan.sample_every
     driver = Driver("starcoder-ls-soak", request_timeout_s=120)
-    command = [sys.executable, "-m", "starcoder_ls.tools.soak_server", "--engine", engine]
-    if exact_cache is not None:
-        command += ["--exact-cache", str(exact_cache)]
-    result = SoakResult(warmup=min(requests // 10, 1000) if warmup is None else warmup)
-    await driver.start(list(server_args), {"debounceMs": debounce_ms}, command=command)
+    command = [sys.executable, "-m", "starcoder_ls.tools.soak_server", "--engine", plan.engine]
+    if plan.exact_cache is not None:
+        command += ["--exact-cache", str(plan.exact_cache)]
+    warmup = min(requests // 10, 1000) if plan.warmup is None else plan.warmup
+    result = SoakResult(warmup=warmup)
+    await driver.start(list(plan.server_args), {"debounceMs": plan.debounce_ms}, command=command)
     try:
         status = await driver.wait_ready(600)
         if status["state"] != "ready":
@@ -350,17 +357,15 @@ def run_soak(args: argparse.Namespace) -> int:
     if args.engine == "model":
         settings = {"model": args.model, "device": args.device, "dtype": args.dtype}
         server_args += ["--settings", json.dumps(settings)]
-    result = asyncio.run(
-        soak(
-            requests=args.requests,
-            texts=texts,
-            server_args=server_args,
-            engine=args.engine,
-            sample_every=args.sample_every,
-            warmup=args.warmup,
-            debounce_ms=args.debounce_ms,
-            exact_cache=args.exact_cache,
-        )
+    plan = SoakPlan(
+        requests=args.requests,
+        server_args=tuple(server_args),
+        engine=args.engine,
+        sample_every=args.sample_every,
+        warmup=args.warmup,
+        debounce_ms=args.debounce_ms,
+        exact_cache=args.exact_cache,
     )
+    result = asyncio.run(soak(plan, texts))
     print(result.markdown(args.tolerance))
     return 1 if result.problems(args.tolerance) else 0

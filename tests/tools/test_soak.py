@@ -12,14 +12,14 @@ EXACT_CACHE = 16
 
 
 async def test_a_short_soak_keeps_threads_and_caches_flat() -> None:
-    result = await soak.soak(
+    plan = soak.SoakPlan(
         requests=300,
-        texts=[FIRST, SECOND],
-        server_args=["--log-level", "warning"],
+        server_args=("--log-level", "warning"),
         sample_every=50,
         warmup=50,
         exact_cache=EXACT_CACHE,
     )
+    result = await soak.soak(plan, [FIRST, SECOND])
     assert result.requests == 300
     assert result.documents >= 3  # both files typed, the first again: documents come and go
     assert result.errors == 0
@@ -79,8 +79,8 @@ def test_a_model_soak_gives_its_server_the_model_flags_as_settings(monkeypatch) 
 
     given: dict[str, object] = {}
 
-    async def fake_soak(**kwargs: object) -> soak.SoakResult:
-        given.update(kwargs)
+    async def fake_soak(plan: soak.SoakPlan, texts: object) -> soak.SoakResult:
+        given["server_args"] = list(plan.server_args)
         return soak.SoakResult(samples=[soak.Sample(1, 1.0, 1, {})])
 
     monkeypatch.setattr(soak, "soak", fake_soak)

@@ -30,6 +30,12 @@ def _positive(value: str) -> int:
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_task_arguments(parser)
+    _add_asking_arguments(parser)
+
+
+def _add_task_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which tasks: the benchmark and its draw."""
     parser.add_argument(
         "benchmark",
         choices=BENCHMARKS,
@@ -66,6 +72,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         help="ask only the drawn tasks whose ids FILE lists (one a line): part of a draw again, "
         "e.g. where one setting can change the answer",
     )
+
+
+def _add_asking_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the tasks are asked, checked and reported."""
     parser.add_argument(
         "--invoked",
         action="store_true",

@@ -162,36 +162,10 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     tasks, available, root = build_tasks(args)
     if not tasks:
         raise SystemExit(f"no tasks for {args.benchmark}: nothing to measure")
-    log_file = args.log_file or Path(tempfile.gettempdir()) / "starcoder-ls-eval.log"
     settings = {**args.settings, "debounceMs": 0, "postprocess": True}
     started = time.monotonic()
     commit = git_commit()  # now: the server about to start loads the code as it is now
-    client = EvalClient(root, request_timeout_s=args.request_timeout)
-    log = ServerLog(log_file)
-    print(f"starting the server (log: {log_file})", file=sys.stderr)
-    await client.start(server_args(args, log_file), settings)
-    try:
-        status = await client.wait_ready(LOAD_TIMEOUT_S)
-        if status["state"] != "ready":
-            reason = f"{status['state']} {status.get('message', '')}"
-            raise SystemExit(
-                f"model {status['model']} is not ready: {reason}\n{client.stderr_tail}"
-            )
-        print(
-            f"model {status['model']} ready on {status['device']} ({status['message']})",
-            file=sys.stderr,
-        )
-        progress = Progress(args.benchmark, len(tasks))
-        items = await ask_all(
-            client,
-            tasks,
-            raw=not args.no_raw,
-            progress=progress,
-            invoked=args.invoked,
-            log=log,
-        )
-    finally:
-        await client.stop()
+    items, status = await _ask_server(args, tasks, root, settings)
     run_checks(items, args)
     return {
         "run": {
@@ -220,6 +194,40 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "languages": by_language(items) if args.benchmark == "nextline" else {},
         "items": [item.to_json() for item in items],
     }
+
+
+async def _ask_server(
+    args: argparse.Namespace, tasks: list[Task], root: Path, settings: dict[str, Any]
+) -> tuple[list[Item], dict[str, str]]:
+    """Start the server, ask every task, stop it: the items, and the status it loaded with."""
+    log_file = args.log_file or Path(tempfile.gettempdir()) / "starcoder-ls-eval.log"
+    client = EvalClient(root, request_timeout_s=args.request_timeout)
+    log = ServerLog(log_file)
+    print(f"starting the server (log: {log_file})", file=sys.stderr)
+    await client.start(server_args(args, log_file), settings)
+    try:
+        status = await client.wait_ready(LOAD_TIMEOUT_S)
+        if status["state"] != "ready":
+            reason = f"{status['state']} {status.get('message', '')}"
+            raise SystemExit(
+                f"model {status['model']} is not ready: {reason}\n{client.stderr_tail}"
+            )
+        print(
+            f"model {status['model']} ready on {status['device']} ({status['message']})",
+            file=sys.stderr,
+        )
+        progress = Progress(args.benchmark, len(tasks))
+        items = await ask_all(
+            client,
+            tasks,
+            raw=not args.no_raw,
+            progress=progress,
+            invoked=args.invoked,
+            log=log,
+        )
+    finally:
+        await client.stop()
+    return items, status
 
 
 def _json_safe(value: Any) -> Any:
