@@ -10,7 +10,8 @@ What pygls 2.1 does and this module changes (each case has its test):
 - A request before `initialize` reaches the handler and fails with -32603 and a traceback;
   LSP asks for -32002. A second `initialize` is refused, and so is any request after
   `shutdown` (pygls drops those without an answer; LSP says -32600).
-- Documents apply incremental edits by `documents.py` instead of pygls' `splitlines` rules.
+- Documents follow LSP's line breaks and edit rules and are filed under `uris.canonical`
+  (`workspace.py`), where pygls uses `splitlines` and `unquote(uri)`.
 - `exit` sets `exit_code` instead of calling `sys.exit` from a handler: the read loop
   (`transport.py`, which also frames the bytes with `framing.FrameParser`) ends, and the
   engine's worker stops before the process leaves.
@@ -46,10 +47,9 @@ from pygls.protocol import (
     LanguageServerProtocol,
 )
 from pygls.protocol.language_server import lsp_method
-from pygls.workspace import TextDocument, Workspace
 
-from starcoder_ls.cursor import documents, uris
 from starcoder_ls.lsp.framing import BadFrame, Event, Message, Unparsable
+from starcoder_ls.lsp.workspace import SyncedWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -61,93 +61,14 @@ WARNINGS_LOGGED = 20
 warnings (`StarcoderProtocol.warnings_logged`); the ones after it at debug level."""
 
 
-# -- documents ---------------------------------------------------------------------------
-
-
-class SyncedTextDocument(TextDocument):
-    """pygls' document with LSP's line breaks and position rules (`documents.py`)."""
-
-    @property
-    def lines(self) -> tuple[str, ...]:
-        """Lines with their line breaks, as `splitlines(True)` gives them for `\\n` alone."""
-        text = self.source
-        lines, start = [], 0
-        for match in documents.LINE_BREAK.finditer(text):
-            lines.append(text[start : match.end()])
-            start = match.end()
-        if start < len(text):
-            lines.append(text[start:])
-        return tuple(lines)
-
-    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
-        start, end = change.range.start, change.range.end
-        self._source = documents.apply_edit(
-            self.source,
-            (start.line, start.character),
-            (end.line, end.character),
-            change.text,
-            documents.encoding_name(self.position_codec.encoding),
-        )
-
-
-class SyncedWorkspace(Workspace):
-    """pygls' workspace with documents filed under `uris.canonical`, the key every other
-    table of the server uses; pygls files them under `unquote(uri)`, which no handler
-    could look up with the URI it receives (`My%20Project`, `c%3A`)."""
-
-    def put_text_document(
-        self, text_document: types.TextDocumentItem, notebook_uri: str | None = None
-    ) -> None:
-        key = uris.canonical(text_document.uri)
-        self._text_documents[key] = self._create_text_document(
-            key,
-            source=text_document.text,
-            version=text_document.version,
-            language_id=text_document.language_id,
-        )
-        if notebook_uri:
-            self._cell_in_notebook[key] = uris.canonical(notebook_uri)
-
-    def get_text_document(self, doc_uri: str) -> TextDocument:
-        key = uris.canonical(doc_uri)
-        return self._text_documents.get(key) or self._create_text_document(key)
-
-    def remove_text_document(self, doc_uri: str) -> None:
-        key = uris.canonical(doc_uri)
-        self._text_documents.pop(key, None)
-        self._cell_in_notebook.pop(key, None)
-
-    def update_text_document(
-        self,
-        text_doc: types.VersionedTextDocumentIdentifier,
-        change: types.TextDocumentContentChangeEvent,
-    ) -> None:
-        doc = self._text_documents[uris.canonical(text_doc.uri)]
-        doc.apply_change(change)
-        doc.version = text_doc.version
-
-    def _create_text_document(
-        self,
-        doc_uri: str,
-        source: str | None = None,
-        version: int | None = None,
-        language_id: str | None = None,
-    ) -> TextDocument:
-        return SyncedTextDocument(
-            doc_uri,
-            source=source,
-            version=version,
-            language_id=language_id,
-            sync_kind=self._sync_kind,
-            position_codec=self._position_codec,
-        )
-
-
-# -- messages ----------------------------------------------------------------------------
+# The overrides below are of pygls 2.1 (pyproject.toml pins it to 2.1.x): each says which
+# upstream change would let it go. Pins to a newer pygls re-read each one first.
 
 
 def _strict_primitives(converter: cattrs.Converter) -> None:
     """cattrs turns `"5"` into 5 and `5` into `"5"`; LSP's types are JSON's types."""
+    # Goes when pygls' `default_converter` (on lsprotocol's `converters.get_converter`)
+    # structures str, int, float and bool without coercing one into another.
 
     def strict(kind: type, accepted: tuple[type, ...]) -> None:
         def check(value: Any, cls: type) -> Any:
@@ -234,6 +155,12 @@ class StarcoderProtocol(LanguageServerProtocol):
             log.debug(message, *args)
 
     # -- entry point from the read loop --
+    # `receive` and `receive_value` replace pygls' read path (`io_.py`'s loops, then
+    # `structure_message` and `handle_message`), which only logs a message whose params
+    # do not structure ("Unable to handle message") and leaves the request unanswered,
+    # hands a request before `initialize` to its handler, and drops one after `shutdown`
+    # with a warning. They go when pygls answers each of these as LSP asks (-32602,
+    # -32600, -32002, -32601 with the client's strings cut short).
 
     def receive(self, event: Event) -> None:
         if isinstance(event, Message):
@@ -347,6 +274,10 @@ class StarcoderProtocol(LanguageServerProtocol):
             return None
 
     def _receive_response(self, value: dict[str, Any]) -> None:
+        """A client's answer to one of the server's requests (`workspace/configuration`,
+        a progress token). pygls' `structure_message` raises on one that does not match its
+        type, out of the read loop, and the request waiting for it waits for ever; here
+        the waiting request fails. Goes when pygls fails the waiting future itself."""
         msg_id = value.get("id")
         if not _valid_id(msg_id) or not ("result" in value or "error" in value):
             self.warn("message without method, result or error ignored")
@@ -381,7 +312,10 @@ class StarcoderProtocol(LanguageServerProtocol):
         self._send_data(_error(msg_id, code, message))
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
-        """A cancel that comes after its answer is a race every editor runs, not a fault."""
+        """A cancel that comes after its answer is a race every editor runs, not a fault.
+
+        Overrides pygls' (json_rpc.py), which warns 'Cancel notification for unknown
+        message id' for each; goes when pygls logs that at debug level."""
         if msg_id not in self._request_futures:
             log.debug("cancel for request %r, which is no longer running", msg_id)
             return
@@ -391,7 +325,11 @@ class StarcoderProtocol(LanguageServerProtocol):
         """pygls (2.1) files the future of each notification handled by a generator or a
         coroutine (didOpen, didChange, didClose...) under a fresh id in `_request_futures`
         and never takes it out: one future per keystroke, kept for the server's life (found
-        by `starcoder-ls bench soak`). Take each out once it is done."""
+        by `starcoder-ls bench soak`). Take each out once it is done.
+
+        Goes when pygls' `_execute_handler` stops filing notifications' futures, or
+        `_check_handler_result` (their done callback) takes them out as
+        `_send_handler_result` does for requests."""
         before = set(self._request_futures)
         super()._handle_notification(method_name, params)
         for msg_id in set(self._request_futures) - before:
@@ -407,7 +345,12 @@ class StarcoderProtocol(LanguageServerProtocol):
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
-        """pygls' initialize, with a workspace whose documents follow LSP's edit rules."""
+        """pygls' initialize, with a workspace whose documents follow LSP's edit rules.
+
+        pygls builds its own `Workspace` inside `lsp_initialize` and offers no way to
+        choose its class (asked in pygls#131, answered with subclassing, as here). Goes
+        when pygls lets a server choose its workspace and document classes, or once it
+        follows `workspace.py`'s rules itself."""
         steps = super().lsp_initialize(params)
         try:
             request = next(steps)
@@ -435,7 +378,11 @@ class StarcoderProtocol(LanguageServerProtocol):
 
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
-        """Ends the read loop; the process leaves once the engine has stopped."""
+        """Ends the read loop; the process leaves once the engine has stopped.
+
+        pygls' `lsp_exit` closes the writer and calls `sys.exit` from the handler, which
+        would skip stopping the engine's worker (`transport.leave`). Goes when pygls'
+        exit ends its serving loop and leaves the process to the caller."""
         if (user_handler := self.fm.features.get(types.EXIT)) is not None:
             yield user_handler, args, None
         self.exit_code = 0 if self._shutdown else 1

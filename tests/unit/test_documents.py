@@ -12,7 +12,7 @@ from lsprotocol import types
 
 from starcoder_ls.cursor import documents
 from starcoder_ls.cursor.context import PositionError, offset_at_or_raise
-from starcoder_ls.lsp.protocol import SyncedWorkspace
+from starcoder_ls.lsp.workspace import SyncedWorkspace
 
 EXAMPLES = int(os.environ.get("STARCODER_FUZZ_EXAMPLES", "120"))
 """Edit sequences per property; `make fuzz` raises it for a long run."""
