@@ -19,6 +19,7 @@ from starcoder_ls.engine.acceleration import ATTENTION
 from starcoder_ls.engine.healing import INDENTATION
 from starcoder_ls.engine.placement import DTYPES
 from starcoder_ls.engine.remote.http import masked_url
+from starcoder_ls.engine.settings import EngineSettings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 EMBEDDED = "embedded"
@@ -178,6 +179,14 @@ class Settings:
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
+
+
+def engine_settings(settings: Settings) -> EngineSettings:
+    """The fields of `settings` that decide a load, for the engine (which never sees the
+    server's `Settings`)."""
+    return EngineSettings(
+        **{f.name: getattr(settings, f.name) for f in dataclasses.fields(EngineSettings)}
+    )
 
 
 def _is_per_language(value: Any) -> bool:

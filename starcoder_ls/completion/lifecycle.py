@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from starcoder_ls import config
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, EngineError, GenerationResult, ProgressCallback
 from starcoder_ls.engine.models import EMBEDDED_NAME
@@ -35,22 +36,10 @@ def load_engine(settings: Settings, progress: ProgressCallback | None) -> Engine
     if settings.backend != "local":
         from starcoder_ls.engine.remote.setup import open_remote
 
-        return open_remote(settings, progress)
+        return open_remote(config.engine_settings(settings), progress)
     from starcoder_ls.engine.local import LocalEngine
 
-    return LocalEngine.load(
-        settings.model,
-        device=settings.device,
-        dtype=settings.dtype,
-        template=settings.fim_template,
-        context_window=settings.context_window,
-        progress=progress,
-        allow_downloads=settings.allow_downloads,
-        draft_model=settings.draft_model,
-        attention=settings.attention,
-        static_cache=settings.static_cache,
-        compile=settings.compile,
-    )
+    return LocalEngine.load(config.engine_settings(settings), progress=progress)
 
 
 def model_label(settings: Settings) -> str:
@@ -60,7 +49,7 @@ def model_label(settings: Settings) -> str:
     if settings.backend != "local":
         from starcoder_ls.engine.remote.setup import remote_label
 
-        return remote_label(settings)
+        return remote_label(config.engine_settings(settings))
     return settings.model or EMBEDDED_NAME
 
 

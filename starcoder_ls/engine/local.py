@@ -38,6 +38,7 @@ from starcoder_ls.engine.placement import (
     is_oom,
     resolve_placement,
 )
+from starcoder_ls.engine.settings import EngineSettings
 from starcoder_ls.engine.stopping import (
     CancelCriteria,
     RepetitionCriteria,
@@ -94,39 +95,33 @@ class LocalEngine:
     @classmethod
     @paused_gc()  # a third of a warm load was the collector scanning new objects
     def load(
-        cls,
-        model: str | None,
-        *,
-        device: str = "auto",
-        dtype: str = "auto",
-        template: str | None = None,
-        context_window: int | None = None,
-        progress: ProgressCallback | None = None,
-        allow_downloads: bool = False,
-        draft_model: str = "",
-        attention: str = "auto",
-        static_cache: bool = False,
-        compile: bool = False,
+        cls, settings: EngineSettings, *, progress: ProgressCallback | None = None
     ) -> LocalEngine:
         """Load tokenizer and weights; raises EngineError with a message for the user.
 
         Blocks for seconds (tiny models) to minutes (StarCoder from disk to GPU).
-        `draft_model` ("" for none) is loaded the same way, on the same device, for
+        `settings.draft_model` ("" for none) is loaded the same way, on the same device, for
         speculative decoding (speculation.py); the GPU switches are acceleration.py's.
         """
         report = progress or (lambda message, percent: None)
         started = time.perf_counter()
         try:
-            wanted = Acceleration(attention=attention, static_cache=static_cache, compile=compile)
+            wanted = Acceleration(
+                attention=settings.attention,
+                static_cache=settings.static_cache,
+                compile=settings.compile,
+            )
         except ValueError as exc:
             raise EngineError(str(exc)) from None
-        source = weights.resolve_source(model, allow_downloads=allow_downloads)
+        allow_downloads = settings.allow_downloads
+        draft_model, template = settings.draft_model, settings.fim_template
+        source = weights.resolve_source(settings.model, allow_downloads=allow_downloads)
         drafting = (
             weights.resolve_source(draft_model, allow_downloads=allow_downloads)
             if draft_model
             else None
         )
-        placement = resolve_placement(device, dtype)
+        placement = resolve_placement(settings.device, settings.dtype)
         # A typo in the template name should not cost a minute of loading first.
         chosen = models.choose_template(template, None, source.name) if template else None
         with weights.hub_access(source):
@@ -139,7 +134,7 @@ class LocalEngine:
             model=source.name,
             template=chosen or models.choose_template(None, tokenizer, source.name),
             context_window=models.context_window(
-                context_window, loaded.config, tokenizer, source.name
+                settings.context_window, loaded.config, tokenizer, source.name
             ),
             device=describe_device(loaded),
             dtype=dtype_name(placement.dtype),

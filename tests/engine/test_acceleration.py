@@ -18,12 +18,13 @@ from starcoder_ls.config import Settings, merge
 from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import EngineError, GenerationParams
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_starcoder_dir: Path) -> LocalEngine:
     # float32 whatever the CPU: these tests compare outputs token for token.
-    engine = LocalEngine.load(str(tiny_starcoder_dir), dtype="float32")
+    engine = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
     yield engine
     engine.close()
 
@@ -85,9 +86,13 @@ def test_the_loader_gets_the_attention_and_cpu_drops_the_rest(
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", recording)
     with caplog.at_level(logging.INFO, logger="starcoder_ls.engine.acceleration"):
         eager = LocalEngine.load(
-            str(tiny_starcoder_dir), attention="eager", static_cache=True, compile=True
+            EngineSettings(
+                model=str(tiny_starcoder_dir), attention="eager", static_cache=True, compile=True
+            )
         )
-        auto = LocalEngine.load(str(tiny_starcoder_dir), dtype="float32")  # 16-bit: packed SDPA
+        auto = LocalEngine.load(
+            EngineSettings(model=str(tiny_starcoder_dir), dtype="float32")
+        )  # 16-bit: packed SDPA
 
     assert seen[0]["attn_implementation"] == "eager"
     assert "attn_implementation" not in seen[1]
@@ -99,19 +104,19 @@ def test_the_loader_gets_the_attention_and_cpu_drops_the_rest(
 
 def test_an_unknown_attention_fails_the_load_with_its_name(tiny_starcoder_dir: Path) -> None:
     with pytest.raises(EngineError, match="attention must be one of"):
-        LocalEngine.load(str(tiny_starcoder_dir), attention="flash")
+        LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), attention="flash"))
 
 
 def test_the_settings_reach_the_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr(LocalEngine, "load", lambda model, **kwargs: seen.update(kwargs))
+    seen: list[EngineSettings] = []
+    monkeypatch.setattr(LocalEngine, "load", lambda settings, **kwargs: seen.append(settings))
     wire = {"draftModel": "bigcode/tiny_starcoder", "attention": "eager"}
     settings = merge(Settings(), {**wire, "staticCache": True, "compile": True}).settings
 
     lifecycle.load_engine(settings, None)
 
-    assert (seen["draft_model"], seen["attention"]) == ("bigcode/tiny_starcoder", "eager")
-    assert seen["static_cache"] is seen["compile"] is True
+    assert (seen[0].draft_model, seen[0].attention) == ("bigcode/tiny_starcoder", "eager")
+    assert seen[0].static_cache is seen[0].compile is True
     others = {"draftModel": "d", "attention": "eager", "staticCache": True, "compile": True}
     for name, value in others.items():
         changed = merge(Settings(), {name: value}).settings
@@ -170,8 +175,12 @@ def test_a_call_longer_than_the_static_window_grows_its_own_cache(engine: LocalE
 
 @pytest.mark.gpu
 def test_on_cuda_static_cache_and_compile_give_the_same_answers(tiny_starcoder_dir: Path) -> None:
-    plain = LocalEngine.load(str(tiny_starcoder_dir), device="cuda")
-    fast = LocalEngine.load(str(tiny_starcoder_dir), device="cuda", static_cache=True, compile=True)
+    plain = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), device="cuda"))
+    fast = LocalEngine.load(
+        EngineSettings(
+            model=str(tiny_starcoder_dir), device="cuda", static_cache=True, compile=True
+        )
+    )
     prefix = Path(threading.__file__).read_text()[:2000]
     params = GenerationParams(max_new_tokens=16)
 

@@ -14,6 +14,7 @@ from safetensors import safe_open
 from starcoder_ls.engine import placement, weights
 from starcoder_ls.engine.base import GenerationParams
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +36,9 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     month_ago = time.time() - 30 * 24 * 3600
     os.utime(stale, (month_ago, month_ago))  # unused for a month: deleted after the save
     stages: list[str] = []
-    first = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))
+    first = LocalEngine.load(
+        EngineSettings(model=None), progress=lambda message, percent: stages.append(message)
+    )
     try:
         assert first.info.model == "SmolLM2-135M (embedded)"
         assert first.info.template.name == "prefix-only"
@@ -55,7 +58,9 @@ def test_embedded_model_completes_and_reloads_from_its_converted_copy(
     assert kinds == {"F32"}, "the copy keeps the GGUF's values whatever the load's dtype"
 
     stages.clear()
-    again = LocalEngine.load(None, progress=lambda message, percent: stages.append(message))
+    again = LocalEngine.load(
+        EngineSettings(model=None), progress=lambda message, percent: stages.append(message)
+    )
     try:
         assert not any("GGUF" in stage for stage in stages)
         assert dataclasses.replace(again.info, extra={}) == dataclasses.replace(

@@ -14,6 +14,7 @@ from starcoder_ls.engine import kv_reuse
 from starcoder_ls.engine.base import GenerationParams, GenerationResult
 from starcoder_ls.engine.kv_reuse import MIN_SHARED, PrefixCache, common_prefix
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 from tests.support.logit_steering import ban, steered
 
 SOURCE = Path(textwrap.__file__).read_text()
@@ -23,7 +24,7 @@ SOURCE = Path(textwrap.__file__).read_text()
 @pytest.fixture(scope="module")
 def engine(tiny_starcoder_dir: Path) -> LocalEngine:
     # float32 whatever the CPU: these tests compare outputs token for token.
-    engine = LocalEngine.load(str(tiny_starcoder_dir), dtype="float32")
+    engine = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
     yield engine
     engine.close()
 

@@ -12,6 +12,7 @@ import torch
 
 from starcoder_ls.engine.base import EngineError, GenerationParams
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 from tests.support.logit_steering import ban, force, steered
 
 PREFIX = "def add(a, b):\n    return"
@@ -21,7 +22,7 @@ SUFFIX = "\n\nprint(add(1, 2))\n"
 @pytest.fixture(scope="module")
 def engine(tiny_starcoder_dir: Path) -> LocalEngine:
     # float32 whatever the CPU: these tests compare outputs token for token.
-    engine = LocalEngine.load(str(tiny_starcoder_dir), dtype="float32")
+    engine = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
     yield engine
     engine.close()
 
@@ -118,7 +119,9 @@ def test_ids_handed_in_are_not_encoded_again_and_give_the_same_answer(
 
 
 def test_spm_order_when_forced(tiny_starcoder_dir: Path) -> None:
-    spm = LocalEngine.load(str(tiny_starcoder_dir), template="starcoder-spm")
+    spm = LocalEngine.load(
+        EngineSettings(model=str(tiny_starcoder_dir), fim_template="starcoder-spm")
+    )
     assert spm.info.template.name == "starcoder-spm"
     prompt = spm.info.template.render(PREFIX, SUFFIX)
     params = GenerationParams(max_new_tokens=1, token_healing=False, kv_reuse=False)
@@ -134,7 +137,9 @@ def test_spm_order_when_forced(tiny_starcoder_dir: Path) -> None:
 
 def test_unknown_template_is_an_engine_error(tiny_starcoder_dir: Path) -> None:
     with pytest.raises(EngineError, match="no-such-template"):
-        LocalEngine.load(str(tiny_starcoder_dir), template="no-such-template")
+        LocalEngine.load(
+            EngineSettings(model=str(tiny_starcoder_dir), fim_template="no-such-template")
+        )
 
 
 def test_stops_at_max_new_tokens(engine: LocalEngine) -> None:
@@ -260,13 +265,15 @@ def test_prompt_longer_than_the_model_is_an_engine_error(engine: LocalEngine) ->
 
 def test_progress_is_reported_up_to_done(tiny_starcoder_dir: Path) -> None:
     steps: list[tuple[str, int | None]] = []
-    LocalEngine.load(str(tiny_starcoder_dir), progress=lambda m, p: steps.append((m, p))).close()
+    LocalEngine.load(
+        EngineSettings(model=str(tiny_starcoder_dir)), progress=lambda m, p: steps.append((m, p))
+    ).close()
     percents = [p for _, p in steps]
     assert percents == sorted(percents) and percents[-1] == 100
 
 
 def test_closed_engine_refuses_to_generate(tiny_starcoder_dir: Path) -> None:
-    closed = LocalEngine.load(str(tiny_starcoder_dir))
+    closed = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir)))
     closed.close()
     with pytest.raises(EngineError, match="unloaded"):
         generate(closed)
@@ -274,7 +281,9 @@ def test_closed_engine_refuses_to_generate(tiny_starcoder_dir: Path) -> None:
 
 def test_explicit_dtype_and_context_window_are_honoured(tiny_starcoder_dir: Path) -> None:
     bf16 = LocalEngine.load(
-        str(tiny_starcoder_dir), device="cpu", dtype="bfloat16", context_window=512
+        EngineSettings(
+            model=str(tiny_starcoder_dir), device="cpu", dtype="bfloat16", context_window=512
+        )
     )
     assert (bf16.info.dtype, bf16.info.context_window) == ("bfloat16", 512)
     assert next(bf16.model.parameters()).dtype == torch.bfloat16
@@ -293,31 +302,31 @@ def test_invalid_device_or_dtype(tiny_starcoder_dir: Path, kwargs: dict, message
     if "cuda" in kwargs.get("device", "") and not torch.cuda.is_available():
         message = "CUDA is not available"
     with pytest.raises(EngineError, match=message):
-        LocalEngine.load(str(tiny_starcoder_dir), **kwargs)
+        LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), **kwargs))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
 def test_cuda_without_a_gpu_says_so(tiny_starcoder_dir: Path) -> None:
     with pytest.raises(EngineError, match="CUDA is not available"):
-        LocalEngine.load(str(tiny_starcoder_dir), device="cuda")
+        LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), device="cuda"))
 
 
 def test_missing_model_directory(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     with pytest.raises(EngineError, match=f"model directory not found: {missing}"):
-        LocalEngine.load(str(missing))
+        LocalEngine.load(EngineSettings(model=str(missing)))
 
 
 def test_directory_without_a_model(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="not a model directory"):
-        LocalEngine.load(str(tmp_path))
+        LocalEngine.load(EngineSettings(model=str(tmp_path)))
 
 
 def test_unsupported_architecture(tiny_starcoder_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(tiny_starcoder_dir, tmp_path / "vit", dirs_exist_ok=True)
     (tmp_path / "vit" / "config.json").write_text(json.dumps({"model_type": "vit"}))
     with pytest.raises(EngineError, match="not a supported causal language model"):
-        LocalEngine.load(str(tmp_path / "vit"))
+        LocalEngine.load(EngineSettings(model=str(tmp_path / "vit")))
 
 
 def test_unreachable_hub_model_explains_login(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -325,7 +334,7 @@ def test_unreachable_hub_model_explains_login(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(EngineError) as raised:
-        LocalEngine.load("bigcode/starcoder-does-not-exist")
+        LocalEngine.load(EngineSettings(model="bigcode/starcoder-does-not-exist"))
     message = str(raised.value)
     assert "bigcode/starcoder-does-not-exist" in message
     assert "huggingface-cli login" in message
@@ -333,7 +342,9 @@ def test_unreachable_hub_model_explains_login(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.gpu
 def test_tiny_model_on_cuda_in_bfloat16(tiny_starcoder_dir: Path) -> None:
-    gpu = LocalEngine.load(str(tiny_starcoder_dir), device="cuda", dtype="bfloat16")
+    gpu = LocalEngine.load(
+        EngineSettings(model=str(tiny_starcoder_dir), device="cuda", dtype="bfloat16")
+    )
     try:
         assert gpu.info.device.startswith("cuda") and gpu.info.dtype == "bfloat16"
         prompt = gpu.info.template.render(PREFIX, SUFFIX)
@@ -352,7 +363,7 @@ def test_tiny_model_on_cuda_in_bfloat16(tiny_starcoder_dir: Path) -> None:
 
 @pytest.mark.gpu
 def test_auto_device_prefers_the_gpu(tiny_starcoder_dir: Path) -> None:
-    gpu = LocalEngine.load(str(tiny_starcoder_dir))
+    gpu = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir)))
     try:
         expected = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
         assert (gpu.info.device, gpu.info.dtype) == ("cuda:0", expected)
@@ -370,5 +381,5 @@ def test_out_of_memory_while_loading_names_model_dtype_and_size(
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", oom)
     with pytest.raises(EngineError, match="out of memory loading .* in float32") as raised:
-        LocalEngine.load(str(tiny_starcoder_dir), dtype="float32")
+        LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
     assert raised.value.__cause__ is None

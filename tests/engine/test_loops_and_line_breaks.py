@@ -11,6 +11,7 @@ import torch
 
 from starcoder_ls.engine.base import GenerationParams
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 from tests.support.logit_steering import force, steered
 
 PREFIX = "def add(a, b):\n    return"
@@ -18,7 +19,7 @@ PREFIX = "def add(a, b):\n    return"
 
 @pytest.fixture(scope="module")
 def engine(tiny_starcoder_dir: Path) -> LocalEngine:
-    engine = LocalEngine.load(str(tiny_starcoder_dir), dtype="float32")
+    engine = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
     yield engine
     engine.close()
 

@@ -10,6 +10,7 @@ import torch
 from starcoder_ls.engine import placement
 from starcoder_ls.engine.base import EngineError
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 
 GB = 10**9
 
@@ -122,5 +123,5 @@ def test_weight_size_is_counted_without_loading(tiny_starcoder_dir) -> None:
     from starcoder_ls.engine.weights import ModelSource
 
     source = ModelSource("tiny", str(tiny_starcoder_dir))
-    params = LocalEngine.load(str(tiny_starcoder_dir)).model.num_parameters()
+    params = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir))).model.num_parameters()
     assert placement.weights_bytes(source, torch.bfloat16) == 2 * params

@@ -13,6 +13,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from starcoder_ls.engine import single_query
 from starcoder_ls.engine.base import GenerationParams
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 
 
 def qkv(heads: int, kv_heads: int, length: int, *, context: int = 300, dtype=torch.bfloat16):
@@ -76,7 +77,9 @@ def test_prefill_and_full_multi_head_attention_are_sdpas_own(
 def test_the_engine_packs_on_a_cpu_in_16_bit_only_and_answers_the_same(
     tiny_starcoder_dir: Path, dtype: str, adopted: bool
 ) -> None:
-    engine = LocalEngine.load(str(tiny_starcoder_dir), device="cpu", dtype=dtype)
+    engine = LocalEngine.load(
+        EngineSettings(model=str(tiny_starcoder_dir), device="cpu", dtype=dtype)
+    )
     try:
         implementation = engine.model.config._attn_implementation
         assert implementation == (single_query.NAME if adopted else "sdpa")

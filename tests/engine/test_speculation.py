@@ -17,6 +17,7 @@ import torch
 
 from starcoder_ls.engine.base import EngineError, GenerationParams, GenerationResult
 from starcoder_ls.engine.local import LocalEngine
+from starcoder_ls.engine.settings import EngineSettings
 from starcoder_ls.engine.speculation import FirstOf, PromptLookup, same_vocabulary
 
 SOURCE = Path(textwrap.__file__).read_text()
@@ -105,7 +106,7 @@ def test_vocabularies_must_be_the_same() -> None:
 @pytest.fixture(scope="module")
 def engine(tiny_starcoder_dir: Path) -> Iterator[LocalEngine]:
     # float32 whatever the CPU: these tests compare outputs token for token.
-    engine = LocalEngine.load(str(tiny_starcoder_dir), dtype="float32")
+    engine = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
     yield engine
     engine.close()
 
@@ -291,8 +292,12 @@ def test_a_draft_model_answers_as_plain_greedy_decoding(
     engine: LocalEngine, tiny_starcoder_dir: Path, other_weights_dir: Path
 ) -> None:
     exact = {"dtype": "float32"}
-    itself = LocalEngine.load(str(tiny_starcoder_dir), draft_model=str(tiny_starcoder_dir), **exact)
-    other = LocalEngine.load(str(tiny_starcoder_dir), draft_model=str(other_weights_dir), **exact)
+    itself = LocalEngine.load(
+        EngineSettings(model=str(tiny_starcoder_dir), draft_model=str(tiny_starcoder_dir), **exact)
+    )
+    other = LocalEngine.load(
+        EngineSettings(model=str(tiny_starcoder_dir), draft_model=str(other_weights_dir), **exact)
+    )
     models = [engine.model, itself.model, itself.draft.model, other.model, other.draft.model]
 
     with never_ending(*models, ends=end_ids(engine)):
@@ -310,7 +315,9 @@ def test_a_draft_model_answers_as_plain_greedy_decoding(
 def test_the_draft_keeps_its_cache_between_calls(
     tiny_starcoder_dir: Path, other_weights_dir: Path
 ) -> None:
-    engine = LocalEngine.load(str(tiny_starcoder_dir), draft_model=str(other_weights_dir))
+    engine = LocalEngine.load(
+        EngineSettings(model=str(tiny_starcoder_dir), draft_model=str(other_weights_dir))
+    )
     params = GenerationParams(max_new_tokens=6)
 
     with counting(engine.draft.model) as fed:
@@ -335,4 +342,4 @@ def test_a_draft_with_another_vocabulary_is_refused(
     tokenizer.save_pretrained(draft)
 
     with pytest.raises(EngineError, match="vocabulary differs.*not_in_the_model"):
-        LocalEngine.load(str(tiny_starcoder_dir), draft_model=str(draft))
+        LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), draft_model=str(draft)))

@@ -13,6 +13,7 @@ import pytest
 
 from starcoder_ls.engine import weights
 from starcoder_ls.engine.base import EngineError
+from starcoder_ls.engine.settings import EngineSettings
 
 
 def test_embedded_gguf_is_found_in_the_installed_package() -> None:
@@ -211,7 +212,7 @@ def test_a_cached_hub_model_loads_without_touching_the_network(
     from starcoder_ls.engine.local import LocalEngine
 
     put_in_hub_cache(hub_cache, "bigcode/tiny", tiny_starcoder_dir)
-    engine = LocalEngine.load("bigcode/tiny", device="cpu")
+    engine = LocalEngine.load(EngineSettings(model="bigcode/tiny", device="cpu"))
     try:
         assert engine.info.model == "bigcode/tiny"
         assert engine.count_tokens("def f():") > 0

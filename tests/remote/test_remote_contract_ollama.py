@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError
 from starcoder_ls.engine.remote.setup import open_remote
+from starcoder_ls.engine.settings import EngineSettings
 from tests.remote.engines import generate, make_engine
 from tests.remote.servers import LoopbackServer, recorded, reply, routes, stream
 
@@ -79,10 +79,10 @@ def test_a_model_that_is_not_pulled() -> None:
 
 def test_open_remote_needs_a_model_name_and_reports_the_engine() -> None:
     with pytest.raises(EngineError, match="needs starcoder.remoteModel"):
-        open_remote(Settings(backend="ollama", endpoint="http://127.0.0.1:9"), None)
+        open_remote(EngineSettings(backend="ollama", endpoint="http://127.0.0.1:9"), None)
     with _ollama("ollama_documented_stream.ndjson") as srv:
         engine = open_remote(
-            Settings(backend="ollama", endpoint=srv.url, remote_model="codellama:code"), None
+            EngineSettings(backend="ollama", endpoint=srv.url, remote_model="codellama:code"), None
         )
         assert engine.info.model == "remote: Ollama codellama:code"
         assert generate(engine).choices[0].text.startswith("\n  if a == 0:")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError
 from starcoder_ls.engine.remote.setup import open_remote
+from starcoder_ls.engine.settings import EngineSettings
 from tests.remote.engines import generate, make_engine
 from tests.remote.servers import LoopbackServer, recorded, reply, routes, stream
 
@@ -105,7 +105,7 @@ def test_open_remote_reads_the_info_page() -> None:
         "/generate_stream": stream(recorded("tgi_documented_stream.sse")),
     }
     with LoopbackServer(routes(table)) as srv:
-        engine = open_remote(Settings(backend="tgi", endpoint=srv.url), None)
+        engine = open_remote(EngineSettings(backend="tgi", endpoint=srv.url), None)
         assert engine.info.model == "remote: TGI bigcode/starcoder2-3b"
         assert engine.info.template.name == "starcoder2", "the known model's FIM format"
         assert engine.info.context_window == 4096

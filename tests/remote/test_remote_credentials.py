@@ -9,10 +9,10 @@ import logging
 
 import pytest
 
-from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError
 from starcoder_ls.engine.remote import http
 from starcoder_ls.engine.remote.setup import open_remote
+from starcoder_ls.engine.settings import EngineSettings
 from tests.remote.engines import free_port, generate
 from tests.remote.servers import LoopbackServer, openai_events, reply, routes, stream
 
@@ -25,8 +25,8 @@ QUOTED = "p%40ss%3Aw0rd%2Fx"
 MODELS = {"object": "list", "data": [{"id": "tiny", "object": "model", "owned_by": "vllm"}]}
 
 
-def _settings(port: int) -> Settings:
-    return Settings(
+def _settings(port: int) -> EngineSettings:
+    return EngineSettings(
         backend="openai",
         endpoint=f"http://alice:{QUOTED}@127.0.0.1:{port}/v1",
         api_key_env=KEY_ENV,
@@ -107,7 +107,7 @@ def test_a_bearer_token_wins_over_endpoint_credentials(
 
 
 def test_a_bad_endpoint_with_credentials_is_reported_masked() -> None:
-    settings = Settings(backend="openai", endpoint=f"http://alice:{QUOTED}@gpu-box:99999/v1")
+    settings = EngineSettings(backend="openai", endpoint=f"http://alice:{QUOTED}@gpu-box:99999/v1")
     with pytest.raises(EngineError, match="invalid port") as error:
         open_remote(settings)
     assert "alice:***@gpu-box" in str(error.value)

@@ -260,12 +260,12 @@ def test_an_error_body_that_never_ends_is_cut_at_the_deadline() -> None:
 
 
 def test_a_probe_that_never_ends_does_not_hold_the_load() -> None:
-    from starcoder_ls.config import Settings
     from starcoder_ls.engine.remote.setup import open_remote
+    from starcoder_ls.engine.settings import EngineSettings
 
     drip = _endless(b" ", delay=0.05)
     with LoopbackServer(routes({"/v1/models": drip})) as srv:
-        settings = Settings(backend="openai", endpoint=srv.url + PATHS["openai"])
+        settings = EngineSettings(backend="openai", endpoint=srv.url + PATHS["openai"])
         engine = _within(lambda cancel: open_remote(settings))
     assert engine.info.context_window > 0
 

@@ -27,6 +27,7 @@ from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError, GenerationParams
 from starcoder_ls.engine.remote.client import UNAVAILABLE
 from starcoder_ls.engine.remote.setup import open_remote
+from starcoder_ls.engine.settings import EngineSettings
 from tests.remote.engines import free_port
 from tests.support.fake_engine import request_from
 
@@ -140,7 +141,7 @@ def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def _engine(server: LlamaServer):  # type: ignore[no-untyped-def]
-    return open_remote(Settings(backend="openai", endpoint=server.url), None)
+    return open_remote(EngineSettings(backend="openai", endpoint=server.url), None)
 
 
 def test_the_streamed_greedy_answer_is_the_engines_own(llama_server: LlamaServer) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.engine.remote.setup import open_remote
+from starcoder_ls.engine.settings import EngineSettings
 from tests.remote.engines import generate
 from tests.remote.servers import LoopbackServer, openai_events, reply, routes, stream
 
@@ -81,7 +82,7 @@ def test_model_key_follows_the_backend() -> None:
 
 def test_the_probe_names_engine_model_and_window() -> None:
     with _openai(VLLM_MODELS) as srv:
-        engine = open_remote(Settings(backend="openai", endpoint=f"{srv.url}/v1"), None)
+        engine = open_remote(EngineSettings(backend="openai", endpoint=f"{srv.url}/v1"), None)
         assert generate(engine).choices[0].text == "x"
     assert engine.info.model == "remote: vLLM bigcode/starcoder2-3b"
     assert engine.info.context_window == 8192
@@ -92,14 +93,14 @@ def test_the_probe_names_engine_model_and_window() -> None:
 def test_llama_cpp_python_serving_a_gguf_path() -> None:
     listing = {"data": [{"id": "/models/smollm2.gguf", "owned_by": "me", "object": "model"}]}
     with _openai(listing) as srv:
-        engine = open_remote(Settings(backend="openai", endpoint=f"{srv.url}/v1"), None)
+        engine = open_remote(EngineSettings(backend="openai", endpoint=f"{srv.url}/v1"), None)
     assert engine.info.model == "remote: llama-cpp-python smollm2.gguf"
     assert engine.info.template.name == "prefix-only"
 
 
 def test_an_engine_that_is_down_does_not_fail_the_load(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    engine = open_remote(Settings(backend="openai", endpoint="http://127.0.0.1:9/v1"), None)
+    engine = open_remote(EngineSettings(backend="openai", endpoint="http://127.0.0.1:9/v1"), None)
     assert engine.info.model == "remote: OpenAI-compatible server (its default model)"
     assert "refused" in caplog.text and "completions will try again" in caplog.text
 
@@ -107,7 +108,7 @@ def test_an_engine_that_is_down_does_not_fail_the_load(caplog: pytest.LogCapture
 def test_without_a_tokenizer_the_estimate_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     with _openai({"data": [{"id": "my-private-model", "owned_by": "vllm"}]}) as srv:
-        engine = open_remote(Settings(backend="openai", endpoint=f"{srv.url}/v1"), None)
+        engine = open_remote(EngineSettings(backend="openai", endpoint=f"{srv.url}/v1"), None)
     assert engine.count_tokens("a" * 10) == 4, "10 characters / 2.5"
     for _ in range(3):
         engine.count_tokens("def f():\n    return 1\n")
@@ -119,7 +120,7 @@ def test_the_tokenizer_of_a_local_directory(tiny_starcoder_dir: Path) -> None:
 
     own = Tokenizer.from_file(str(tiny_starcoder_dir / "tokenizer.json"))
     with _openai({"data": [{"id": "served-name", "owned_by": "vllm"}]}) as srv:
-        settings = Settings(
+        settings = EngineSettings(
             backend="openai", endpoint=f"{srv.url}/v1", model=str(tiny_starcoder_dir)
         )
         engine = open_remote(settings, None)
@@ -145,7 +146,7 @@ def test_the_tokenizer_from_the_hub_cache_offline(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     listing = {"data": [{"id": "bigcode/starcoder", "owned_by": "vllm"}]}
     with _openai(listing) as srv:
-        engine = open_remote(Settings(backend="openai", endpoint=f"{srv.url}/v1"), None)
+        engine = open_remote(EngineSettings(backend="openai", endpoint=f"{srv.url}/v1"), None)
     assert engine.count_tokens("<fim_prefix>") == 1, "a special token, as the engine counts it"
     assert engine.info.template.name == "starcoder"
     assert engine.info.context_window == 8192, "the models table's window for bigcode/starcoder"
@@ -156,10 +157,10 @@ def test_a_remote_backend_imports_neither_torch_nor_transformers() -> None:
         script = textwrap.dedent(
             f"""
             import sys, threading
-            from starcoder_ls.config import Settings
+            from starcoder_ls.engine.settings import EngineSettings
             from starcoder_ls.engine.base import GenerationParams
             from starcoder_ls.engine.remote.setup import open_remote
-            engine = open_remote(Settings(backend="openai", endpoint="{srv.url}/v1"), None)
+            engine = open_remote(EngineSettings(backend="openai", endpoint="{srv.url}/v1"), None)
             result = engine.generate("x", GenerationParams(), threading.Event())
             print(result.choices[0].text, "torch" in sys.modules, "transformers" in sys.modules)
             """

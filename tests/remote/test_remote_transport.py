@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError
 from starcoder_ls.engine.remote import http
 from starcoder_ls.engine.remote.setup import open_remote
+from starcoder_ls.engine.settings import EngineSettings
 from tests.remote.engines import generate, make_engine
 from tests.remote.servers import (
     LoopbackServer,
@@ -119,7 +119,7 @@ def _tls_server(certificates: dict[str, Path]) -> LoopbackServer:
 
 def test_https_with_the_ca_bundle(certificates: dict[str, Path]) -> None:
     with _tls_server(certificates) as srv:
-        settings = Settings(
+        settings = EngineSettings(
             backend="openai", endpoint=f"{srv.url}/v1", ca_bundle=str(certificates["ca"])
         )
         engine = open_remote(settings, None)
@@ -131,7 +131,7 @@ def test_a_certificate_the_system_does_not_trust_is_a_clear_error(
     certificates: dict[str, Path],
 ) -> None:
     with _tls_server(certificates) as srv:
-        engine = open_remote(Settings(backend="openai", endpoint=f"{srv.url}/v1"), None)
+        engine = open_remote(EngineSettings(backend="openai", endpoint=f"{srv.url}/v1"), None)
         with pytest.raises(EngineError) as info:
             generate(engine)
     message = str(info.value)
@@ -140,7 +140,9 @@ def test_a_certificate_the_system_does_not_trust_is_a_clear_error(
 
 
 def test_a_missing_ca_bundle_file_fails_the_load() -> None:
-    settings = Settings(backend="openai", endpoint="https://127.0.0.1:9/v1", ca_bundle="/no/ca.pem")
+    settings = EngineSettings(
+        backend="openai", endpoint="https://127.0.0.1:9/v1", ca_bundle="/no/ca.pem"
+    )
     with pytest.raises(EngineError, match="caBundle: /no/ca.pem is not a file"):
         open_remote(settings, None)
 
@@ -153,7 +155,7 @@ def test_https_through_a_connect_tunnel(
         LoopbackServer(tunnel_to(engine_srv.port)) as proxy,
     ):
         monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{proxy.port}")
-        settings = Settings(
+        settings = EngineSettings(
             backend="openai",
             endpoint=f"https://{REMOTE_HOST}:{engine_srv.port}/v1",
             ca_bundle=str(certificates["ca"]),

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starcoder_ls.engine import fim, models, weights
 from starcoder_ls.engine.base import EngineError, EngineInfo, ProgressCallback
@@ -41,13 +41,14 @@ from starcoder_ls.engine.remote.client import (
     masked,
 )
 from starcoder_ls.engine.remote.dialects import DIALECTS, Dialect, Probe
+from starcoder_ls.engine.settings import EngineSettings
 
-if TYPE_CHECKING:
-    from starcoder_ls.config import Settings
 log = logging.getLogger(__name__)
 
 
-def open_remote(settings: Settings, progress: ProgressCallback | None = None) -> RemoteEngine:
+def open_remote(
+    settings: EngineSettings, progress: ProgressCallback | None = None
+) -> RemoteEngine:
     """A `RemoteEngine` for the settings; EngineError for settings that cannot work."""
     report = progress or (lambda message, percent: None)
     dialect = DIALECTS.get(settings.backend)
@@ -122,7 +123,7 @@ def open_remote(settings: Settings, progress: ProgressCallback | None = None) ->
     return RemoteEngine(connection, info=info, count_tokens=count)
 
 
-def remote_label(settings: Settings) -> str:
+def remote_label(settings: EngineSettings) -> str:
     """The status's name for a remote backend before the engine has said what it serves
     (while loading, or when that fails): the backend's generic name and the model asked
     for; once ready, the engine's own name and served model replace them."""
