@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -209,18 +210,21 @@ class Model:
             self._enabled = enabled
             self._publish()
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` on the model's thread, after what is queued there.
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the model's thread, after what is queued there; a coroutine
+        function (an engine that runs on the event loop) is awaited on the loop instead.
 
-        A failure there (out of memory, a bug mid-generation, the thread gone) is raised to
-        the caller and shown as the status "error" with its message until a generation
-        succeeds again: a whole answer, not a cancelled one nor a call a remote engine in
-        back-off skipped (`UNAVAILABLE`), which says nothing of whether it works. The
-        engine is kept, so the next request tries again rather than nothing working until
-        a reload.
+        A failure there (out of memory, a bug mid-generation, the thread gone, an error
+        `failures.show` raises) is raised to the caller and shown as the status "error"
+        with its message until a generation succeeds again: a whole answer, not a
+        cancelled one, which says nothing of whether it works. The engine is kept, so the
+        next request tries again rather than nothing working until a reload.
         """
         try:
-            result = await self._run(fn, *args)
+            if inspect.iscoroutinefunction(fn):
+                result = await fn(*args)
+            else:
+                result = await self._run(fn, *args)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -6,31 +6,36 @@ After Tab the editor asks for a completion right after the inserted text. Each i
 runs the command the service computes the next completion in the background and the
 editor's request finds it in the exact cache and the typed-ahead memory.
 
-Decisions and bookkeeping only, on the event loop's thread, with no I/O and no clock:
+Everything here runs on the event loop's thread, with no I/O and no clock:
 
 * `where_to_prefetch`: whether a prefetch is worth computing at an accepted item's end, and how.
 * `Acceptances`: an accepted item whose insertion the document does not show yet waits
   for the editor's didChange (editors send the command and the change in either order).
-* `Prefetches`: the one prefetch being computed, which a real request at the same place
-  joins and any other real request supersedes; and what the last prefetch of each
-  document filled, so that the requests it answered can be counted.
+* `Prefetches`: computes a prefetch with the service's `choices` and remembers them (never
+  shown, so neither debounced nor post-processed); the one prefetch being computed, which
+  a real request at the same place joins and any other real request supersedes; and what
+  the last prefetch of each document filled, so that the requests it answered can be
+  counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from starcoder_ls.completion import trigger
-from starcoder_ls.completion.request import CompletionRequest, locate, refusal
-from starcoder_ls.completion.scheduler import Ticket
+from starcoder_ls.completion.cache import CompletionCache
+from starcoder_ls.completion.failures import Failures, Unanswered
+from starcoder_ls.completion.request import Choices, CompletionRequest, Job, locate, refusal
+from starcoder_ls.completion.scheduler import Scheduler, Ticket
+from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.config import Settings
 from starcoder_ls.cursor import uris
 from starcoder_ls.cursor.context import PositionError
-from starcoder_ls.text.types import CompletionContext, Mode
+from starcoder_ls.text.types import CompletionContext, Mode, OpenDocument
 
 log = logging.getLogger(__name__)
 
@@ -149,22 +154,100 @@ class _Filled:
     """The document's typed-ahead memory is still the prefetch's."""
 
 
+class Completer(Protocol):
+    """What a prefetch needs of the completion service (`service.CompletionService`)."""
+
+    stats: ServiceStats
+    cache: CompletionCache
+    failures: Failures
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def next_id(self) -> int: ...
+
+    def not_ready(self) -> str | None: ...
+
+    def start_job(
+        self, rid: int, settings: Settings, ctx: CompletionContext, mode: Mode
+    ) -> Job: ...
+
+    async def choices(
+        self, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
+    ) -> Choices | str: ...
+
+
 class Prefetches:
     """The running prefetch, and what finished ones filled until a request uses it."""
 
-    def __init__(self) -> None:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
         self._running: _Running | None = None
         self._filled: dict[str, _Filled] = {}
 
-    @property
-    def running(self) -> asyncio.Task[None] | None:
-        return None if self._running is None else self._running.task
+    def begin(self, service: Completer, request: CompletionRequest) -> asyncio.Task[None] | None:
+        """Compute in the background the automatic completion the editor will ask for at
+        `request`'s place (right after an accepted suggestion), so that its request is
+        answered from the caches; None when there is nothing to compute.
 
-    def start(self, ctx: CompletionContext, ticket: Ticket, task: asyncio.Task[None]) -> None:
-        """One prefetch at a time: a newer acceptance makes the older one useless."""
-        self.cancel()
-        self._running = _Running(ctx=ctx, ticket=ticket, task=task)
+        Never shown and low priority: a real request at the same place waits for it, any
+        other real request cancels it, as does a change of its document.
+        """
+        settings = service.settings
+        found = where_to_prefetch(request, settings, not_ready=service.not_ready())
+        if isinstance(found, str):
+            log.info("no prefetch: %s", found)
+            return None
+        ctx, mode = found
+        job = service.start_job(service.next_id(), settings, ctx, mode)
+        service.stats.prefetches += 1
+        log.info("request %d: prefetch after an accepted suggestion", job.id)
+        task = asyncio.get_running_loop().create_task(
+            self._run(service, job, request.other_documents)
+        )
+        self.cancel()  # one prefetch at a time: a newer acceptance makes the older useless
+        self._running = _Running(ctx=ctx, ticket=job.ticket, task=task)
         self._filled[ctx.uri] = _Filled()
+        return task
+
+    async def _run(
+        self, service: Completer, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
+    ) -> None:
+        """No client waits for this one, so its failures end here, logged: a warning
+        without the exception's text (an engine's message may quote the prompt), the rest
+        at debug level. Nothing is shown: a request the user makes meets the same fault."""
+        try:
+            reason = await self._fill(service, job, other_documents)
+            if reason is not None:
+                log.info("request %d: no completion: %s", job.id, reason)
+        except asyncio.CancelledError:
+            self._scheduler.cancel(job.ticket)
+            raise
+        except Exception as exc:
+            log.warning("request %d: prefetch failed (%s)", job.id, type(exc).__name__)
+            log.debug("request %d: prefetch failed", job.id, exc_info=True)
+        finally:
+            self.finish(job.ticket)
+
+    async def _fill(
+        self, service: Completer, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
+    ) -> str | None:
+        """The caches filled with the choices at the job's place; or why not."""
+        ctx = job.ctx
+        if service.cache.typed_ahead(ctx.uri, ctx.prefix, ctx.suffix):
+            return "the typed-ahead memory already answers here"
+        try:
+            found = await service.choices(job, other_documents)
+        except Unanswered as failure:
+            service.failures.failed(failure, watched=False)
+            return failure.reason
+        if isinstance(found, str):
+            return found
+        for key in found.stored:
+            self.stored(ctx.uri, key)
+        service.cache.remember(ctx.uri, ctx.prefix, ctx.suffix, found.texts)
+        self.remembered(ctx.uri, by_prefetch=True)
+        return None
 
     def finish(self, ticket: Ticket) -> None:
         if self._running is not None and self._running.ticket is ticket:
@@ -199,10 +282,11 @@ class Prefetches:
         self._filled.pop(uri, None)
 
     def cancel(self) -> None:
-        """Stop the running prefetch (the worker checks the flag at every decode step)."""
+        """Stop the running prefetch (the worker checks its ticket at every decode step; an
+        engine on the event loop has its task cancelled)."""
         if self._running is not None:
             log.debug("prefetch %d cancelled", self._running.ticket.id)
-            self._running.ticket.cancel.set()
+            self._scheduler.cancel(self._running.ticket)
             self._running = None
 
     # -- what a prefetch filled ----------------------------------------------------------

@@ -3,12 +3,13 @@
 The server hands in the document and the cursor as they are, without computing anything
 from them (`CompletionRequest`), so that the cheapest facts decide a refusal before any
 text is cut or copied (`refusal`). A request that goes on becomes a `Job`: one id for
-every log line, one settings snapshot for every stage, its scheduler ticket and mode.
+every log line, one settings snapshot for every stage, its scheduler ticket and mode. A
+prefetch is a `Job` without a request (`CompletionService.start_job` makes both).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 from starcoder_ls.completion.scheduler import Ticket
@@ -102,6 +103,15 @@ class Job:
     ticket: Ticket
     invoked: bool
     selected: Selected | None
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the model gave for a `Job`, before post-processing."""
+
+    texts: tuple[str, ...]
+    stored: tuple[Hashable, ...] = ()
+    """The exact-cache keys these choices were put under (greedy calls the engine answered)."""
 
 
 @dataclass(frozen=True, kw_only=True)

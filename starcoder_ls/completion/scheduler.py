@@ -5,10 +5,12 @@ generation at a time on its single worker thread. Only the newest request for a
 document is worth computing: older ones are cancelled as soon as a newer one
 arrives or the document moves on, and nothing reaches the model until the user
 has paused for `debounce_ms`. This is the only module that knows about time, so
-the clock and the sleep are injected and tests never wait for real.
+the clock and the sleep are injected and tests never wait for real (the back-off of
+`failures.py` reads the same clock, `now`).
 
 Every method runs on the asyncio loop's thread. The one object shared with the
-engine's worker thread is each ticket's `threading.Event`, which is thread-safe.
+engine's worker thread is each ticket's `threading.Event`, which is thread-safe; an
+engine that runs on the loop is awaited through `run`, which cancels its task instead.
 
 A handler is expected to read::
 
@@ -35,9 +37,11 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -96,6 +100,9 @@ class Scheduler:
             raise ValueError(f"debounce_ms must be a non-negative integer, got {value!r}")
         self._debounce_ms = value
 
+    def now(self) -> float:
+        return self._clock()
+
     def __len__(self) -> int:
         """Documents with a live ticket; stays bounded by the open documents."""
         return len(self._latest)
@@ -109,6 +116,11 @@ class Scheduler:
             self._cancel(previous)
         self._latest[key] = ticket
         return ticket
+
+    def detached(self, key: str, version: int, request_id: int) -> Ticket:
+        """A ticket that supersedes none and that no request supersedes (a prefetch, which
+        its own owner cancels through `cancel`)."""
+        return Ticket(id=request_id, key=key, version=version, created=self._clock())
 
     async def debounce(self, ticket: Ticket, *, skip: bool = False) -> bool:
         """Wait until `debounce_ms` after the ticket began; False if it was cancelled meanwhile.
@@ -132,6 +144,20 @@ class Scheduler:
             return False
         await self._unless_cancelled(ticket, until())
         return not ticket.cancelled
+
+    async def run(self, ticket: Ticket, work: Callable[[], Awaitable[T]]) -> T | None:
+        """`work()` as a task of its own, cancelled at once when the ticket is (an engine on
+        the event loop stops then, its stream closed); None when it was."""
+        if ticket.cancelled:
+            return None
+        task = asyncio.ensure_future(work())
+        await self._unless_cancelled(ticket, task)
+        if not task.done() or task.cancelled():
+            return None
+        if ticket.cancelled:
+            task.exception()  # what a generation nobody wants raised is no news
+            return None
+        return task.result()
 
     def cancel(self, ticket: Ticket) -> None:
         """For `$/cancelRequest`, or any exit of the handler before its result is used."""

@@ -1,9 +1,13 @@
-"""The completion pipeline of one request, with no LSP in sight.
+"""The completion pipeline, with no LSP in sight.
 
-`server.py` hands in `CompletionRequest`s and turns `Answer`s into LSP types; in between,
-as plain calls on plain data (see ARCHITECTURE.md): cheap refusals -> context -> trigger
--> scheduler -> prompt -> plan -> engine (worker thread) -> postprocess. The model's life
-cycle is `lifecycle.Model`; the settings live here, once.
+`lsp/server.py` hands in `CompletionRequest`s and turns `Answer`s into LSP types; in
+between, as plain calls on plain data (docs/architecture.md): cheap refusals (`request.py`)
+-> context -> trigger -> scheduler -> prompt -> plan -> engine -> postprocess. `choices` is
+the one call that produces a `Job`'s choices: a request post-processes them and answers
+(`complete`), a prefetch remembers them (`prefetch.py`). What an engine's failure becomes
+is decided in `failures.py`; the model's life cycle is `lifecycle.Model`; the settings live
+here, once. Everything here runs on the event loop's thread, except what `Model.call` runs
+on the model's worker thread (`_build_prompt`, `_on_worker`), which touches no state here.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import asyncio
 import dataclasses
 import itertools
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 
 from starcoder_ls import postprocess
 from starcoder_ls.completion import trigger
 from starcoder_ls.completion.cache import CompletionCache, make_key
+from starcoder_ls.completion.calls import EngineCalls
+from starcoder_ls.completion.failures import Failures, Unanswered, show
 from starcoder_ls.completion.lifecycle import (
     EngineFactory,
     Model,
@@ -28,9 +33,16 @@ from starcoder_ls.completion.lifecycle import (
     model_label,
 )
 from starcoder_ls.completion.plan import plan_calls
-from starcoder_ls.completion.prefetch import Prefetches, where_to_prefetch
-from starcoder_ls.completion.request import Answer, CompletionRequest, Job, locate, refusal
-from starcoder_ls.completion.scheduler import Scheduler, Ticket
+from starcoder_ls.completion.prefetch import Prefetches
+from starcoder_ls.completion.request import (
+    Answer,
+    Choices,
+    CompletionRequest,
+    Job,
+    locate,
+    refusal,
+)
+from starcoder_ls.completion.scheduler import Scheduler
 from starcoder_ls.completion.selection import apply_selected, over_selection
 from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.config import Settings
@@ -38,11 +50,7 @@ from starcoder_ls.cursor import crossfile
 from starcoder_ls.cursor.exclusions import deny_list
 from starcoder_ls.cursor.prompt import Prompt, PromptSpec, build_prompt
 from starcoder_ls.engine.base import (
-    UNAVAILABLE,
     Engine,
-    EngineError,
-    GenerationParams,
-    GenerationResult,
     ProgressCallback,
 )
 from starcoder_ls.text.types import CompletionContext, Mode, OpenDocument, Suggestion
@@ -60,7 +68,7 @@ class CompletionService:
         on_status: Callable[[ModelStatus], None] = lambda status: None,
         model: ModelHandle | None = None,
     ) -> None:
-        """`model`: a model shared with other services (one per TCP client, `tcp.py`),
+        """`model`: a model shared with other services (one per TCP client, `lsp/shared_model.py`),
         which then reports to its own listener; None: a model of this service's own."""
         self._settings = settings
         self._current_version = current_version
@@ -70,12 +78,10 @@ class CompletionService:
         self.scheduler = Scheduler(debounce_ms=settings.debounce)
         self.cache = CompletionCache()
         self.stats = ServiceStats()
-        self.prefetches = Prefetches()
+        self.prefetches = Prefetches(self.scheduler)
+        self.failures = Failures(clock=self.scheduler.now)
+        self.calls = EngineCalls(self.model, self.scheduler, self.failures, self.stats)
         self._ids = itertools.count(1)
-        self._unshown: EngineError | None = None
-        """An engine error only a prefetch saw, for the next request the engine does not
-        answer to show: the engine raises each error once (a remote one then skips calls
-        quietly while it backs off), and nobody sees what a prefetch raises."""
 
     @property
     def settings(self) -> Settings:
@@ -89,7 +95,7 @@ class CompletionService:
     async def load(self, progress: ProgressCallback | None = None) -> ModelStatus:
         """(Re)load the model for the current settings; every cached answer was the old one's."""
         self._clear_cache()
-        self._unshown = None
+        self.failures.forget()
         return await self.model.load(self._settings, progress)
 
     def update_settings(self, settings: Settings) -> bool:
@@ -133,6 +139,38 @@ class CompletionService:
 
     # -- completion -----------------------------------------------------------------
 
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def not_ready(self) -> str | None:
+        """Why the model cannot generate now, or None when it can."""
+        if self.model.engine is not None:
+            return None
+        status = self.model.status
+        return f"model not ready: {status.state} {status.message}"
+
+    def start_job(
+        self,
+        rid: int,
+        settings: Settings,
+        ctx: CompletionContext,
+        mode: Mode,
+        request: CompletionRequest | None = None,
+    ) -> Job:
+        """The one place a `Job` is made. A request's ticket supersedes its document's older
+        one (`Scheduler.begin`); without a request (a prefetch) it supersedes none and none
+        supersedes it: its owner cancels it."""
+        begin = self.scheduler.detached if request is None else self.scheduler.begin
+        return Job(
+            id=rid,
+            settings=settings,
+            ctx=ctx,
+            mode=mode,
+            ticket=begin(ctx.uri, ctx.version, rid),
+            invoked=request is not None and request.invoked,
+            selected=None if request is None else request.selected,
+        )
+
     async def complete(self, request: CompletionRequest) -> Answer:
         """Suggestions for one request; none whenever there is nothing worth showing.
 
@@ -141,7 +179,7 @@ class CompletionService:
         and bytes, then the cursor's context, then the trigger, then the model. A model
         still loading is waited for, as long as no newer request supersedes this one.
         """
-        rid = next(self._ids)
+        rid = self.next_id()
         settings = self._settings
         self.stats.requests += 1
         reason = refusal(request, settings)
@@ -153,81 +191,82 @@ class CompletionService:
         if mode is Mode.SKIP:
             return self._nothing(rid, "no completion makes sense at this position", located)
         if self.model.engine is None and not self.model.loading:
-            return self._nothing(rid, self._not_ready(), located)
+            return self._nothing(rid, self.not_ready() or "", located)
 
         joins = self.prefetches.meet(ctx)
-        ticket = self.scheduler.begin(ctx.uri, ctx.version, rid)
-        job = Job(
-            id=rid,
-            settings=settings,
-            ctx=ctx,
-            mode=mode,
-            ticket=ticket,
-            invoked=request.invoked,
-            selected=request.selected,
-        )
+        job = self.start_job(rid, settings, ctx, mode, request)
         try:
-            suggestions = await self._complete(job, request.other_documents, joins=joins)
+            suggestions = await self._answer(job, request.other_documents, joins)
         except asyncio.CancelledError:
-            ticket.cancel.set()
+            self.scheduler.cancel(job.ticket)
             log.info("request %d cancelled by the client", rid)
             raise
         finally:
-            self.scheduler.finish(ticket)
+            self.scheduler.finish(job.ticket)
         if suggestions:
             self.stats.suggested += 1
         return Answer(ctx=located, suggestions=suggestions)
 
-    async def _complete(
+    async def _answer(
         self,
         job: Job,
         other_documents: Callable[[], Iterable[OpenDocument]],
-        *,
-        joins: asyncio.Task[None] | None = None,
-        prefetch: bool = False,
+        joins: asyncio.Task[None] | None,
     ) -> list[Suggestion]:
-        """`joins`: the prefetch computing this very place, waited for rather than
-        repeated. A `prefetch` only fills the caches: it neither debounces (the editor has
-        paused to accept) nor post-processes (nothing is shown)."""
-        engine = self.model.engine
-        if engine is None:
-            log.info("request %d waits for the model to load", job.id)
-            if not await self.scheduler.wait_for(job.ticket, self.model.loaded):
-                return self._no(job, "superseded while the model loaded")
-            engine = self.model.engine
-            if engine is None:
-                return self._no(job, self._not_ready())
+        """`joins`: the prefetch computing this very place, waited for rather than repeated.
+        An engine failure is `failures.py`'s to decide: raised (and shown) or nothing."""
+        engine = await self._engine(job)
+        if isinstance(engine, str):
+            return self._no(job, engine)
         if joins is not None:
             log.info("request %d waits for the prefetch of its place", job.id)
             if not await self.scheduler.wait_for(job.ticket, lambda: asyncio.shield(joins)):
                 return self._no(job, "superseded while its prefetch finished")
         ctx = job.ctx
         typed = self.cache.typed_ahead(ctx.uri, ctx.prefix, ctx.suffix)
-        if typed and prefetch:
-            return self._no(job, "the typed-ahead memory already answers here")
         if typed:
             self.stats.typed_ahead_hits += 1
             if self.prefetches.claim_memory(ctx.uri):
                 self.stats.prefetch_hits += 1
             log.info("request %d answered from typed-ahead", job.id)
             return self._finish(job, typed)
-
-        if not prefetch and not await self.scheduler.debounce(job.ticket, skip=job.invoked):
+        if not await self.scheduler.debounce(job.ticket, skip=job.invoked):
             return self._no(job, "superseded while debouncing")
+        try:
+            found = await self.choices(job, other_documents)
+        except Unanswered as failure:
+            error = self.failures.failed(failure, watched=True)
+            if error is not None:
+                await show(self.model, error)
+            return self._no(job, failure.reason)
+        if isinstance(found, str):
+            return self._no(job, found)
+        return self._finish(job, found.texts)
 
+    async def choices(
+        self, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
+    ) -> Choices | str:
+        """The model's choices for `job`, from the caches where they have them; or why there
+        are none (superseded meanwhile, the document moved on). Whoever asks decides what
+        to do with them: a request post-processes and answers (`complete`), a prefetch
+        remembers them (`prefetch.py`). Raises `Unanswered` when the engine gives no answer.
+        """
+        engine = await self._engine(job)
+        if isinstance(engine, str):
+            return engine
         started = time.perf_counter()
         others: tuple[OpenDocument, ...] = ()
         if job.settings.cross_file_context:
             others = tuple(other_documents())
-        prompt = await self.model.call(_build_prompt, engine, ctx, job.settings, others)
+        prompt = await self.model.call(_build_prompt, engine, job.ctx, job.settings, others)
         prompt_ms = (time.perf_counter() - started) * 1000
         log.debug("request %d prompt: %r", job.id, prompt.text)
 
-        choices = await self._generate(job, engine, prompt, prefetch=prefetch)
-        if isinstance(choices, str):
-            return self._no(job, choices)
-        if not self.scheduler.is_current(job.ticket, self._current_version(ctx.uri)):
-            return self._no(job, "the document changed while generating")
+        found = await self._generate(job, engine, prompt)
+        if isinstance(found, str):
+            return found
+        if not self.scheduler.is_current(job.ticket, self._current_version(job.ctx.uri)):
+            return "the document changed while generating"
         log.info(
             "request %d: %s, %d prompt tokens, build_prompt_ms=%.1f, total_ms=%.1f",
             job.id,
@@ -236,19 +275,23 @@ class CompletionService:
             prompt_ms,
             (time.perf_counter() - started) * 1000,
         )
-        if prefetch:
-            self.cache.remember(ctx.uri, ctx.prefix, ctx.suffix, choices)
-            self.prefetches.remembered(ctx.uri, by_prefetch=True)
-            return []
-        return self._finish(job, choices)
+        return found
 
-    async def _generate(
-        self, job: Job, engine: Engine, prompt: Prompt, *, prefetch: bool = False
-    ) -> tuple[str, ...] | str:
-        """The choices of every planned call, from the exact cache where it has them; or
-        why there are none (cancelled meanwhile, or the engine gave no answer), and then
-        nothing is cached."""
-        choices: list[str] = []
+    async def _engine(self, job: Job) -> Engine | str:
+        """The engine, once a load under way ends; or why there is none."""
+        engine = self.model.engine
+        if engine is not None:
+            return engine
+        log.info("request %d waits for the model to load", job.id)
+        if not await self.scheduler.wait_for(job.ticket, self.model.loaded):
+            return "superseded while the model loaded"
+        return self.model.engine or self.not_ready() or ""
+
+    async def _generate(self, job: Job, engine: Engine, prompt: Prompt) -> Choices | str:
+        """The choices of every planned call, from the exact cache where it has them; or why
+        there are none (cancelled meanwhile), and then nothing is cached."""
+        texts: list[str] = []
+        stored: list[Hashable] = []
         for call in plan_calls(job.ctx, prompt, job.mode, job.settings, invoked=job.invoked):
             key = make_key(prompt.text, **dataclasses.asdict(call))
             cached = self.cache.get(key) if call.temperature == 0 else None
@@ -257,21 +300,12 @@ class CompletionService:
                 if self.prefetches.claim_key(job.ctx.uri, key):
                     self.stats.prefetch_hits += 1
                 log.info("request %d: cache hit", job.id)
-                choices.extend(cached)
+                texts.extend(cached)
                 continue
-            result = await self.model.call(
-                self._counted_generate, engine, prompt, call, job.ticket.cancel, prefetch
-            )
-            if isinstance(result, EngineError):
-                # Returned rather than raised, so that the status does not show it either.
-                log.warning("request %d: prefetch: the engine failed; kept for a request", job.id)
-                log.debug("request %d: prefetch: the engine failed: %s", job.id, result)
-                return "the engine failed"
-            if _unavailable(result):
-                return "the engine was not asked: it is backing off after an error"
-            if result.cancelled or job.ticket.cancel.is_set():
+            result = await self.calls.generate(engine, prompt, call, job.ticket)
+            if result is None or result.cancelled or job.ticket.cancelled:
                 return "superseded or cancelled during generation"
-            texts = tuple(choice.text for choice in result.choices)
+            answer = tuple(choice.text for choice in result.choices)
             log.info(
                 "request %d: generated %s tokens in %.0f ms (%s)",
                 job.id,
@@ -280,43 +314,10 @@ class CompletionService:
                 "/".join(c.stop_reason for c in result.choices),
             )
             if call.temperature == 0:
-                self.cache.put(key, texts)
-                if prefetch:
-                    self.prefetches.stored(job.ctx.uri, key)
-            choices.extend(texts)
-        return tuple(choices)
-
-    def _counted_generate(
-        self,
-        engine: Engine,
-        prompt: Prompt,
-        call: GenerationParams,
-        cancel: threading.Event,
-        prefetch: bool,
-    ) -> GenerationResult | EngineError:
-        """Runs on the worker thread and counts the call there, so a generation whose request
-        the client cancelled meanwhile (the await is gone) still shows in the stats.
-
-        A prefetch's engine error is returned and kept (`_unshown`): raised, it would be
-        the one time the engine says so, to nobody. A request's own error or a whole
-        answer makes it moot; a request the engine skips raises it instead."""
-        try:
-            result = engine.generate(prompt.text, call, cancel, prompt_ids=prompt.ids)
-        except EngineError as exc:
-            if prefetch:
-                self._unshown = exc
-                return exc
-            self._unshown = None
-            raise
-        skipped = _unavailable(result)  # during a back-off: the engine was not asked
-        if not skipped:
-            self.stats.count_generation(result)
-        if not result.cancelled:
-            self._unshown = None
-        elif not prefetch and self._unshown is not None and skipped:
-            unshown, self._unshown = self._unshown, None
-            raise unshown
-        return result
+                self.cache.put(key, answer)
+                stored.append(key)
+            texts.extend(answer)
+        return Choices(tuple(texts), tuple(stored))
 
     def _finish(self, job: Job, choices: tuple[str, ...]) -> list[Suggestion]:
         ctx, settings = job.ctx, job.settings
@@ -340,60 +341,9 @@ class CompletionService:
             return self._no(job, f"all {len(choices)} choices were filtered out")
         return suggestions
 
-    # -- prefetch -------------------------------------------------------------------
-
     def prefetch(self, request: CompletionRequest) -> asyncio.Task[None] | None:
-        """Compute in the background the automatic completion the editor will ask for at
-        `request`'s place (right after an accepted suggestion), so that its request is
-        answered from the caches; None when there is nothing to compute.
-
-        Never shown and low priority: a real request at the same place waits for it, any
-        other real request cancels it, as does a change of its document.
-        """
-        settings = self._settings
-        not_ready = self._not_ready() if self.model.engine is None else None
-        found = where_to_prefetch(request, settings, not_ready=not_ready)
-        if isinstance(found, str):
-            log.info("no prefetch: %s", found)
-            return None
-        ctx, mode = found
-        rid = next(self._ids)
-        ticket = Ticket(id=rid, key=ctx.uri, version=ctx.version, created=time.monotonic())
-        job = Job(
-            id=rid,
-            settings=settings,
-            ctx=ctx,
-            mode=mode,
-            ticket=ticket,
-            invoked=False,
-            selected=None,
-        )
-        self.stats.prefetches += 1
-        log.info("request %d: prefetch after an accepted suggestion", rid)
-        task = asyncio.get_running_loop().create_task(self._prefetch(job, request.other_documents))
-        self.prefetches.start(ctx, ticket, task)
-        return task
-
-    async def _prefetch(
-        self, job: Job, other_documents: Callable[[], Iterable[OpenDocument]]
-    ) -> None:
-        """No client waits for this one, so its failures end here, logged: a warning
-        without the exception's text (an engine's message may quote the prompt), the rest
-        at debug level. Nothing is shown: a request the user makes meets the same fault."""
-        try:
-            await self._complete(job, other_documents, prefetch=True)
-        except asyncio.CancelledError:
-            job.ticket.cancel.set()
-            raise
-        except Exception as exc:
-            log.warning("request %d: prefetch failed (%s)", job.id, type(exc).__name__)
-            log.debug("request %d: prefetch failed", job.id, exc_info=True)
-        finally:
-            self.prefetches.finish(job.ticket)
-
-    def _not_ready(self) -> str:
-        status = self.model.status
-        return f"model not ready: {status.state} {status.message}"
+        """The completion at `request`'s place computed in the background (`prefetch.py`)."""
+        return self.prefetches.begin(self, request)
 
     @staticmethod
     def _no(job: Job, reason: str) -> list[Suggestion]:
@@ -404,11 +354,6 @@ class CompletionService:
     def _nothing(rid: int, reason: str, ctx: CompletionContext | None) -> Answer:
         log.info("request %d: no completion: %s", rid, reason)
         return Answer(ctx=ctx)
-
-
-def _unavailable(result: GenerationResult) -> bool:
-    """A call the engine skipped (`UNAVAILABLE`): no answer, and no sign it works again."""
-    return any(choice.stop_reason == UNAVAILABLE for choice in result.choices)
 
 
 def _build_prompt(

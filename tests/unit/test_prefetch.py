@@ -336,7 +336,7 @@ async def test_a_failing_prefetch_leaves_its_error_for_the_next_request_to_show(
     async with serving_versions(engine) as (service, versions):
         await accept_first(service, versions)
         engine.down = True
-        caplog.set_level(logging.DEBUG, logger="starcoder_ls.completion.service")
+        caplog.set_level(logging.DEBUG, logger="starcoder_ls.completion")
         task = service.prefetch(request_from(AFTER, uri=URI, version=2))
         assert task is not None
         await task  # ends quietly
