@@ -1,5 +1,5 @@
 """`bench replay`'s pure parts: regions, key timing, what the editor shows and accepts,
-counters from stats or a log, and the report; then the session's bookkeeping of answers
+counters from `starcoder.stats`, and the report; then the session's bookkeeping of answers
 (shown, stale, overtaken) against a scripted driver, without a server."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from lsprotocol import types
 from starcoder_ls.tools.replay.counters import (
     Answered,
     Counters,
-    LogCounter,
     Read,
     from_stats,
     overhead_samples,
@@ -31,7 +29,7 @@ from starcoder_ls.tools.replay.regions import (
     make_schedule,
     next_key,
 )
-from starcoder_ls.tools.replay.report import FROM_LOG, RunResult, markdown, rows
+from starcoder_ls.tools.replay.report import RunResult, markdown, rows
 from starcoder_ls.tools.replay.session import Session, Tally
 
 CODE = """import os
@@ -179,44 +177,6 @@ def test_user_accepts_only_what_they_were_about_to_type() -> None:
 
 # -- counters -------------------------------------------------------------------------
 
-OLD_LOG = """\
-2026-11-26 10:00:00,000 INFO starcoder_ls.completion.service: request 1: no completion: superseded while debouncing
-2026-11-26 10:00:01,000 INFO starcoder_ls.completion.service: request 2: generated 7 tokens in 812 ms (stop)
-2026-11-26 10:00:01,001 INFO starcoder_ls.completion.service: request 2: single-line, 1834 prompt tokens, build_prompt_ms=3.0, total_ms=830.0
-2026-11-26 10:00:01,100 INFO starcoder_ls.completion.service: request 3: cache hit
-2026-11-26 10:00:01,101 INFO starcoder_ls.completion.service: request 3: single-line, 1834 prompt tokens, build_prompt_ms=2.0, total_ms=2.0
-2026-11-26 10:00:01,200 INFO starcoder_ls.completion.service: request 4 answered from typed-ahead
-2026-11-26 10:00:02,000 INFO starcoder_ls.completion.service: request 5: no completion: superseded or cancelled during generation
-2026-11-26 10:00:03,000 INFO starcoder_ls.completion.service: request 6: generated 3/5 tokens in 400 ms (stop/eos)
-2026-11-26 10:00:03,500 INFO starcoder_ls.completion.service: request 8: generated  tokens in 1 ms ()
-"""  # noqa: E501
-
-
-def test_log_counter_adds_up_an_older_servers_log(tmp_path: Path) -> None:
-    log = tmp_path / "server.log"
-    log.write_text(OLD_LOG[:200])
-    counter = LogCounter(log)
-    counter.read()
-    with log.open("a") as out:
-        out.write(OLD_LOG[200:] + "2026-11-26 10:00:04,000 INFO x: request 9: gen")
-    counts = counter.read()
-    assert counts == Counters(
-        requests=7,  # request 9's line is not complete yet
-        model_calls=4,
-        prompt_tokens=1834,
-        prefilled_tokens=1834,
-        prefill_calls=1,
-        generated_tokens=15,
-        generated_calls=3,
-        engine_ms=1213.0,
-        cache_hits=1,
-        typed_ahead_hits=1,
-    )
-    with log.open("a") as out:
-        out.write("erated 2 tokens in 100 ms (stop)\n")
-    counts = counter.read()
-    assert (counts.requests, counts.generated_tokens, counts.model_calls) == (8, 17, 5)
-
 
 def test_stats_map_to_counters_and_subtract() -> None:
     stats = {
@@ -231,7 +191,7 @@ def test_stats_map_to_counters_and_subtract() -> None:
         "typedAheadHits": 2,
     }
     later = from_stats(stats)
-    assert later.prefill_calls == later.generated_calls == later.model_calls == 3
+    assert (later.model_calls, later.prefilled_tokens, later.generated_tokens) == (3, 120, 21)
     delta = later - from_stats(stats | {"modelCalls": 1, "prefilledTokens": 100, "engineMs": 0.5})
     assert (delta.model_calls, delta.prefilled_tokens, delta.engine_ms) == (2, 20, 90.0)
 
@@ -257,7 +217,7 @@ def test_overhead_only_where_one_model_call_ran_between_two_reads() -> None:
 # -- report ---------------------------------------------------------------------------
 
 
-def test_report_has_a_column_per_run_and_marks_log_figures() -> None:
+def test_report_has_a_column_per_run() -> None:
     tally = Tally(keys=90, accepts=2, typed_chars=95, accepted_chars=5, pauses=4, pauses_shown=1)
     tally.pause_latencies_ms.append(640.0)
     runs = [
@@ -265,15 +225,13 @@ def test_report_has_a_column_per_run_and_marks_log_figures() -> None:
             label="before @ 9c18e7f",
             editor="vscode",
             model="m",
-            source="log",
             tally=tally,
-            counters=Counters(model_calls=46, prefilled_tokens=900, prefill_calls=3),
+            counters=Counters(model_calls=46, prefilled_tokens=920, generated_tokens=69),
         ),
         RunResult(
             label="this checkout @ abc",
             editor="vscode",
             model="m",
-            source="stats",
             tally=Tally(),
             counters=Counters(),
         ),
@@ -283,11 +241,11 @@ def test_report_has_a_column_per_run_and_marks_log_figures() -> None:
     assert table.startswith(header)
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()}
     assert "| 1 of 4 (25%) | 0 of 0 |" in rows["pauses showing a suggestion"]
-    assert f"0.50 (46 calls) {FROM_LOG}" in rows["model calls per keystroke"]
-    assert f"| 300 {FROM_LOG} | n/a |" in rows["tokens prefilled per call"]
+    assert "| 0.50 (46 calls) | n/a (0 calls) |" in rows["model calls per keystroke"]
+    assert "| 20 | n/a |" in rows["tokens prefilled per call"]
+    assert "| 1.5 | n/a |" in rows["tokens decoded per call"]
     assert "| 5 of 100 (5%) |" in rows["characters written by accepted suggestions"]
     assert "640 / 640 ms (n=1)" in rows["last key → suggestion shown, p50 / p90"]
-    assert table.rstrip().splitlines()[-1].startswith(FROM_LOG)
     assert runs[0].to_json()["tally"]["keystrokes"] == 92
 
 
@@ -330,8 +288,6 @@ class ScriptedDriver:
 
 
 class NoCounters:
-    source = "stats"
-
     def read(self, done: Any) -> None:
         done(Counters())
 
@@ -426,9 +382,7 @@ async def test_a_pause_without_a_suggestion_says_what_became_of_its_request() ->
     late = tally.pause_log[0]
     assert late.answered_ms is not None and late.shown_ms is None, "answered after the pause"
     assert tally.pause_log[2].shown_ms is not None and tally.pause_log[2].shown_ms >= 500
-    run = RunResult(
-        label="x", editor="vscode", model="m", source="stats", tally=tally, counters=Counters()
-    )
+    run = RunResult(label="x", editor="vscode", model="m", tally=tally, counters=Counters())
     missed = dict(rows(run))["pauses without one, by the answer for the text as typed"]
     assert missed == "empty 1, still computing 1"
     assert [p["outcome"] for p in run.to_json()["tally"]["pause_log"]][-1] == "shown"

@@ -19,7 +19,7 @@ import pytest
 from starcoder_ls.tools.driver import Driver
 from starcoder_ls.tools.replay.counters import Counters
 from starcoder_ls.tools.replay.regions import Region, Source, Typing, make_region
-from starcoder_ls.tools.replay.runner import choose_probe
+from starcoder_ls.tools.replay.runner import stats_probe
 from starcoder_ls.tools.replay.session import Session, Tally
 from tests.support import scripted_server
 from tests.support.scripted_server import write_script
@@ -49,7 +49,7 @@ def echo_rules(region: Region) -> list[dict[str, Any]]:
     return rules
 
 
-async def replay(editor: str, tmp_path: Path) -> tuple[Tally, Counters, str]:
+async def replay(editor: str, tmp_path: Path) -> tuple[Tally, Counters]:
     script = tmp_path / "script.json"
     write_script(script, echo_rules(REGION), template="starcoder")
     log_file = tmp_path / f"{editor}.log"
@@ -58,19 +58,19 @@ async def replay(editor: str, tmp_path: Path) -> tuple[Tally, Counters, str]:
     await driver.start(["--log-file", str(log_file)], {"debounceMs": 0}, command=command)
     try:
         assert (await driver.wait_ready(timeout_s=60))["state"] == "ready"
-        probe = await choose_probe(driver, log_file)
+        probe = await stats_probe(driver, editor)
         session = Session(driver, editor, typing=TYPING, seed=0, probe=probe)
         start = await session.read_counters()
         tally = await session.run([REGION])
         end = await session.read_counters()
     finally:
         await driver.stop()
-    return tally, end - start, probe.source
+    return tally, end - start
 
 
 @pytest.mark.parametrize("editor", ["vscode", "neovim"])
 async def test_replay_counts(editor: str, tmp_path: Path) -> None:
-    tally, counters, source = await replay(editor, tmp_path)
+    tally, counters = await replay(editor, tmp_path)
     assert tally.stale == 0 and tally.errors == 0 and tally.unanswered == 0, tally
     assert tally.typed_chars + tally.accepted_chars == len(REGION.typed)
     assert tally.accepts >= 1 and tally.accepted_chars >= 2
@@ -81,7 +81,6 @@ async def test_replay_counts(editor: str, tmp_path: Path) -> None:
         assert tally.cancelled <= tally.requests - 1
     else:
         assert tally.pauses_shown <= tally.requests < tally.keystrokes
-    assert source == "stats"
     assert 1 <= counters.requests <= tally.requests
     assert counters.model_calls >= 1  # a server may also call the model ahead of requests
     assert counters.prefilled_tokens > 0 and counters.generated_tokens > 0
@@ -112,6 +111,6 @@ def test_cli_compares_two_server_trees(tmp_path: Path, tiny_starcoder_dir: Path)
         assert tally["typed_chars"] + tally["accepted_chars"] == len(region["typed"]), run
         assert tally["stale"] == 0 and tally["unanswered"] == 0, run
         assert tally["requests"] >= tally["pauses"] >= 2, run
-        assert run["source"] == "stats" and run["counters"]["requests"] >= 1, run
+        assert run["counters"]["requests"] >= 1, run
     header = done.stdout.split("\n| measure | ")[1].splitlines()[0]
     assert header.count(" · neovim") == 2

@@ -1,19 +1,13 @@
-"""The server's own counters: model calls, tokens, engine time, cache hits.
-
-A current server reports them (`starcoder.stats`); an older one, run as the "before"
-column, only logs them, so they are added up from its `--log-file` instead: there, only
-calls that ran to completion are visible (a generation cancelled by the client leaves no
-line), which the report marks.
+"""The server's own counters: model calls, tokens, engine time, cache hits, as
+`starcoder.stats` reports them (the server's log is not read: its wording is for people).
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 
@@ -23,10 +17,7 @@ class Counters:
     model_calls: int = 0
     prompt_tokens: int = 0
     prefilled_tokens: int = 0
-    prefill_calls: int = 0
-    """Calls `prefilled_tokens` covers (the log only tells it for completed answers)."""
     generated_tokens: int = 0
-    generated_calls: int = 0
     engine_ms: float = 0.0
     cache_hits: int = 0
     typed_ahead_hits: int = 0
@@ -48,86 +39,11 @@ def from_stats(stats: Mapping[str, Any]) -> Counters:
         model_calls=calls,
         prompt_tokens=int(stats.get("promptTokens", 0)),
         prefilled_tokens=int(stats.get("prefilledTokens", stats.get("promptTokens", 0))),
-        prefill_calls=calls,
         generated_tokens=int(stats.get("generatedTokens", 0)),
-        generated_calls=calls,
         engine_ms=float(stats.get("engineMs", 0.0)),
         cache_hits=int(stats.get("cacheHits", 0)),
         typed_ahead_hits=int(stats.get("typedAheadHits", 0)),
     )
-
-
-_REQUEST = re.compile(r"\brequest (\d+)\b")
-_GENERATED = re.compile(r"request (\d+): generated ([\d/]*) tokens in ([\d.]+) ms")
-_PROMPT = re.compile(r"request (\d+): [\w-]+, (\d+) prompt tokens")
-_CANCELLED_CALL = re.compile(r"request (\d+): no completion: superseded or cancelled during gen")
-_CACHE_HIT = re.compile(r"request (\d+): cache hit")
-_TYPED_AHEAD = re.compile(r"request (\d+):? answered from typed-ahead")
-
-
-class LogCounter:
-    """Adds up a server log as it grows (the formats of commit 9c18e7f's service.py).
-
-    A line is counted once it is complete: the server writes it before it answers, so a
-    read right after an answer has arrived includes that answer's lines.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = 0
-        self._partial = ""
-        self._requests: set[str] = set()
-        self._cache_hit_requests: set[str] = set()
-        self._totals: dict[str, float] = dict.fromkeys(
-            (f.name for f in dataclasses.fields(Counters)), 0
-        )
-
-    def feed(self, text: str) -> None:
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self._line(line)
-
-    def _add(self, **amounts: float) -> None:
-        for name, amount in amounts.items():
-            self._totals[name] += amount
-
-    def _line(self, line: str) -> None:
-        if (found := _REQUEST.search(line)) is not None:
-            self._requests.add(found.group(1))
-        if (found := _GENERATED.search(line)) is not None:
-            tokens = sum(int(n) for n in found.group(2).split("/") if n)  # "" for no choice
-            self._add(model_calls=1, generated_tokens=tokens, generated_calls=1)
-            self._add(engine_ms=float(found.group(3)))
-        elif (found := _PROMPT.search(line)) is not None:
-            # Logged for every answered request, also when the cache answered it.
-            if found.group(1) not in self._cache_hit_requests:
-                tokens = int(found.group(2))
-                self._add(prompt_tokens=tokens, prefilled_tokens=tokens, prefill_calls=1)
-        elif _CANCELLED_CALL.search(line) is not None:
-            self._add(model_calls=1)
-        elif (found := _CACHE_HIT.search(line)) is not None:
-            self._cache_hit_requests.add(found.group(1))
-            self._add(cache_hits=1)
-        elif _TYPED_AHEAD.search(line) is not None:
-            self._add(typed_ahead_hits=1)
-
-    def read(self) -> Counters:
-        """Everything the log holds now."""
-        try:
-            with self.path.open("rb") as log:
-                log.seek(self._offset)
-                data = log.read()
-        except OSError:
-            data = b""
-        self._offset += len(data)
-        self.feed(data.decode("utf-8", "replace"))
-        totals = {name: value for name, value in self._totals.items()}
-        totals["requests"] = len(self._requests)
-        return Counters(**{f.name: type(f.default)(totals[f.name]) for f in _FIELDS})
-
-
-_FIELDS = dataclasses.fields(Counters)
 
 
 @dataclass(frozen=True, kw_only=True)

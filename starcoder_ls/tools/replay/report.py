@@ -11,9 +11,6 @@ from starcoder_ls.tools.replay.counters import Counters
 from starcoder_ls.tools.replay.session import Tally
 from starcoder_ls.tools.shared import percentile
 
-FROM_LOG = "†"
-"""Marks figures added up from an older server's log (completed calls only)."""
-
 
 @dataclass(kw_only=True)
 class RunResult:
@@ -21,8 +18,6 @@ class RunResult:
     """Which server: "this checkout @ <commit>" or "<tree> @ <commit>"."""
     editor: str
     model: str
-    source: str
-    """"stats" (`starcoder.stats`) or "log" (an older server's log file)."""
     tally: Tally
     counters: Counters
     """Change over the run."""
@@ -36,7 +31,6 @@ class RunResult:
             "label": self.label,
             "editor": self.editor,
             "model": self.model,
-            "source": self.source,
             "tally": tally
             | {"keystrokes": self.tally.keystrokes, "pauses_missed": self.tally.pauses_missed},
             "counters": dataclasses.asdict(self.counters),
@@ -72,7 +66,6 @@ def _per(amount: float, count: int, digits: int = 1) -> str:
 def rows(result: RunResult) -> list[tuple[str, str]]:
     """The table's rows for one run, in the order the issue lists them."""
     t, c = result.tally, result.counters
-    mark = f" {FROM_LOG}" if result.source == "log" else ""
     return [
         ("model", result.model),
         ("keystrokes (keys + Tab)", f"{t.keystrokes} ({t.keys} + {t.accepts})"),
@@ -83,10 +76,10 @@ def rows(result: RunResult) -> list[tuple[str, str]]:
         ("requests sent (cancelled by the editor)", f"{t.requests} ({t.cancelled})"),
         (
             "model calls per keystroke",
-            f"{_per(c.model_calls, t.keystrokes, 2)} ({c.model_calls} calls){mark}",
+            f"{_per(c.model_calls, t.keystrokes, 2)} ({c.model_calls} calls)",
         ),
-        ("tokens prefilled per call", _per(c.prefilled_tokens, c.prefill_calls, 0) + mark),
-        ("tokens decoded per call", _per(c.generated_tokens, c.generated_calls) + mark),
+        ("tokens prefilled per call", _per(c.prefilled_tokens, c.model_calls, 0)),
+        ("tokens decoded per call", _per(c.generated_tokens, c.model_calls)),
         ("stale answers (must be 0)", str(t.stale)),
         ("answers overtaken by typing on the wire", str(t.overtaken)),
         ("characters written by accepted suggestions", _share(t.accepted_chars, _chars(t))),
@@ -114,10 +107,4 @@ def markdown(results: Sequence[RunResult]) -> str:
     ]
     for i, name in enumerate(names):
         lines.append(f"| {name} | " + " | ".join(run[i][1] for run in table) + " |")
-    if any(result.source == "log" for result in results):
-        lines += [
-            "",
-            f"{FROM_LOG} From the server's log (it has no `starcoder.stats`): only calls that "
-            "ran to completion are counted; prefilled = prompt tokens of answered requests.",
-        ]
     return "\n".join(lines) + "\n"

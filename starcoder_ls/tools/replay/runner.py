@@ -26,12 +26,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from starcoder_ls.tools.driver import Driver
-from starcoder_ls.tools.replay.counters import Counters, LogCounter, from_stats, overhead_samples
+from starcoder_ls.tools.replay.counters import Counters, from_stats, overhead_samples
 from starcoder_ls.tools.replay.editors import EDITORS
 from starcoder_ls.tools.replay.options import DEFAULT_SOURCE_COMMIT
 from starcoder_ls.tools.replay.regions import Region, Source, Typing, choose_regions
 from starcoder_ls.tools.replay.report import RunResult, markdown
-from starcoder_ls.tools.replay.session import Probe, Session
+from starcoder_ls.tools.replay.session import Session
 from starcoder_ls.tools.shared import rss_mb, server_args
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,6 @@ def tree_label(tree: Path | None) -> str:
 class StatsProbe:
     """`starcoder.stats` over LSP."""
 
-    source = "stats"
-
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
 
@@ -102,25 +100,18 @@ class StatsProbe:
         future.add_done_callback(arrived)
 
 
-class LogProbe:
-    """An older server's log, for a server without `starcoder.stats`."""
-
-    source = "log"
-
-    def __init__(self, path: Path) -> None:
-        self.counter = LogCounter(path)
-
-    def read(self, done: Callable[[Counters], None]) -> None:
-        done(self.counter.read())
-
-
-async def choose_probe(driver: Driver, log_file: Path) -> Probe:
+async def stats_probe(driver: Driver, label: str) -> StatsProbe:
+    """The counters' probe, once the server has answered `starcoder.stats`: a server
+    without it (older than the command) cannot be replayed."""
     try:
         await driver.client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=STATS_COMMAND)
         )
-    except JsonRpcException:
-        return LogProbe(log_file)
+    except JsonRpcException as exc:
+        raise SystemExit(
+            f"{label}: the server does not answer {STATS_COMMAND} ({exc}): "
+            "the replay reads the server's counters there"
+        ) from exc
     return StatsProbe(driver)
 
 
@@ -146,7 +137,7 @@ async def run_one(
             raise SystemExit(
                 f"{label}: the model did not load: {status.get('message')}\n{driver.stderr_tail}"
             )
-        probe = await choose_probe(driver, log_file)
+        probe = await stats_probe(driver, label)
         session = Session(driver, editor, typing=typing, seed=args.seed, probe=probe)
         start = await session.read_counters()
         tally = await session.run(regions)
@@ -158,7 +149,6 @@ async def run_one(
         label=label,
         editor=editor,
         model=f"{status['model']} ({status.get('device', '?')}, {status.get('dtype', '?')})",
-        source=probe.source,
         tally=tally,
         counters=end - start,
         overhead_ms=overhead_samples(tally.answered, tally.reads),

@@ -46,8 +46,6 @@ REQUEST_CANCELLED = -32800
 class Probe(Protocol):
     """Reads the server's counters; calls `done` with them, maybe later."""
 
-    source: str
-
     def read(self, done: Callable[[Counters], None]) -> None: ...
 
 
