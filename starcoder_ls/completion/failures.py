@@ -45,7 +45,7 @@ class Unanswered(Exception):
         """For the log: never the error's text, which may quote the prompt."""
         if self.error is None:
             return "the engine was not asked: it is backing off after an error"
-        return "the engine failed again, as the user was already told"
+        return "the engine failed"
 
 
 def told_once(error: EngineError) -> bool:

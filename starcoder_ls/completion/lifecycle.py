@@ -1,8 +1,10 @@
 """The model's life cycle: loading, reloading, status and shutdown, on its one worker thread.
 
 Loading and generating share the worker (a model lives on one thread), so every engine
-call goes through `Model.call`. A request that arrives while the model loads can wait for
-it (`Model.loaded`). Nothing here knows about requests or documents.
+call goes through `Model.call`; an engine that runs on the event loop (a remote one) is
+awaited there by the same call, so that its failures and answers set the status alike. A
+request that arrives while the model loads can wait for it (`Model.loaded`). Nothing here
+knows about requests or documents.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class ModelHandle(Protocol):
 
     def set_enabled(self, enabled: bool) -> None: ...
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
     def shutdown(self) -> None: ...
 
