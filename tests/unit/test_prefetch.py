@@ -24,13 +24,7 @@ from starcoder_ls.completion.prefetch import (
 from starcoder_ls.completion.request import CompletionRequest
 from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings, merge
-from starcoder_ls.engine.base import (
-    UNAVAILABLE,
-    EngineError,
-    Generation,
-    GenerationParams,
-    GenerationResult,
-)
+from starcoder_ls.engine.base import EngineError, GenerationParams, GenerationResult
 from starcoder_ls.lsp import conversions
 from starcoder_ls.text.types import Mode, Suggestion
 from tests.support.cursor import ctx_from
@@ -304,35 +298,36 @@ async def test_a_change_of_the_document_cancels_the_prefetch(gate: Gate) -> None
 DOWN = "vLLM at http://gpu:8000 returned 503: Loading model"
 
 
-class OnceTold(FakeEngine):
-    """Fails as a remote engine does (remote.py): while `down`, the first call raises the
-    error and the later ones are skipped (`UNAVAILABLE`: an empty, cancelled result)."""
+def down_error(retry_after_s: float) -> EngineError:
+    """What a remote engine that is down raises, every time it is asked."""
+    error = EngineError(DOWN)
+    error.retry = True  # type: ignore[attr-defined]
+    error.retry_after_s = retry_after_s  # type: ignore[attr-defined]
+    return error
+
+
+class Down(FakeEngine):
+    """Fails as a remote engine does: while `down`, every call raises `DOWN`, asking for
+    `retry_after_s` of back-off (what the user sees of it is the service's decision)."""
 
     def __init__(self, reply: Callable[[str, GenerationParams], list[str]]) -> None:
         super().__init__(reply)
         self.down = False
-        self.told = False
+        self.retry_after_s = 0.0
 
     def generate(
         self, prompt: str, params: GenerationParams, cancel: threading.Event, **kwargs: object
     ) -> GenerationResult:
         if not self.down:
-            self.told = False
             return super().generate(prompt, params, cancel, **kwargs)
         self.calls.append((prompt, params))
-        if not self.told:
-            self.told = True
-            raise EngineError(DOWN)
-        skipped = Generation(text="", tokens=0, stop_reason=UNAVAILABLE)
-        return GenerationResult(
-            choices=(skipped,), prompt_tokens=3, generate_ms=0.1, cancelled=True
-        )
+        raise down_error(self.retry_after_s)
 
 
 async def test_a_failing_prefetch_leaves_its_error_for_the_next_request_to_show(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    engine = OnceTold(reply)
+    engine = Down(reply)
     async with serving_versions(engine) as (service, versions):
         await accept_first(service, versions)
         engine.down = True
@@ -340,7 +335,7 @@ async def test_a_failing_prefetch_leaves_its_error_for_the_next_request_to_show(
         task = service.prefetch(request_from(AFTER, uri=URI, version=2))
         assert task is not None
         await task  # ends quietly
-        assert engine.told, "the engine raised its one-time error to the prefetch"
+        assert len(engine.calls) == 2, "the engine raised its error to the prefetch"
         assert service.status.state == "ready", "a prefetch shows nothing, not even a status"
         records = [r for r in caplog.records if "prefetch" in r.getMessage()]
         warned = [r.getMessage() for r in records if r.levelno == logging.WARNING]
@@ -351,8 +346,8 @@ async def test_a_failing_prefetch_leaves_its_error_for_the_next_request_to_show(
             await service.complete(request_from(AFTER, uri=URI, version=2))
         assert (service.status.state, service.status.message) == ("error", DOWN)
         again = await service.complete(request_from(AFTER, uri=URI, version=2))
-        assert again.suggestions == [], "shown once: the next skipped call is quiet"
-        assert service.status.state == "error", "a skipped call is no sign the engine works"
+        assert again.suggestions == [], "shown once: the same error again is quiet"
+        assert service.status.state == "error", "a failed call is no sign the engine works"
 
         engine.down = False
         answer = await service.complete(request_from(AFTER, uri=URI, version=2))
@@ -361,8 +356,37 @@ async def test_a_failing_prefetch_leaves_its_error_for_the_next_request_to_show(
     assert len(engine.calls) == 5
 
 
+async def test_a_prefetch_error_shows_once_through_the_back_off() -> None:
+    """Within the back-off the engine is not asked: the first request shows the error the
+    prefetch kept, the next one gets nothing; past it, the engine answers again."""
+    engine = Down(reply)
+    engine.retry_after_s = 10.0
+    now = [0.0]
+    async with serving_versions(engine) as (service, versions):
+        service.failures.clock = lambda: now[0]
+        await accept_first(service, versions)
+        engine.down = True
+        task = service.prefetch(request_from(AFTER, uri=URI, version=2))
+        assert task is not None
+        await task
+        with pytest.raises(EngineError, match="503: Loading model"):
+            await service.complete(request_from(AFTER, uri=URI, version=2))
+        quiet = await service.complete(request_from(AFTER, uri=URI, version=2))
+        assert quiet.suggestions == [] and service.status.state == "error"
+        assert len(engine.calls) == 2, "not asked within the back-off"
+
+        engine.down = False
+        now[0] = 10.0
+        answer = await service.complete(request_from(AFTER, uri=URI, version=2))
+        assert [s.text for s in answer.suggestions] == [NEXT]
+        assert service.status.state == "ready"
+    assert len(engine.calls) == 3
+
+
 async def test_a_prefetch_error_is_dropped_once_the_engine_answers() -> None:
-    engine = OnceTold(reply)
+    """An answer ends the failure: the prefetch's error is not shown later, and a new
+    failure is a new one, told again."""
+    engine = Down(reply)
     async with serving_versions(engine) as (service, versions):
         await accept_first(service, versions)
         engine.down = True
@@ -372,11 +396,14 @@ async def test_a_prefetch_error_is_dropped_once_the_engine_answers() -> None:
         engine.down = False
         answer = await service.complete(request_from(AFTER, uri=URI, version=2))
         assert [s.text for s in answer.suggestions] == [NEXT]
-        engine.down, engine.told = True, True  # skipping again, its error already said
+        assert service.status.state == "ready"
+        engine.down = True
         elsewhere = "def add(a, b):\n    return a + b\n\nprint(█)\n"
+        with pytest.raises(EngineError, match="503: Loading model"):
+            await service.complete(request_from(elsewhere, uri=URI, version=2))
         quiet = await service.complete(request_from(elsewhere, uri=URI, version=2))
-        assert quiet.suggestions == [] and service.status.state == "ready"
-    assert len(engine.calls) == 4
+        assert quiet.suggestions == [] and service.status.state == "error"
+    assert len(engine.calls) == 5
 
 
 async def test_no_prefetch_when_it_is_off_or_nothing_would_be_asked() -> None:
