@@ -51,7 +51,9 @@ R = TypeVar("R")
 def error_boundary(
     handler: Callable[..., Awaitable[R]],
 ) -> Callable[..., Awaitable[R]]:
-    """Turn every failure into a JSON-RPC error the client can show, and one log line."""
+    """Turn every failure that reaches a handler into a JSON-RPC error the client can
+    show, and one log line. Whether an engine's error reaches it at all (shown once, kept
+    from a prefetch, held during a back-off) was decided in `completion/failures.py`."""
 
     @functools.wraps(handler)
     async def wrapped(*args: Any) -> R:
