@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starcoder_ls.engine.base import GenerationParams
+from starcoder_ls.engine.settings import EngineSettings
 from starcoder_ls.tools.driver import Driver, item_text
 from starcoder_ls.tools.shared import Report, choose_holes, rss_mb, server_args
 
@@ -42,12 +43,16 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def _engine_settings(args: argparse.Namespace) -> EngineSettings:
+    return EngineSettings(model=args.model, device=args.device, dtype=args.dtype)
+
+
 def bench_engine(args: argparse.Namespace, report: Report) -> None:
     from starcoder_ls.engine.local import LocalEngine
 
     before, _ = rss_mb()
     started = time.perf_counter()
-    engine = LocalEngine.load(args.model, device=args.device, dtype=args.dtype)
+    engine = LocalEngine.load(_engine_settings(args))
     report.add("model", f"{engine.info.model} ({engine.info.device}, {engine.info.dtype})")
     report.add("load time", f"{time.perf_counter() - started:.1f} s")
     current, _ = rss_mb()
@@ -172,7 +177,7 @@ def bench_reuse(args: argparse.Namespace, report: Report) -> None:
     """A cold request on a long prompt against one typed character after it, reuse on/off."""
     from starcoder_ls.engine.local import LocalEngine
 
-    engine = LocalEngine.load(args.model, device=args.device, dtype=args.dtype)
+    engine = LocalEngine.load(_engine_settings(args))
     report.add("model", f"{engine.info.model} ({engine.info.device}, {engine.info.dtype})")
     budget = engine.info.context_window - args.reuse_new_tokens - 8
     prompt = _code_prompt(engine.tokenizer, min(args.reuse_prompt_tokens, budget))

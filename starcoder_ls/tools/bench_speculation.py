@@ -87,9 +87,12 @@ def bench_speculation(args: argparse.Namespace, report: Report) -> None:
     main model are counted with a hook.
     """
     from starcoder_ls.engine.local import LocalEngine
+    from starcoder_ls.engine.settings import EngineSettings
 
     engine = LocalEngine.load(
-        args.model, device=args.device, dtype=args.dtype, draft_model=args.draft_model or ""
+        EngineSettings(
+            model=args.model, device=args.device, dtype=args.dtype, draft_model=args.draft_model
+        )
     )
     report.add("model", f"{engine.info.model} ({engine.info.device}, {engine.info.dtype})")
     plain = LocalEngine(model=engine.model, tokenizer=engine.tokenizer, info=engine.info)
