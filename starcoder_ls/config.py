@@ -18,7 +18,7 @@ from typing import Any
 from starcoder_ls.engine.acceleration import ATTENTION
 from starcoder_ls.engine.healing import INDENTATION
 from starcoder_ls.engine.placement import DTYPES
-from starcoder_ls.engine.remote.http import masked_url
+from starcoder_ls.engine.remote.urls import masked_url
 from starcoder_ls.engine.settings import EngineSettings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")

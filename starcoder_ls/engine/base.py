@@ -18,7 +18,22 @@ ProgressCallback = Callable[[str, int | None], None]
 
 
 class EngineError(Exception):
-    """A failure the user must see (load failure, out of memory, ...), with a clear message."""
+    """Every failure of an engine: what happened (`str(exc)`, the words the user sees),
+    whether asking again may work (`retry`) and, for an engine that is down, after how
+    long (`retry_after_s`). What the user sees of it is decided in one place, above the
+    engine (completion/failures.py)."""
+
+    def __init__(
+        self, message: str, *, retry: bool = True, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry = retry
+        """False when the same call cannot work until something changes (a model that
+        is not there, a server refusing the request)."""
+        self.retry_after_s = retry_after_s
+        """Seconds before the engine is worth asking again (a growing back-off, or the
+        server's own `Retry-After`); None when that is not the question (an error of
+        this call alone, such as running out of memory on its prompt)."""
 
 
 UNAVAILABLE = "unavailable"
@@ -96,7 +111,13 @@ class EngineInfo:
 
 
 class Engine(Protocol):
-    """A loaded model. All methods are called from the engine's own worker thread.
+    """A loaded model. All methods are called from the engine's own worker thread, unless
+    the engine says `runs_on_loop = True` (a remote engine: I/O, not compute): then
+    `generate` is a coroutine, `async def generate(prompt, params, *, prompt_ids=None,
+    on_token=None)` without `cancel`, awaited on the event loop, and cancelling its task
+    stops it at once (`asyncio.CancelledError` goes on up); `count_tokens` and `encode`
+    stay plain calls, and `aclose()` is awaited where a loop runs. Local engines leave
+    `runs_on_loop` out (False).
 
     Engines that tokenize locally also offer `encode(text) -> list[int]`, the ids
     `generate` would feed for `text`; the prompt builder then hands the final prompt's

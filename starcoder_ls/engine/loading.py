@@ -43,7 +43,9 @@ def load_draft(
         draft_tokenizer, loaded = load_converted_or(source, placement, quiet, acceleration)
     problem = speculation.same_vocabulary(tokenizer, draft_tokenizer)
     if problem is not None:
-        raise EngineError(f"cannot use {source.name} as the draft model of {main}: {problem}")
+        raise EngineError(
+            f"cannot use {source.name} as the draft model of {main}: {problem}", retry=False
+        )
     vocab = min(_vocab_size(model), _vocab_size(loaded))
     return speculation.Draft(model=loaded, vocab=vocab)
 

@@ -112,7 +112,7 @@ class LocalEngine:
                 compile=settings.compile,
             )
         except ValueError as exc:
-            raise EngineError(str(exc)) from None
+            raise EngineError(str(exc), retry=False) from None
         allow_downloads = settings.allow_downloads
         draft_model, template = settings.draft_model, settings.fim_template
         source = weights.resolve_source(settings.model, allow_downloads=allow_downloads)
@@ -249,7 +249,8 @@ class LocalEngine:
             raise EngineError(
                 f"out of memory generating {max_new} tokens x {rows} from a "
                 f"{prompt_tokens}-token prompt on {self.info.device}; "
-                "use a smaller context window or fewer tokens"
+                "use a smaller context window or fewer tokens",
+                retry=True,  # a shorter prompt, or the memory others held, may fit
             ) from None
         generated = output[:, prompt_tokens:].tolist()
         choices = []

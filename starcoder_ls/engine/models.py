@@ -144,7 +144,7 @@ def choose_template(name: str | None, tokenizer: Any, model_name: str) -> fim.Fi
         try:
             return fim.get_template(name)
         except ValueError as exc:
-            raise EngineError(str(exc)) from None
+            raise EngineError(str(exc), retry=False) from None
     tokens = [*tokenizer.all_special_tokens, *tokenizer.get_added_vocab()]
     known = lookup(model_name)
     if known:

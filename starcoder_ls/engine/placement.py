@@ -44,25 +44,33 @@ def resolve_placement(device: str, dtype: str) -> Placement:
 
     wanted = _DTYPE_ALIASES.get(dtype.strip().lower(), dtype.strip().lower())
     if wanted not in DTYPES:
-        raise EngineError(f"unknown dtype {dtype!r}; use one of: {', '.join(DTYPES)}")
+        raise EngineError(f"unknown dtype {dtype!r}; use one of: {', '.join(DTYPES)}", retry=False)
     name = {"auto": "cuda" if torch.cuda.is_available() else "cpu", "gpu": "cuda"}.get(
         device.strip().lower(), device.strip().lower()
     )
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise EngineError(f"device {device!r}: CUDA is not available (no NVIDIA GPU or driver)")
+            raise EngineError(
+                f"device {device!r}: CUDA is not available (no NVIDIA GPU or driver)", retry=False
+            )
         index, count = name.removeprefix("cuda:"), torch.cuda.device_count()
         if name != "cuda" and not (index.isdigit() and int(index) < count):
-            raise EngineError(f"unknown device {device!r}; this machine has cuda:0..{count - 1}")
+            raise EngineError(
+                f"unknown device {device!r}; this machine has cuda:0..{count - 1}", retry=False
+            )
         fallback = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     elif name == "mps":
         if not torch.backends.mps.is_available():
-            raise EngineError(f"device {device!r}: Apple MPS is not available on this machine")
+            raise EngineError(
+                f"device {device!r}: Apple MPS is not available on this machine", retry=False
+            )
         fallback = torch.float16
     elif name == "cpu":
         fallback = torch.bfloat16 if cpu_computes_bf16() else torch.float32
     else:
-        raise EngineError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+        raise EngineError(
+            f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps", retry=False
+        )
     return Placement(name, fallback if wanted == "auto" else getattr(torch, wanted))
 
 
@@ -141,10 +149,10 @@ def load_errors(
         raise
     except Exception as exc:
         if not is_oom(exc):
-            raise EngineError(explain_load_failure(exc, source.name)) from exc
+            raise EngineError(explain_load_failure(exc, source.name), retry=False) from exc
     # Out of memory: only now, with the traceback released, can the half-loaded weights go.
     free_memory()
-    raise EngineError(oom_message(source.name, placement, needed))
+    raise EngineError(oom_message(source.name, placement, needed), retry=True)
 
 
 def oom_message(name: str, placement: Placement | None, needed: int | None) -> str:

@@ -120,19 +120,22 @@ def resolve_source(model: str | None, *, allow_downloads: bool = False) -> Model
         return ModelSource(model, str(path.parent), {"gguf_file": path.name}, offline=offline)
     if path.exists():
         if not path.is_dir():
-            raise EngineError(f"model path {model} is a file; give the model's directory")
+            raise EngineError(
+                f"model path {model} is a file; give the model's directory", retry=False
+            )
         if not (path / "config.json").is_file():
             raise EngineError(
                 f"{model} is not a model directory: it has no config.json "
-                "(expected the output of save_pretrained or a hub download)"
+                "(expected the output of save_pretrained or a hub download)",
+                retry=False,
             )
         return ModelSource(model, str(path), offline=offline)
     if looks_like_path(model):
-        raise EngineError(f"model directory not found: {model}")
+        raise EngineError(f"model directory not found: {model}", retry=False)
     if not offline:
         return ModelSource(model, model)
     if not in_hub_cache(model):
-        raise EngineError(offline_message(model))
+        raise EngineError(offline_message(model), retry=False)
     return ModelSource(model, model, {"local_files_only": True}, offline=True)
 
 

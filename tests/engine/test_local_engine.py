@@ -245,8 +245,9 @@ def test_out_of_memory_while_generating_is_reported_and_survivable(
 
     with monkeypatch.context() as patch:
         patch.setattr(engine.model, "generate", oom)
-        with pytest.raises(EngineError, match="out of memory generating"):
+        with pytest.raises(EngineError, match="out of memory generating") as raised:
             generate(engine, max_new_tokens=4)
+    assert raised.value.retry and raised.value.retry_after_s is None, "shown for each call"
     with steered(engine.model, ban([eos(engine)])):
         assert generate(engine, max_new_tokens=2).choices[0].tokens == 2
 
@@ -313,8 +314,9 @@ def test_cuda_without_a_gpu_says_so(tiny_starcoder_dir: Path) -> None:
 
 def test_missing_model_directory(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
-    with pytest.raises(EngineError, match=f"model directory not found: {missing}"):
+    with pytest.raises(EngineError, match=f"model directory not found: {missing}") as raised:
         LocalEngine.load(EngineSettings(model=str(missing)))
+    assert not raised.value.retry, "loading it again cannot work until the setting changes"
 
 
 def test_directory_without_a_model(tmp_path: Path) -> None:
@@ -383,3 +385,4 @@ def test_out_of_memory_while_loading_names_model_dtype_and_size(
     with pytest.raises(EngineError, match="out of memory loading .* in float32") as raised:
         LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
     assert raised.value.__cause__ is None
+    assert raised.value.retry and raised.value.retry_after_s is None, "memory may free up"

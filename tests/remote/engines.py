@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
-import threading
 from collections.abc import Callable
 
 from starcoder_ls.engine import fim
@@ -45,17 +45,21 @@ def make_engine(
     return RemoteEngine(connection, info=info, count_tokens=len, backoff=Backoff(0.05, 0.2))
 
 
+GUARD_S = 30.0
+"""Longest a call may take before the test fails: a hang, not a timing."""
+
+
 def generate(
     engine: RemoteEngine,
     prompt: str = "def add(a, b):\n",
     *,
-    cancel: threading.Event | None = None,
     on_token: Callable[[int], None] | None = None,
     **params: object,
 ) -> GenerationResult:
-    return engine.generate(
-        prompt, GenerationParams(**params), cancel or threading.Event(), on_token=on_token
-    )
+    """`engine.generate` on an event loop of its own (for tests that are not coroutines),
+    cancelled and failed if it is not back within GUARD_S."""
+    call = engine.generate(prompt, GenerationParams(**params), on_token=on_token)
+    return asyncio.run(asyncio.wait_for(call, GUARD_S))
 
 
 def free_port() -> int:

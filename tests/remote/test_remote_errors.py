@@ -1,21 +1,20 @@
 """Error paths of the remote engine against real sockets on 127.0.0.1.
 
-Each failure gives one clear EngineError naming the engine and what went wrong; the
-same failure again is quiet (an empty, uncacheable answer) and, for an engine that is
-down, not even tried until the back-off has passed; the first answer after it clears
-the error. Nothing hangs: every wait is bounded by the engine's timeouts.
+Each failure is one clear EngineError naming the engine and what went wrong, raised every
+time it happens, saying whether and when asking again may work (`retry`,
+`retry_after_s`): what the user sees of it is the completion layer's decision
+(completion/failures.py). Nothing hangs: every wait is bounded by the engine's timeouts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 
 import pytest
 
-from starcoder_ls.engine.base import EngineError
-from starcoder_ls.engine.remote.client import UNAVAILABLE
+from starcoder_ls.engine.base import EngineError, GenerationParams
 from tests.remote.engines import free_port, generate, make_engine
 from tests.remote.servers import (
     LoopbackServer,
@@ -36,17 +35,7 @@ def _answers(pieces: list[str]) -> LoopbackServer:
     return LoopbackServer(routes({COMPLETIONS: stream(openai_events(pieces))}))
 
 
-def _until_answer(engine, tries: int = 200):  # type: ignore[no-untyped-def]
-    """Ask until the engine answers (past its back-off); bounded by `tries`."""
-    for _ in range(tries):
-        result = generate(engine)
-        if not result.cancelled:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("the engine never answered again")
-
-
-def test_connection_refused_is_shown_once_then_quiet_then_recovers(
+def test_connection_refused_says_when_to_try_again_then_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     port = free_port()
@@ -55,27 +44,46 @@ def test_connection_refused_is_shown_once_then_quiet_then_recovers(
         generate(engine)
     assert f"OpenAI-compatible server at http://127.0.0.1:{port}/v1" in str(first.value)
     assert "refused" in str(first.value)
+    assert first.value.retry and first.value.retry_after_s == 0.05
 
-    again = generate(engine)  # the same failure: no second error for the user
-    assert again.cancelled and again.choices[0].stop_reason == UNAVAILABLE
-    assert again.choices[0].text == ""
+    with pytest.raises(EngineError) as again:  # raised again: the caller decides what to show
+        generate(engine)
+    assert str(again.value) == str(first.value)
+    assert again.value.retry_after_s == 0.1, "the back-off doubles"
 
     caplog.set_level(logging.INFO, logger="starcoder_ls.engine.remote.client")
     with LoopbackServer(routes({COMPLETIONS: stream(openai_events(["x", " + 1"]))}), port=port):
-        result = _until_answer(engine)
+        result = generate(engine)
     assert result.choices[0].text == "x + 1"
     assert "answers again" in caplog.text
+    assert engine.backoff.failed() == 0.05, "an answer resets the back-off"
 
 
-def test_back_off_keeps_a_down_engine_from_being_asked() -> None:
+def test_a_down_engine_backs_off_doubling_up_to_the_longest_wait() -> None:
     with LoopbackServer(reply(503, {"error": {"message": "Loading model", "code": 503}})) as srv:
         engine = make_engine(srv.url, label="llama-server")
-        engine.backoff.first = engine.backoff.longest = 30.0  # nothing passes it in this test
-        with pytest.raises(EngineError, match="returned 503: Loading model"):
-            generate(engine)
-        for _ in range(3):
-            assert generate(engine).choices[0].stop_reason == UNAVAILABLE
-        assert len(srv.requests) == 1, "requests during the back-off reached the engine"
+        waits = []
+        for _ in range(4):
+            with pytest.raises(EngineError, match="returned 503: Loading model") as info:
+                generate(engine)
+            assert info.value.retry
+            waits.append(info.value.retry_after_s)
+        assert len(srv.requests) == 4, "the engine asks whenever it is called"
+    assert waits == [0.05, 0.1, 0.2, 0.2]
+
+
+def test_retry_after_of_a_503_is_when_to_try_again() -> None:
+    def handle(exchange):  # type: ignore[no-untyped-def]
+        body = b'{"error": {"message": "Loading model"}}'
+        headers = {"Retry-After": "7", "Content-Length": str(len(body))}
+        exchange.head(503, headers) and exchange.send(body)
+
+    with (
+        LoopbackServer(routes({COMPLETIONS: handle})) as srv,
+        pytest.raises(EngineError, match="returned 503: Loading model") as info,
+    ):
+        generate(make_engine(srv.url))
+    assert (info.value.retry, info.value.retry_after_s) == (True, 7.0)
 
 
 def test_503_message_names_engine_endpoint_status_and_reason() -> None:
@@ -93,16 +101,16 @@ def test_500_with_a_plain_text_body_and_recovery() -> None:
 
     def flaky(exchange):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        (broken if calls["n"] <= 2 else ok)(exchange)
+        (broken if calls["n"] <= 1 else ok)(exchange)
 
     with LoopbackServer(routes({COMPLETIONS: flaky})) as srv:
         engine = make_engine(srv.url)
         with pytest.raises(EngineError, match="returned 500: Internal Server Error: CUDA error"):
             generate(engine)
-        assert _until_answer(engine).choices[0].text == "return a + b"
+        assert generate(engine).choices[0].text == "return a + b"
 
 
-def test_a_client_error_is_not_backed_off_and_a_new_error_is_shown_again() -> None:
+def test_a_client_error_is_not_retried_and_each_one_is_raised() -> None:
     answers = iter(
         [
             reply(401, {"error": {"message": "Invalid API key"}}),
@@ -112,12 +120,13 @@ def test_a_client_error_is_not_backed_off_and_a_new_error_is_shown_again() -> No
     )
     with LoopbackServer(routes({COMPLETIONS: lambda ex: next(answers)(ex)})) as srv:
         engine = make_engine(srv.url)
-        with pytest.raises(EngineError, match="401: Invalid API key"):
-            generate(engine)
-        assert generate(engine).choices[0].stop_reason == UNAVAILABLE  # same error: quiet
+        for _ in range(2):
+            with pytest.raises(EngineError, match="401: Invalid API key") as info:
+                generate(engine)
+            assert (info.value.retry, info.value.retry_after_s) == (False, None)
         with pytest.raises(EngineError, match="404: The model `nope` does not exist"):
             generate(engine)
-        assert len(srv.requests) == 3, "a 4xx must not start a back-off"
+        assert len(srv.requests) == 3
 
 
 def test_a_port_that_accepts_and_never_answers_times_out() -> None:
@@ -141,11 +150,19 @@ def test_malformed_json_in_the_stream() -> None:
 
 def test_a_response_that_is_not_http() -> None:
     def garbage(exchange):  # type: ignore[no-untyped-def]
-        exchange.send(b"SSH-2.0-OpenSSH_9.6\r\n")
+        exchange.send(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
 
     with (
         LoopbackServer(garbage) as srv,
         pytest.raises(EngineError, match="did not answer in HTTP: 'SSH-2.0"),
+    ):
+        generate(make_engine(srv.url))
+
+
+def test_a_server_that_closes_without_an_answer() -> None:
+    with (
+        LoopbackServer(lambda exchange: None) as srv,
+        pytest.raises(EngineError, match="closed the connection in the middle of a response"),
     ):
         generate(make_engine(srv.url))
 
@@ -177,26 +194,48 @@ def test_an_error_event_inside_the_stream() -> None:
         generate(make_engine(srv.url))
 
 
-def test_cancel_closes_the_stream_and_the_server_sees_it() -> None:
+async def test_cancelling_the_task_closes_the_stream_at_once() -> None:
     endless = openai_events(["tok "] * 2000)
     with LoopbackServer(routes({COMPLETIONS: stream(endless, delay=0.005)})) as srv:
         engine = make_engine(srv.url)
-        cancel = threading.Event()
+        counts: list[int] = []
+        third = asyncio.Event()
 
         def on_token(count: int) -> None:
+            counts.append(count)
             if count >= 3:
-                cancel.set()
+                third.set()
 
-        result = generate(engine, cancel=cancel, on_token=on_token, max_new_tokens=2000)
-        assert result.cancelled
-        assert result.choices[0].stop_reason == "cancelled"
-        assert result.choices[0].text.startswith("tok tok tok")
+        params = GenerationParams(max_new_tokens=2000)
+        task = asyncio.create_task(engine.generate("x", params, on_token=on_token))
+        await asyncio.wait_for(third.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        cancelled_at = time.monotonic()
         exchange = srv.exchanges[0]
-        deadline = time.monotonic() + 5
-        while not exchange.client_gone and time.monotonic() < deadline:
-            time.sleep(0.02)
+        while not exchange.client_gone and time.monotonic() < cancelled_at + 5:
+            await asyncio.sleep(0.005)
+        closed_after = time.monotonic() - cancelled_at
     assert exchange.client_gone, "the server never saw the connection close"
+    assert closed_after < 0.5, f"the stream was closed {closed_after:.2f} s after the cancel"
     assert exchange.sent_events < 2000
+    assert counts[:3] == [1, 2, 3]
+
+
+async def test_cancelling_before_the_answer_closes_the_connection() -> None:
+    with LoopbackServer(silent) as srv:
+        engine = make_engine(srv.url, read_timeout=60.0)
+        task = asyncio.create_task(engine.generate("x", GenerationParams()))
+        while not srv.exchanges:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        deadline = time.monotonic() + 5
+        while not srv.exchanges[0].client_gone and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert srv.exchanges[0].client_gone
 
 
 def test_a_stop_string_seen_here_closes_the_stream_early() -> None:

@@ -1,9 +1,9 @@
 """Engines that never stop sending: the single worker is given back all the same.
 
 A stream is read up to `max_new_tokens` tokens and up to the request's deadline (twice
-the read timeout), a line up to `http.MAX_LINE` bytes and an error body up to
-`http.MAX_ERROR_BODY`; the connection is closed when reading stops. Each test runs the
-call under a hang guard (a cancel after `GUARD_S`) instead of asserting times.
+the read timeout), a line up to `transport.MAX_LINE` bytes and an error body up to
+`transport.MAX_ERROR_BODY`; the connection is closed when reading stops. Each call runs
+under a hang guard (`engines.GUARD_S`) instead of asserting times.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from starcoder_ls.engine.base import EngineError, GenerationResult
-from starcoder_ls.engine.remote import http
-from tests.remote.engines import PATHS, generate, make_engine
+from starcoder_ls.engine.remote import transport
+from tests.remote.engines import GUARD_S, PATHS, generate, make_engine
 from tests.remote.servers import Exchange, LoopbackServer, openai_events, routes, stream
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")
 
-GUARD_S = 30.0
-"""Longest a call may take before the test cancels it and fails: a hang, not a timing."""
 ENDLESS_S = GUARD_S + 10
 """How long the endless servers go on when nobody stops them: past the guard."""
 
@@ -36,14 +35,13 @@ TOKEN_EVENTS = {
 }
 
 
-def _within(call: Callable[[threading.Event], Any]) -> Any:
-    """`call(cancel)` in a thread; cancelled and failed if it is not back within GUARD_S."""
-    cancel = threading.Event()
+def _within(call: Callable[[], Any]) -> Any:
+    """`call()` in a thread (a blocking load); failed if it is not back within GUARD_S."""
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["result"] = call(cancel)
+            box["result"] = call()
         except BaseException as exc:  # handed to the test's thread
             box["error"] = exc
 
@@ -51,8 +49,6 @@ def _within(call: Callable[[threading.Event], Any]) -> Any:
     thread.start()
     thread.join(GUARD_S)
     if thread.is_alive():
-        cancel.set()
-        thread.join(10)
         pytest.fail(f"the call was still reading after {GUARD_S:g} s")
     if "error" in box:
         raise box["error"]
@@ -93,9 +89,7 @@ def test_an_engine_that_ignores_max_tokens_is_read_up_to_max_new_tokens(dialect:
     event = TOKEN_EVENTS[dialect].encode()
     with LoopbackServer(routes({GENERATE_PATHS[dialect]: _endless(event, delay=0.002)})) as srv:
         engine = make_engine(srv.url, dialect, model="m")
-        result: GenerationResult = _within(
-            lambda cancel: generate(engine, cancel=cancel, max_new_tokens=16)
-        )
+        result: GenerationResult = generate(engine, max_new_tokens=16)
         assert _closed(srv.exchanges[0]), "the connection was left open"
     choice = result.choices[0]
     assert choice.text == "tok " * 16
@@ -117,9 +111,7 @@ def test_a_slow_engine_that_never_ends_is_stopped_at_the_deadline() -> None:
     event = TOKEN_EVENTS["openai"].encode()
     with LoopbackServer(routes({GENERATE_PATHS["openai"]: _endless(event, delay=0.1)})) as srv:
         engine = make_engine(srv.url, read_timeout=0.5)
-        result: GenerationResult = _within(
-            lambda cancel: generate(engine, cancel=cancel, max_new_tokens=4096)
-        )
+        result: GenerationResult = generate(engine, max_new_tokens=4096)
         assert _closed(srv.exchanges[0]), "the connection was left open"
     choice = result.choices[0]
     assert choice.text.startswith("tok tok ")
@@ -134,7 +126,7 @@ def test_an_engine_that_only_keeps_the_stream_alive_fails_at_the_deadline() -> N
     ) as srv:
         engine = make_engine(srv.url, read_timeout=0.5)
         with pytest.raises(EngineError, match=r"no completion within 1 s"):
-            _within(lambda cancel: generate(engine, cancel=cancel))
+            generate(engine)
         assert _closed(srv.exchanges[0]), "the connection was left open"
 
 
@@ -143,11 +135,7 @@ def test_choices_an_engine_never_sends_do_not_hold_the_call() -> None:
     event = TOKEN_EVENTS["openai"].encode()
     with LoopbackServer(routes({GENERATE_PATHS["openai"]: _endless(event, delay=0.1)})) as srv:
         engine = make_engine(srv.url, read_timeout=0.5)
-        result: GenerationResult = _within(
-            lambda cancel: generate(
-                engine, cancel=cancel, max_new_tokens=4096, n=3, temperature=0.5
-            )
-        )
+        result: GenerationResult = generate(engine, max_new_tokens=4096, n=3, temperature=0.5)
     assert len(srv.requests) == 1
     assert [c.stop_reason for c in result.choices] == ["length"]
 
@@ -184,7 +172,7 @@ def test_a_line_without_an_end_is_an_error(framing: str) -> None:
     with LoopbackServer(routes({GENERATE_PATHS["openai"]: _one_line(size, framing)})) as srv:
         engine = make_engine(srv.url)
         with pytest.raises(EngineError, match=r"a line over 1 MiB"):
-            _within(lambda cancel: generate(engine, cancel=cancel))
+            generate(engine)
         assert _closed(srv.exchanges[0]), "the connection was left open"
 
 
@@ -193,28 +181,17 @@ def test_a_long_event_under_the_bound_is_read() -> None:
     text = "x = 1  # " + "é" * 400_000
     event = 'data: {"choices": [{"index": 0, "text": %s, "finish_reason": "length"}]}\n\n'
     body = (event % json.dumps(text, ensure_ascii=False) + "data: [DONE]\n\n").encode()
-    assert 800_000 < len(body) < http.MAX_LINE
+    assert 800_000 < len(body) < transport.MAX_LINE
     with LoopbackServer(routes({GENERATE_PATHS["openai"]: _pieces(body, 65536)})) as srv:
-        result = _within(lambda cancel: generate(make_engine(srv.url), cancel=cancel))
+        result = generate(make_engine(srv.url))
     assert result.choices[0].text == text
 
 
-def test_lines_are_split_the_same_wherever_the_chunks_end() -> None:
+async def test_lines_are_split_the_same_wherever_the_chunks_end() -> None:
     body = b"data: one\r\n\r\ndata: two\n" + b"y" * 100 + b"\nlast"
     with LoopbackServer(routes({"/": _pieces(body, 7)})) as srv:
-        response = http.request(
-            "GET",
-            srv.url + "/",
-            body=None,
-            headers={},
-            cancel=threading.Event(),
-            connect_timeout=2,
-            read_timeout=5,
-        )
-        try:
-            lines = list(response.lines())
-        finally:
-            response.close()
+        async with httpx.AsyncClient() as client, client.stream("GET", srv.url + "/") as response:
+            lines = [line async for line in transport.lines(response, "peer")]
     assert lines == ["data: one", "", "data: two", "y" * 100, "last"]
 
 
@@ -245,7 +222,7 @@ def test_a_huge_error_body_is_read_only_up_to_its_bound() -> None:
     with LoopbackServer(routes({GENERATE_PATHS["openai"]: handle})) as srv:
         engine = make_engine(srv.url)
         with pytest.raises(EngineError, match="returned 500: CUDA out of memory"):
-            _within(lambda cancel: generate(engine, cancel=cancel))
+            generate(engine)
         assert _closed(srv.exchanges[0]), "the connection was left open"
 
 
@@ -255,7 +232,7 @@ def test_an_error_body_that_never_ends_is_cut_at_the_deadline() -> None:
     with LoopbackServer(routes({GENERATE_PATHS["openai"]: drip})) as srv:
         engine = make_engine(srv.url, read_timeout=0.5)
         with pytest.raises(EngineError, match="returned 503: Service Unavailable"):
-            _within(lambda cancel: generate(engine, cancel=cancel))
+            generate(engine)
         assert _closed(srv.exchanges[0]), "the connection was left open"
 
 
@@ -266,7 +243,7 @@ def test_a_probe_that_never_ends_does_not_hold_the_load() -> None:
     drip = _endless(b" ", delay=0.05)
     with LoopbackServer(routes({"/v1/models": drip})) as srv:
         settings = EngineSettings(backend="openai", endpoint=srv.url + PATHS["openai"])
-        engine = _within(lambda cancel: open_remote(settings))
+        engine = _within(lambda: open_remote(settings))
     assert engine.info.context_window > 0
 
 
@@ -276,5 +253,5 @@ def test_a_bad_content_length_is_a_clear_error() -> None:
 
     with LoopbackServer(routes({GENERATE_PATHS["openai"]: handle})) as srv:
         engine = make_engine(srv.url)
-        with pytest.raises(EngineError, match="bad Content-Length 'lots'"):
-            _within(lambda cancel: generate(engine, cancel=cancel))
+        with pytest.raises(EngineError, match="sent a bad Content-Length"):
+            generate(engine)

@@ -8,12 +8,12 @@ seconds once pip's cache holds the wheel) or the embedded model is missing.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,10 +25,9 @@ import pytest
 from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import EngineError, GenerationParams
-from starcoder_ls.engine.remote.client import UNAVAILABLE
 from starcoder_ls.engine.remote.setup import open_remote
 from starcoder_ls.engine.settings import EngineSettings
-from tests.remote.engines import free_port
+from tests.remote.engines import free_port, generate
 from tests.support.fake_engine import request_from
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_proxy_env")]
@@ -148,7 +147,7 @@ def test_the_streamed_greedy_answer_is_the_engines_own(llama_server: LlamaServer
     engine = _engine(llama_server)
     assert engine.info.model == "remote: llama-cpp-python SmolLM2-135M-Instruct.Q4_1.gguf"
     prompt = "def fibonacci(n):\n"
-    result = engine.generate(prompt, GenerationParams(max_new_tokens=24), threading.Event())
+    result = generate(engine, prompt, max_new_tokens=24)
     text = result.choices[0].text
     assert text.strip(), "an empty answer would make the comparison meaningless"
     own = llama_server.own_answer({"prompt": prompt, "max_tokens": 24, "temperature": 0})
@@ -184,19 +183,24 @@ async def test_a_completion_through_the_service_is_the_engines_own(
     assert [s.text for s in answer.suggestions] == [own]
 
 
-def test_cancel_closes_the_stream_and_the_engine_stops(llama_server: LlamaServer) -> None:
+async def test_cancel_closes_the_stream_and_the_engine_stops(llama_server: LlamaServer) -> None:
     engine = _engine(llama_server)
     before = llama_server.log_text()
-    cancel = threading.Event()
+    counts: list[int] = []
+    fifth = asyncio.Event()
 
     def on_token(count: int) -> None:
+        counts.append(count)
         if count >= 5:
-            cancel.set()
+            fifth.set()
 
     params = GenerationParams(max_new_tokens=1000)
-    result = engine.generate("1, 2, 3, 4, 5, 6,", params, cancel, on_token=on_token)
-    assert result.cancelled and result.choices[0].stop_reason == "cancelled"
-    assert 5 <= result.choices[0].tokens < 20
+    task = asyncio.create_task(engine.generate("1, 2, 3, 4, 5, 6,", params, on_token=on_token))
+    await asyncio.wait_for(fifth.wait(), 60)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert 5 <= counts[-1] < 20
     assert llama_server.wait_for_log(DISCONNECTED, before.count(DISCONNECTED) + 1), (
         "the server never saw the client go"
     )
@@ -217,7 +221,7 @@ def test_a_prompt_longer_than_the_engines_window_is_a_clear_error(
     "Requested tokens (3001) exceed context window of 2048", goes to its own log only)."""
     engine = _engine(llama_server)
     with pytest.raises(EngineError) as info:
-        engine.generate("word " * 3000, GenerationParams(max_new_tokens=8), threading.Event())
+        generate(engine, "word " * 3000, max_new_tokens=8)
     assert str(info.value) == (
         f"llama-cpp-python at {llama_server.url}: "
         "the stream ended before the engine finished (after 0 tokens)"
@@ -230,20 +234,15 @@ def test_engine_down_and_back(gguf: Path, tmp_path: Path) -> None:
     server.start(gguf)
     try:
         engine = _engine(server)
-        engine.backoff.first = engine.backoff.longest = 0.05
-        params = GenerationParams(max_new_tokens=4)
-        assert engine.generate("x", params, threading.Event()).choices[0].text
+        params = {"max_new_tokens": 4}
+        assert generate(engine, "x", **params).choices[0].text
         server.stop()
-        with pytest.raises(EngineError, match="refused"):
-            engine.generate("x", params, threading.Event())
-        quiet = engine.generate("x", params, threading.Event())
-        assert quiet.choices[0].stop_reason == UNAVAILABLE
+        for _ in range(2):  # every call while it is down says so
+            with pytest.raises(EngineError, match="refused") as info:
+                generate(engine, "x", **params)
+            assert info.value.retry and info.value.retry_after_s is not None
         server.start(gguf)
-        for _ in range(100):
-            result = engine.generate("x", params, threading.Event())
-            if not result.cancelled:
-                break
-            time.sleep(0.05)
+        result = generate(engine, "x", **params)
         assert result.choices[0].text == server.own_answer(
             {"prompt": "x", "max_tokens": 4, "temperature": 0}
         )

@@ -135,7 +135,8 @@ async def test_a_remote_engine_in_back_off_stays_in_error_until_it_answers() -> 
             assert (await service.load()).state == "ready"
             engine = service.model.engine
             assert isinstance(engine, RemoteEngine)
-            engine.backoff = Backoff(first=10.0, clock=lambda: now[0])
+            engine.backoff = Backoff(first=10.0)
+            service.failures.clock = lambda: now[0]
             with pytest.raises(EngineError, match="503"):
                 await service.complete(request_from("x = █\n"))
             assert service.status.state == "error"

@@ -156,12 +156,12 @@ def test_a_remote_backend_imports_neither_torch_nor_transformers() -> None:
     with _openai(VLLM_MODELS) as srv:
         script = textwrap.dedent(
             f"""
-            import sys, threading
+            import asyncio, sys
             from starcoder_ls.engine.settings import EngineSettings
             from starcoder_ls.engine.base import GenerationParams
             from starcoder_ls.engine.remote.setup import open_remote
             engine = open_remote(EngineSettings(backend="openai", endpoint="{srv.url}/v1"), None)
-            result = engine.generate("x", GenerationParams(), threading.Event())
+            result = asyncio.run(engine.generate("x", GenerationParams()))
             print(result.choices[0].text, "torch" in sys.modules, "transformers" in sys.modules)
             """
         )

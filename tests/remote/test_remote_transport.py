@@ -9,14 +9,13 @@ import base64
 import shutil
 import ssl
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
 from starcoder_ls.engine.base import EngineError
-from starcoder_ls.engine.remote import http
 from starcoder_ls.engine.remote.setup import open_remote
+from starcoder_ls.engine.remote.urls import proxy_for
 from starcoder_ls.engine.settings import EngineSettings
 from tests.remote.engines import generate, make_engine
 from tests.remote.servers import (
@@ -24,7 +23,6 @@ from tests.remote.servers import (
     openai_events,
     reply,
     routes,
-    silent,
     stream,
     tunnel_to,
 )
@@ -60,11 +58,10 @@ def test_http_proxy_from_the_environment_gets_the_absolute_url(
 def test_no_proxy_and_loopback_are_not_proxied(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
     monkeypatch.setenv("no_proxy", "internal.example")
-    assert http.proxy_for(http.Target.parse("http://gpu.internal.example:8000/v1")) is None
-    assert http.proxy_for(http.Target.parse("http://127.0.0.1:8000/v1")) is None
-    assert http.proxy_for(http.Target.parse("http://localhost:8000/v1")) is None
-    proxy = http.proxy_for(http.Target.parse("http://gpu-box.example:8000/v1"))
-    assert proxy is not None and (proxy.host, proxy.port) == ("proxy.example", 3128)
+    assert proxy_for("http://gpu.internal.example:8000/v1") is None
+    assert proxy_for("http://127.0.0.1:8000/v1") is None
+    assert proxy_for("http://localhost:8000/v1") is None
+    assert proxy_for("http://gpu-box.example:8000/v1") == "http://proxy.example:3128"
 
 
 def test_content_length_framing_and_chunk_extensions() -> None:
@@ -168,12 +165,25 @@ def test_https_through_a_connect_tunnel(
     assert [r.path for r in engine_srv.requests] == ["/v1/models", "/v1/completions"]
 
 
-def test_cancel_before_the_answer_closes_within_a_poll() -> None:
-    with LoopbackServer(silent) as srv:
-        engine = make_engine(srv.url, read_timeout=60.0)
-        cancel = threading.Event()
-        timer = threading.Timer(0.2, cancel.set)
-        timer.start()
-        result = generate(engine, cancel=cancel)
-        timer.join()
-    assert result.cancelled and result.choices[0].stop_reason == "cancelled"
+def test_a_proxy_that_refuses_the_tunnel_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with LoopbackServer(reply(403, {"error": "not allowed"})) as proxy:
+        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{proxy.port}")
+        engine = make_engine(f"https://{REMOTE_HOST}:8443")
+        with pytest.raises(EngineError) as info:
+            generate(engine)
+    assert str(info.value) == (
+        f"OpenAI-compatible server at https://{REMOTE_HOST}:8443/v1: proxy 127.0.0.1:"
+        f"{proxy.port} refused a tunnel to {REMOTE_HOST}:8443: 403 Status"
+    )
+    assert info.value.retry and info.value.retry_after_s is not None
+
+
+def test_a_proxy_that_cannot_be_used_fails_the_call_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("http_proxy", "socks5://bob:secret@127.0.0.1:1080")
+    with pytest.raises(EngineError, match="is not an http") as info:
+        generate(make_engine(f"http://{REMOTE_HOST}:8000"))
+    assert "bob:***@" in str(info.value) and "secret" not in str(info.value)

@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from typing import Any
 
 from starcoder_ls.engine import fim, models, weights
 from starcoder_ls.engine.base import EngineError, EngineInfo, ProgressCallback
-from starcoder_ls.engine.remote import http
 from starcoder_ls.engine.remote.client import (
     CHARS_PER_TOKEN,
     DEADLINE_READ_TIMEOUTS,
@@ -41,14 +39,14 @@ from starcoder_ls.engine.remote.client import (
     masked,
 )
 from starcoder_ls.engine.remote.dialects import DIALECTS, Dialect, Probe
+from starcoder_ls.engine.remote.transport import TransportError, fetch
+from starcoder_ls.engine.remote.urls import Endpoint, is_loopback, masked_url
 from starcoder_ls.engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
 
-def open_remote(
-    settings: EngineSettings, progress: ProgressCallback | None = None
-) -> RemoteEngine:
+def open_remote(settings: EngineSettings, progress: ProgressCallback | None = None) -> RemoteEngine:
     """A `RemoteEngine` for the settings; EngineError for settings that cannot work."""
     report = progress or (lambda message, percent: None)
     dialect = DIALECTS.get(settings.backend)
@@ -56,7 +54,7 @@ def open_remote(
         raise EngineError(f"backend {settings.backend!r} is not a remote engine")
     endpoint = settings.endpoint or dialect.default_endpoint
     try:
-        target = http.Target.parse(endpoint)
+        target = Endpoint.parse(endpoint)
     except ValueError as exc:
         raise EngineError(f"starcoder.endpoint: {exc}") from None
     if dialect.name == "ollama" and not settings.remote_model:
@@ -141,13 +139,13 @@ def _shown(model: str) -> str:
     return Path(model).name if weights.looks_like_path(model) else model
 
 
-def _token(env: str, target: http.Target) -> str:
+def _token(env: str, target: Endpoint) -> str:
     token = os.environ.get(env, "").strip()
     if not token:
         log.info("no bearer token: $%s is not set", env)
         return ""
     log.info("sending the bearer token from $%s", env)
-    if target.scheme == "http" and not http.is_loopback(target.host):
+    if target.scheme == "http" and not is_loopback(target.host):
         log.warning(
             "the bearer token from $%s goes to %s unencrypted (http://); use https://",
             env,
@@ -156,7 +154,7 @@ def _token(env: str, target: http.Target) -> str:
     return token
 
 
-def _note_credentials(target: http.Target, token: str, env: str) -> None:
+def _note_credentials(target: Endpoint, token: str, env: str) -> None:
     if not target.has_credentials:
         return
     if token:
@@ -167,7 +165,7 @@ def _note_credentials(target: http.Target, token: str, env: str) -> None:
         )
         return
     log.info("sending the user and password in starcoder.endpoint as basic authentication")
-    if target.scheme == "http" and not http.is_loopback(target.host):
+    if target.scheme == "http" and not is_loopback(target.host):
         log.warning(
             "the password in starcoder.endpoint goes to %s unencrypted (http://); use https://",
             target.authority,
@@ -197,26 +195,19 @@ def _probe(connection: Connection) -> Probe:
     dialect: Dialect = connection.dialect
     url = dialect.url(connection.endpoint, dialect.probe_path)
     headers = {k: v for k, v in connection.headers().items() if k != "Content-Type"}
-    log.debug("GET %s headers=%s", http.masked_url(url), masked(headers))
+    log.debug("GET %s headers=%s", masked_url(url), masked(headers))
     read_timeout = min(connection.read_timeout, PROBE_TIMEOUT_S)
+    timeouts = (min(connection.connect_timeout, PROBE_TIMEOUT_S), read_timeout)
     for attempt in (1, 2):
         try:
-            response = http.request(
-                "GET",
+            status, body = fetch(
                 url,
-                body=None,
-                headers=headers,
-                cancel=threading.Event(),
-                connect_timeout=min(connection.connect_timeout, PROBE_TIMEOUT_S),
-                read_timeout=read_timeout,
+                headers,
+                timeouts=timeouts,
                 tls=connection.tls,
                 deadline=time.monotonic() + DEADLINE_READ_TIMEOUTS * read_timeout,
             )
-            try:
-                status, body = response.status, response.read(1 << 20)
-            finally:
-                response.close()
-        except http.TransportError as exc:
+        except TransportError as exc:
             if exc.kind == "protocol" and attempt == 1:
                 continue
             log.warning("%s: %s (completions will try again)", connection.where, exc)
