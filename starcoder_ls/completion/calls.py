@@ -22,13 +22,7 @@ from starcoder_ls.completion.lifecycle import ModelHandle
 from starcoder_ls.completion.scheduler import Scheduler, Ticket
 from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.cursor.prompt import Prompt
-from starcoder_ls.engine.base import (
-    UNAVAILABLE,
-    Engine,
-    EngineError,
-    GenerationParams,
-    GenerationResult,
-)
+from starcoder_ls.engine.base import Engine, EngineError, GenerationParams, GenerationResult
 
 
 class EngineCalls:
@@ -53,12 +47,10 @@ class EngineCalls:
             outcome = await self._model.call(self._on_loop, engine, prompt, call, ticket)
         else:
             loop = asyncio.get_running_loop()
-            count = functools.partial(loop.call_soon_threadsafe, self._count)
+            count = functools.partial(loop.call_soon_threadsafe, self._stats.count_generation)
             outcome = await self._model.call(_on_worker, engine, prompt, call, ticket.cancel, count)
         if isinstance(outcome, EngineError):
             raise Unanswered(outcome)
-        if outcome is not None and _unavailable(outcome):
-            raise Unanswered(None)
         if outcome is not None and not outcome.cancelled:
             self._failures.answered()
         return outcome
@@ -74,13 +66,8 @@ class EngineCalls:
         except EngineError as exc:
             return exc
         if result is not None:
-            self._count(result)
-        return result
-
-    def _count(self, result: GenerationResult) -> None:
-        """On the event loop, which owns the stats (the worker posts its results here)."""
-        if not _unavailable(result):  # during a back-off: the engine was not asked
             self._stats.count_generation(result)
+        return result
 
 
 def _on_worker(
@@ -100,8 +87,3 @@ def _on_worker(
     with contextlib.suppress(RuntimeError):  # the loop closed: the server is ending
         count(result)
     return result
-
-
-def _unavailable(result: GenerationResult) -> bool:
-    """A call the engine skipped (`UNAVAILABLE`): no answer, and no sign it works again."""
-    return any(choice.stop_reason == UNAVAILABLE for choice in result.choices)

@@ -51,7 +51,7 @@ class Unanswered(Exception):
 def told_once(error: EngineError) -> bool:
     """Whether `error` describes the engine rather than the call: shown once, not at every
     request while it lasts."""
-    return getattr(error, "retry_after_s", None) is not None or not getattr(error, "retry", True)
+    return error.retry_after_s is not None or not error.retry
 
 
 class Failures:
@@ -88,9 +88,8 @@ class Failures:
         """The error to raise to a request (`watched`), or None to answer nothing."""
         error = failure.error
         if error is not None:
-            retry_after = getattr(error, "retry_after_s", None)
-            if retry_after is not None:
-                self._until = max(self._until, self.clock() + retry_after)
+            if error.retry_after_s is not None:
+                self._until = max(self._until, self.clock() + error.retry_after_s)
             repeated = told_once(error) and str(error) == self._told
             self._told = str(error)
             if not repeated:

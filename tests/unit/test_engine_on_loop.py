@@ -28,12 +28,8 @@ SETTINGS = Settings(debounce_ms=0, postprocess=False, cross_file_context=False, 
 
 
 def down(message: str, retry_after_s: float | None) -> EngineError:
-    """An engine error as a remote engine raises it (the fields read with defaults, so the
-    test holds whichever way `EngineError` takes them)."""
-    error = EngineError(message)
-    error.retry = True  # type: ignore[attr-defined]
-    error.retry_after_s = retry_after_s  # type: ignore[attr-defined]
-    return error
+    """An engine error as a remote engine that is down raises it."""
+    return EngineError(message, retry=True, retry_after_s=retry_after_s)
 
 
 class LoopEngine:

@@ -12,10 +12,7 @@ DOWN = "vLLM at http://gpu:8000 returned 503: Loading model"
 
 
 def error(message: str, *, retry: bool = True, retry_after_s: float | None = None) -> EngineError:
-    made = EngineError(message)
-    made.retry = retry  # type: ignore[attr-defined]
-    made.retry_after_s = retry_after_s  # type: ignore[attr-defined]
-    return made
+    return EngineError(message, retry=retry, retry_after_s=retry_after_s)
 
 
 @pytest.fixture

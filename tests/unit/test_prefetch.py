@@ -300,10 +300,7 @@ DOWN = "vLLM at http://gpu:8000 returned 503: Loading model"
 
 def down_error(retry_after_s: float) -> EngineError:
     """What a remote engine that is down raises, every time it is asked."""
-    error = EngineError(DOWN)
-    error.retry = True  # type: ignore[attr-defined]
-    error.retry_after_s = retry_after_s  # type: ignore[attr-defined]
-    return error
+    return EngineError(DOWN, retry=True, retry_after_s=retry_after_s)
 
 
 class Down(FakeEngine):
