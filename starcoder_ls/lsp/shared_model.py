@@ -111,6 +111,9 @@ class ClientModel:
             self.publish()
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`Model.call` on the shared model, with `fn` as it came: a coroutine function (an
+        engine that runs on the event loop) is awaited on the loop only if `Model.call`
+        can still tell it is one."""
         return await self._shared.model.call(fn, *args)
 
     def publish(self) -> None:
