@@ -312,3 +312,47 @@ async def test_wait_for_a_cancelled_ticket_does_not_start_waiting(scheduler: Sch
     scheduler.cancel(ticket)
     assert await scheduler.wait_for(ticket, load) is False
     assert started == []
+
+
+# -- run: work on the event loop that the ticket's cancellation stops ----------------------
+
+
+async def test_run_gives_the_work_s_result_or_its_error(scheduler: Scheduler) -> None:
+    async def answer() -> str:
+        return "a + b"
+
+    async def fail() -> str:
+        raise ValueError("down")
+
+    assert await scheduler.run(scheduler.begin(URI, 1, next(IDS)), answer) == "a + b"
+    with pytest.raises(ValueError, match="down"):
+        await scheduler.run(scheduler.begin(URI, 2, next(IDS)), fail)
+
+
+async def test_run_cancels_the_work_at_once_when_superseded(scheduler: Scheduler) -> None:
+    stopped = asyncio.Event()
+
+    async def forever() -> str:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+        return "never"
+
+    first = scheduler.begin(URI, 1, next(IDS))
+    running = asyncio.ensure_future(scheduler.run(first, forever))
+    await settle()
+    scheduler.begin(URI, 2, next(IDS))
+    assert await asyncio.wait_for(running, 5) is None
+    await asyncio.wait_for(stopped.wait(), 5)
+
+
+async def test_a_detached_ticket_neither_supersedes_nor_is_superseded(
+    scheduler: Scheduler,
+) -> None:
+    request = scheduler.begin(URI, 1, next(IDS))
+    prefetch = scheduler.detached(URI, 1, next(IDS))
+    scheduler.begin(URI, 1, next(IDS))
+    assert request.cancelled and not prefetch.cancelled
+    scheduler.cancel(prefetch)
+    assert prefetch.cancelled
