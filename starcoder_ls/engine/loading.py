@@ -1,4 +1,5 @@
-"""Reading a model and its tokenizer from where `weights.resolve_source` found them.
+"""Reading a model and its tokenizer from where `weights.resolve_source` found them, and
+all a `LocalEngine` is built from (`load_local`).
 
 A GGUF is converted on its first load and the converted copy is read from then on; a
 draft model is read the same way and refused unless its vocabulary is the model's.
@@ -9,27 +10,95 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
-from starcoder_ls.engine import single_query, speculation, weights
+from starcoder_ls.engine import models, single_query, speculation, weights
 from starcoder_ls.engine.acceleration import Acceleration
-from starcoder_ls.engine.base import EngineError, ProgressCallback
+from starcoder_ls.engine.base import EngineError, EngineInfo, ProgressCallback
 from starcoder_ls.engine.placement import (
     Placement,
     cuda_device_map,
+    describe_device,
     dtype_name,
     load_errors,
+    resolve_placement,
     weights_bytes,
 )
+from starcoder_ls.engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class LocalParts:
+    """What a `LocalEngine` is built from."""
+
+    model: Any
+    tokenizer: Any
+    info: EngineInfo
+    draft: speculation.Draft | None
+    acceleration: Acceleration
+    """What applies on the model's device (`Acceleration.on`)."""
+
+
+def load_local(settings: EngineSettings, report: ProgressCallback) -> LocalParts:
+    """Read the model (and its draft) the settings name; EngineError with a message for
+    the user. The checks that need no weights (names, device, template) come first: a
+    typo should not cost a minute of loading."""
+    started = time.perf_counter()
+    try:
+        wanted = Acceleration(
+            attention=settings.attention,
+            static_cache=settings.static_cache,
+            compile=settings.compile,
+        )
+    except ValueError as exc:
+        raise EngineError(str(exc), retry=False) from None
+    allow = settings.allow_downloads
+    source = weights.resolve_source(settings.model, allow_downloads=allow)
+    drafting = None
+    if settings.draft_model:
+        drafting = weights.resolve_source(settings.draft_model, allow_downloads=allow)
+    placement = resolve_placement(settings.device, settings.dtype)
+    template = settings.fim_template
+    chosen = models.choose_template(template, None, source.name) if template else None
+    with weights.hub_access(source):
+        tokenizer, loaded = load_converted_or(source, placement, report, wanted)
+    draft = None
+    if drafting is not None:
+        main = Main(source.name, tokenizer, loaded)
+        draft = load_draft(drafting, main, placement, report, wanted)
+    report("Preparing the prompt template", 95)
+    info = EngineInfo(
+        model=source.name,
+        template=chosen or models.choose_template(None, tokenizer, source.name),
+        context_window=models.context_window(
+            settings.context_window, loaded.config, tokenizer, source.name
+        ),
+        device=describe_device(loaded),
+        dtype=dtype_name(placement.dtype),
+        extra={"load_ms": f"{(time.perf_counter() - started) * 1000.0:.0f}"},
+    )
+    if draft is not None and drafting is not None:
+        info.extra["draft"] = drafting.name
+        draft.pool.max_tokens = 2 * info.context_window
+    return LocalParts(loaded, tokenizer, info, draft, wanted.on(placement.device))
+
+
+@dataclass(frozen=True)
+class Main:
+    """The model a draft works for."""
+
+    name: str
+    tokenizer: Any
+    model: Any
+
+
 def load_draft(
     source: weights.ModelSource,
-    main: str,
-    tokenizer: Any,
-    model: Any,
+    main: Main,
     placement: Placement,
     report: ProgressCallback,
     acceleration: Acceleration,
@@ -41,12 +110,13 @@ def load_draft(
 
     with weights.hub_access(source):
         draft_tokenizer, loaded = load_converted_or(source, placement, quiet, acceleration)
-    problem = speculation.same_vocabulary(tokenizer, draft_tokenizer)
+    problem = speculation.same_vocabulary(main.tokenizer, draft_tokenizer)
     if problem is not None:
         raise EngineError(
-            f"cannot use {source.name} as the draft model of {main}: {problem}", retry=False
+            f"cannot use {source.name} as the draft model of {main.name}: {problem}",
+            retry=False,
         )
-    vocab = min(_vocab_size(model), _vocab_size(loaded))
+    vocab = min(_vocab_size(main.model), _vocab_size(loaded))
     return speculation.Draft(model=loaded, vocab=vocab)
 
 

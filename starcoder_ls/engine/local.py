@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from starcoder_ls.engine import kv_reuse, models, speculation, weights
+from starcoder_ls.engine import kv_reuse, models, speculation
 from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import (
     EngineError,
@@ -28,25 +28,14 @@ from starcoder_ls.engine.healing import (
     NoLeadingLineBreak,
     Vocabulary,
     split_last_token,
-    strip_healed,
 )
-from starcoder_ls.engine.loading import load_converted_or, load_draft
+from starcoder_ls.engine.loading import load_local
+from starcoder_ls.engine.local_call import Checks, Plan, choice_of
 from starcoder_ls.engine.placement import (
-    describe_device,
-    dtype_name,
     free_memory,
     is_oom,
-    resolve_placement,
 )
 from starcoder_ls.engine.settings import EngineSettings
-from starcoder_ls.engine.stopping import (
-    CancelCriteria,
-    RepetitionCriteria,
-    StopStringCriteria,
-    blank_start,
-    cut_at_stop,
-    decode_tokens,
-)
 from starcoder_ls.engine.tokens import eos_ids, leading_bos
 
 if TYPE_CHECKING:
@@ -104,53 +93,15 @@ class LocalEngine:
         speculative decoding (speculation.py); the GPU switches are acceleration.py's.
         """
         report = progress or (lambda message, percent: None)
-        started = time.perf_counter()
-        try:
-            wanted = Acceleration(
-                attention=settings.attention,
-                static_cache=settings.static_cache,
-                compile=settings.compile,
-            )
-        except ValueError as exc:
-            raise EngineError(str(exc), retry=False) from None
-        allow_downloads = settings.allow_downloads
-        draft_model, template = settings.draft_model, settings.fim_template
-        source = weights.resolve_source(settings.model, allow_downloads=allow_downloads)
-        drafting = (
-            weights.resolve_source(draft_model, allow_downloads=allow_downloads)
-            if draft_model
-            else None
-        )
-        placement = resolve_placement(settings.device, settings.dtype)
-        # A typo in the template name should not cost a minute of loading first.
-        chosen = models.choose_template(template, None, source.name) if template else None
-        with weights.hub_access(source):
-            tokenizer, loaded = load_converted_or(source, placement, report, wanted)
-        draft = None
-        if drafting is not None:
-            draft = load_draft(drafting, source.name, tokenizer, loaded, placement, report, wanted)
-        report("Preparing the prompt template", 95)
-        info = EngineInfo(
-            model=source.name,
-            template=chosen or models.choose_template(None, tokenizer, source.name),
-            context_window=models.context_window(
-                settings.context_window, loaded.config, tokenizer, source.name
-            ),
-            device=describe_device(loaded),
-            dtype=dtype_name(placement.dtype),
-            extra={"load_ms": f"{_ms_since(started):.0f}"},
-        )
-        if draft is not None and drafting is not None:
-            info.extra["draft"] = drafting.name
-            draft.pool.max_tokens = 2 * info.context_window
+        parts = load_local(settings, report)
         engine = cls(
-            model=loaded,
-            tokenizer=tokenizer,
-            info=info,
-            draft=draft,
-            acceleration=wanted.on(placement.device),
+            model=parts.model,
+            tokenizer=parts.tokenizer,
+            info=parts.info,
+            draft=parts.draft,
+            acceleration=parts.acceleration,
         )
-        report(f"{source.name} ready on {info.device}", 100)
+        report(f"{parts.info.model} ready on {parts.info.device}", 100)
         return engine
 
     @property
@@ -192,6 +143,38 @@ class LocalEngine:
         if self._model is None:
             raise EngineError("the model was unloaded; load it again")
         started = time.perf_counter()
+        plan = self._plan(prompt, params, prompt_ids)
+        if cancel.is_set() or plan.max_new <= 0:
+            reason = "cancelled" if cancel.is_set() else "length"
+            empty = Generation(text="", tokens=0, stop_reason=reason)
+            return GenerationResult(
+                choices=(empty,),
+                prompt_tokens=plan.prompt_tokens,
+                generate_ms=_ms_since(started),
+                cancelled=cancel.is_set(),
+                prefilled_tokens=0,
+            )
+        checks = Checks.of(self._tokenizer, plan, cancel, on_token)
+        if not plan.reuse:
+            self._drop_caches()
+        output, reused = self._run_in_memory(plan, checks)
+        rows = output[:, plan.prompt_tokens :].tolist()
+        choices = tuple(
+            choice_of(row, tokens, plan, checks, tokenizer=self._tokenizer, eos=self._eos_ids)
+            for row, tokens in enumerate(rows)
+        )
+        return GenerationResult(
+            choices=choices,
+            prompt_tokens=plan.prompt_tokens,
+            generate_ms=_ms_since(started),
+            cancelled=checks.cancelled,
+            prefilled_tokens=plan.prompt_tokens - reused,
+        )
+
+    def _plan(
+        self, prompt: str, params: GenerationParams, prompt_ids: Sequence[int] | None
+    ) -> Plan:
+        """The ids to feed (with the BOS, healed) and how many tokens may follow them."""
         ids = list(prompt_ids) if prompt_ids is not None else self.encode(prompt)
         if self._bos and ids[:1] != self._bos:
             ids = self._bos + ids
@@ -203,42 +186,15 @@ class LocalEngine:
         if not ids:
             # An empty file: start as a new document does in training, after an end token.
             ids = [self._eos_ids[0] if self._eos_ids else self._pad_id]
-        prompt_tokens = len(ids)
-        max_new = self._clamp_new_tokens(prompt_tokens, params.max_new_tokens)
-        if cancel.is_set() or max_new <= 0:
-            reason = "cancelled" if cancel.is_set() else "length"
-            empty = Generation(text="", tokens=0, stop_reason=reason)
-            return GenerationResult(
-                choices=(empty,),
-                prompt_tokens=prompt_tokens,
-                generate_ms=_ms_since(started),
-                cancelled=cancel.is_set(),
-                prefilled_tokens=0,
-            )
-        sample = params.temperature > 0
-        rows = max(1, params.n) if sample else 1
-        # The template's end tokens are eos ids, not text: `</s>` in generated HTML is code.
-        stops = params.stop
-        cancel_check = CancelCriteria(cancel, prompt_length=prompt_tokens, on_token=on_token)
-        stop_check = StopStringCriteria(
-            self._tokenizer,
-            stops,
-            prompt_length=prompt_tokens,
-            skip_chars=len(removed),
-            after_blank_start=params.stop_after_blank_start,
-        )
-        criteria: list[Any] = [cancel_check, stop_check]
-        repetition = None
-        if params.repetition_stop:
-            repetition = RepetitionCriteria(self._tokenizer, prompt_length=prompt_tokens)
-            criteria.append(repetition)
-        processors = self._processors(params, removed, prompt_tokens)
+        max_new = self._clamp_new_tokens(len(ids), params.max_new_tokens)
         reuse = params.kv_reuse and self._reusable
-        if not reuse:
-            self._drop_caches()
+        return Plan(ids=ids, params=params, max_new=max_new, removed=removed, reuse=reuse)
+
+    def _run_in_memory(self, plan: Plan, checks: Checks) -> tuple[Any, int]:
+        """`_run`, with running out of memory an EngineError the next call survives."""
         output, reused = None, 0
         try:
-            output, reused = self._run(ids, params, max_new, rows, criteria, processors, reuse)
+            output, reused = self._run(plan, checks)
         except Exception as exc:
             if not is_oom(exc):
                 raise
@@ -247,24 +203,12 @@ class LocalEngine:
             self._drop_caches()
             free_memory()
             raise EngineError(
-                f"out of memory generating {max_new} tokens x {rows} from a "
-                f"{prompt_tokens}-token prompt on {self.info.device}; "
+                f"out of memory generating {plan.max_new} tokens x {plan.rows} from a "
+                f"{plan.prompt_tokens}-token prompt on {self.info.device}; "
                 "use a smaller context window or fewer tokens",
                 retry=True,  # a shorter prompt, or the memory others held, may fit
             ) from None
-        generated = output[:, prompt_tokens:].tolist()
-        choices = []
-        for row, tokens in enumerate(generated):
-            choices.append(
-                self._choice(row, tokens, params, removed, cancel_check, stop_check, repetition)
-            )
-        return GenerationResult(
-            choices=tuple(choices),
-            prompt_tokens=prompt_tokens,
-            generate_ms=_ms_since(started),
-            cancelled=cancel_check.cancelled_at is not None,
-            prefilled_tokens=prompt_tokens - reused,
-        )
+        return output, reused
 
     def close(self) -> None:
         """Drop the model so a replacement can use the memory."""
@@ -273,17 +217,18 @@ class LocalEngine:
         self.prefix_cache.clear()
         free_memory()
 
-    def _processors(self, params: GenerationParams, removed: str, prompt_tokens: int) -> list:
+    def _processors(self, plan: Plan) -> list[Any]:
         """Token healing's constraint, then the one on a leading line break."""
         processors: list[Any] = []
+        removed, prompt_tokens = plan.removed, plan.prompt_tokens
         if removed:
-            keep = params.heal_indentation == "keep"
+            keep = plan.params.heal_indentation == "keep"
             processors.append(
                 HealingProcessor(
                     self._tokenizer, self._vocab, removed, prompt_tokens, keep_width=keep
                 )
             )
-        if params.no_leading_line_break:
+        if plan.params.no_leading_line_break:
             processors.append(
                 NoLeadingLineBreak(self._tokenizer, self._vocab, removed, prompt_tokens)
             )
@@ -294,75 +239,71 @@ class LocalEngine:
         if self._draft is not None:
             self._draft.pool.clear()
 
-    def _run(
-        self,
-        ids: list[int],
-        params: GenerationParams,
-        max_new: int,
-        rows: int,
-        criteria: list,
-        processors: list,
-        reuse: bool,
-    ) -> tuple[Any, int]:
+    def _run(self, plan: Plan, checks: Checks) -> tuple[Any, int]:
         """The output ids of every row, and how many prompt tokens came from a kept cache."""
+        import torch
+
+        params, ids = plan.params, plan.ids
+        processors = self._processors(plan)
+        device = self._input_device()
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with (
+            torch.random.fork_rng(devices=cuda, enabled=params.seed is not None),
+            torch.inference_mode(),
+        ):
+            cache, reused = self._cache_for(plan, device)
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            guesser = None if plan.sample else self._guesser(params, device)
+            if guesser is not None:
+                decoding = speculation.Decoding(
+                    self._model, device, processors, checks.criteria, self._eos_ids
+                )
+                try:
+                    outcome = speculation.greedy(
+                        decoding, cache, ids, max_new=plan.max_new, guesser=guesser
+                    )
+                finally:
+                    guesser.close()
+                output = torch.tensor([outcome.tokens], dtype=torch.long)
+            else:
+                output = self._model_generate(plan, checks, processors, cache, device)
+            if plan.reuse and cache is not None and plan.rows == 1:
+                # Prompt and completion, for the next prompt (typing what was suggested).
+                kept = int(cache.get_seq_length())
+                self.prefix_cache.put(output[0, :kept].tolist(), cache)
+        return output.cpu(), reused
+
+    def _model_generate(
+        self, plan: Plan, checks: Checks, processors: list[Any], cache: Any, device: Any
+    ) -> Any:
+        """transformers' `generate`: sampled rows, or greedy without a guesser."""
         import torch
         from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
-        sample = params.temperature > 0
+        params = plan.params
         options: dict[str, Any] = {}
-        if sample:
+        if plan.sample:
             options = {"temperature": params.temperature, "top_p": params.top_p, "top_k": 0}
         config = GenerationConfig(
-            max_new_tokens=max_new,
-            do_sample=sample,
-            num_return_sequences=rows,
+            max_new_tokens=plan.max_new,
+            do_sample=plan.sample,
+            num_return_sequences=plan.rows,
             eos_token_id=list(self._eos_ids) or None,
             pad_token_id=self._pad_id,
             use_cache=True,
             **self.acceleration.generation_kwargs(),
             **options,
         )
-        device = self._input_device()
-        input_ids = torch.tensor([ids], dtype=torch.long, device=device)
-        cuda = [device.index or 0] if device.type == "cuda" else []
-        with (
-            torch.random.fork_rng(devices=cuda, enabled=params.seed is not None),
-            torch.inference_mode(),
-        ):
-            cache, reused = self._cache_for(ids, rows, device, reuse, max_new)
-            if params.seed is not None:
-                torch.manual_seed(params.seed)
-            guesser = None if sample else self._guesser(params, device)
-            if guesser is not None:
-                try:
-                    outcome = speculation.greedy(
-                        self._model,
-                        cache,
-                        ids,
-                        max_new=max_new,
-                        guesser=guesser,
-                        processors=processors,
-                        criteria=criteria,
-                        eos=self._eos_ids,
-                        device=device,
-                    )
-                finally:
-                    guesser.close()
-                output = torch.tensor([outcome.tokens], dtype=torch.long)
-            else:
-                output = self._model.generate(
-                    input_ids=input_ids,
-                    attention_mask=torch.ones_like(input_ids),
-                    generation_config=config,
-                    stopping_criteria=StoppingCriteriaList(criteria),
-                    logits_processor=LogitsProcessorList(processors),
-                    **({"cache": cache} if cache is not None else {}),
-                )
-            if reuse and cache is not None and rows == 1:
-                # Prompt and completion, for the next prompt (typing what was suggested).
-                kept = int(cache.get_seq_length())
-                self.prefix_cache.put(output[0, :kept].tolist(), cache)
-        return output.cpu(), reused
+        input_ids = torch.tensor([plan.ids], dtype=torch.long, device=device)
+        return self._model.generate(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            generation_config=config,
+            stopping_criteria=StoppingCriteriaList(checks.criteria),
+            logits_processor=LogitsProcessorList(processors),
+            **({"cache": cache} if cache is not None else {}),
+        )
 
     def _guesser(self, params: GenerationParams, device: Any) -> speculation.FirstOf | None:
         """Who guesses tokens for a greedy call: the prompt, then the draft; None for neither."""
@@ -373,9 +314,7 @@ class LocalEngine:
             guessers.append(speculation.DraftGuesser(self._draft, device, reuse=params.kv_reuse))
         return speculation.FirstOf(guessers) if guessers else None
 
-    def _cache_for(
-        self, ids: list[int], rows: int, device: Any, reuse: bool, max_new: int
-    ) -> tuple[Any, int]:
+    def _cache_for(self, plan: Plan, device: Any) -> tuple[Any, int]:
         """The cache `generate` starts from, and how many of `ids` it already holds.
 
         One row extends the kept cache in place (without reuse, a new one: the engine
@@ -384,8 +323,9 @@ class LocalEngine:
         a single row that is kept for the next call, and the rows start from a copy
         expanded to the batch.
         """
+        ids, rows, reuse = plan.ids, plan.rows, plan.reuse
         static = self._static_length
-        if static is not None and len(ids) + max_new > static:
+        if static is not None and len(ids) + plan.max_new > static:
             static = None  # longer than the window: grown like any cache, not reused
             reuse = False
         cache, reused = self.prefix_cache.take(ids) if reuse else (None, 0)
@@ -400,39 +340,6 @@ class LocalEngine:
         if int(cache.get_seq_length()) == 0:
             return None, 0
         return kv_reuse.expand(cache, rows), reused
-
-    def _choice(
-        self,
-        row: int,
-        tokens: list[int],
-        params: GenerationParams,
-        removed: str,
-        cancel_check: CancelCriteria,
-        stop_check: StopStringCriteria,
-        repetition: RepetitionCriteria | None,
-    ) -> Generation:
-        """One row's text, its own token count (padding after it stopped excluded) and why."""
-        # Earliest end wins; on a tie the more specific reason, hence this order.
-        ends: list[tuple[int, str]] = []
-        eos = next((i for i, token in enumerate(tokens) if token in self._eos_ids), None)
-        if eos is not None:
-            ends.append((eos + 1, "eos"))
-        if row in stop_check.stopped_at:
-            ends.append((stop_check.stopped_at[row], "stop"))
-        if repetition is not None and row in repetition.stopped_at:
-            ends.append((repetition.stopped_at[row], "repetition"))
-        if cancel_check.cancelled_at is not None:
-            ends.append((cancel_check.cancelled_at, "cancelled"))
-        ends.append((len(tokens), "length"))
-        count, reason = min(ends, key=lambda end: end[0])
-        kept = tokens[: count - 1] if reason == "eos" else tokens[:count]
-        text = strip_healed(decode_tokens(self._tokenizer, kept), removed)
-        lead = blank_start(text) if params.stop_after_blank_start else 0
-        body, stop = cut_at_stop(text[lead:], params.stop)
-        text = text[:lead] + body
-        if stop is not None and reason != "cancelled":
-            reason = "stop"
-        return Generation(text=text, tokens=count, stop_reason=reason)
 
     def _clamp_new_tokens(self, prompt_tokens: int, wanted: int) -> int:
         """Models with learned positions crash past them, so never generate beyond."""

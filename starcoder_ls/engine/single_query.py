@@ -30,18 +30,15 @@ _registered = False
 
 
 def _attention(
-    module: Any,
-    query: Any,
-    key: Any,
-    value: Any,
-    attention_mask: Any,
-    dropout: float = 0.0,
-    scaling: float | None = None,
-    **kwargs: Any,
+    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any
 ) -> tuple[Any, None]:
+    """transformers' attention interface; `dropout` and `scaling` come as keywords, with
+    the rest of what SDPA takes."""
     from torch.nn.functional import scaled_dot_product_attention
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+    dropout = kwargs.get("dropout", 0.0)
+    scaling = kwargs.get("scaling")
     batch, heads, length, dim = query.shape
     kv_heads, value_dim = key.shape[1], value.shape[-1]
     if (
@@ -59,9 +56,7 @@ def _attention(
             packed, key, value, attn_mask=attention_mask, scale=scaling
         )
         return out.reshape(batch, heads, 1, value_dim).transpose(1, 2).contiguous(), None
-    return sdpa_attention_forward(
-        module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
-    )
+    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
 def _register() -> None:

@@ -217,30 +217,36 @@ class Outcome:
     kept: int
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """What a greedy call decodes with: the model on its device, and its rules."""
+
+    model: Any
+    device: Any
+    processors: Sequence[Processor] = ()
+    """transformers' `LogitsProcessor` protocol, applied in order to each row's scores."""
+    criteria: Sequence[Criterion] = ()
+    """transformers' `StoppingCriteria` protocol."""
+    eos: Sequence[int] = ()
+
+
 def greedy(
-    model: Any,
-    cache: Any,
-    prompt: Sequence[int],
-    *,
-    max_new: int,
-    guesser: Guesser,
-    processors: Sequence[Processor],
-    criteria: Sequence[Criterion],
-    eos: Sequence[int],
-    device: Any,
+    decoding: Decoding, cache: Any, prompt: Sequence[int], *, max_new: int, guesser: Guesser
 ) -> Outcome:
     """Greedy decoding of up to `max_new` tokens after `prompt`, from `cache`.
 
     `cache` holds the keys and values of a prefix of `prompt` (at most all but its last
     token); on return it holds every token but the last, as after `model.generate`.
-    After each token, the criteria (transformers' `StoppingCriteria` protocol) see the
-    ids so far and the loop ends when one of them says stop or an `eos` id is chosen.
+    After each token, the criteria see the ids so far and the loop ends when one of them
+    says stop or an `eos` id is chosen.
     """
     import torch
 
+    model, device = decoding.model, decoding.device
+    processors, criteria = decoding.processors, decoding.criteria
     ids = torch.tensor([list(prompt)], dtype=torch.long)
     tokens = list(prompt)
-    ends = set(eos)
+    ends = set(decoding.eos)
     fed = int(cache.get_seq_length())
     passes = guessed_total = kept_total = 0
     done = False

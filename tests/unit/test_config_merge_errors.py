@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from starcoder_ls import config
-from starcoder_ls.config import Settings, merge
+from starcoder_ls.config import Settings, checks, merge
+from starcoder_ls.text.names import camel
 
 EXAMPLES = int(os.environ.get("STARCODER_FUZZ_EXAMPLES", "150"))
 """Examples per property; `make fuzz` raises it for a long run."""
 
-WIRE_NAMES = [config._camel(f.name) for f in dataclasses.fields(Settings)]
+WIRE_NAMES = [camel(f.name) for f in dataclasses.fields(Settings)]
 
 json_values = st.recursive(
     st.none()
@@ -55,7 +55,7 @@ def test_wrong_type_names_the_field_and_the_rest_applies(
     assert result.settings.max_new_tokens == 7
     assert len(result.errors) == 1
     assert f"starcoder.{wire_name} = " in result.errors[0]
-    name = config._BY_WIRE_NAME[wire_name]
+    name = checks.BY_WIRE_NAME[wire_name]
     assert getattr(result.settings, name) == getattr(current, name)
 
 
@@ -74,7 +74,7 @@ def test_a_check_that_fails_unexpectedly_is_still_reported_by_name(
     def broken(value: Any) -> Any:
         raise TypeError("unhashable type: 'list'")
 
-    monkeypatch.setitem(config._CHECKS, "top_p", broken)
+    monkeypatch.setitem(checks.CHECKS, "top_p", broken)
     result = merge(Settings(), {"topP": [1], "debounceMs": 5})
     assert result.settings.debounce_ms == 5
     assert result.errors == [
@@ -96,21 +96,21 @@ def test_merge_never_raises_and_every_error_names_its_field(
     named = {error.split(" = ", 1)[0].rsplit(".", 1)[-1] for error in result.errors}
     assert named <= set(options)
     for wire_name in named:
-        name = config._BY_WIRE_NAME[wire_name]
+        name = checks.BY_WIRE_NAME[wire_name]
         assert getattr(result.settings, name) == getattr(current, name)
     # A field without an error took the value its own check gives.
     if probe in options and probe not in named and options[probe] is not None:
-        name = config._BY_WIRE_NAME[probe]
-        assert getattr(result.settings, name) == config._CHECKS[name](options[probe])
+        name = checks.BY_WIRE_NAME[probe]
+        assert getattr(result.settings, name) == checks.CHECKS[name](options[probe])
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(st.sampled_from(sorted(config._CHECKS)), json_values)
+@given(st.sampled_from(sorted(checks.CHECKS)), json_values)
 def test_each_check_rejects_with_its_own_message(name: str, value: Any) -> None:
     """The safety net in `merge` is for checks added later; today's foresee every JSON value."""
     try:
-        config._CHECKS[name](value)
-    except config._Invalid as exc:
+        checks.CHECKS[name](value)
+    except checks.Invalid as exc:
         assert str(exc)
 
 

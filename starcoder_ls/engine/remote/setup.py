@@ -49,22 +49,44 @@ log = logging.getLogger(__name__)
 def open_remote(settings: EngineSettings, progress: ProgressCallback | None = None) -> RemoteEngine:
     """A `RemoteEngine` for the settings; EngineError for settings that cannot work."""
     report = progress or (lambda message, percent: None)
+    connection = _connection(settings)
+    report(f"Asking {connection.where} what it serves", 20)
+    probe = _probe(connection)
+    connection = _served(connection, probe, settings.remote_model)
+    report("Looking for the model's tokenizer on this machine", 50)
+    tokenizer = offline_tokenizer([settings.model or "", connection.model])
+    info = _info(settings, connection, probe, tokenizer)
+    count = _counter(tokenizer, connection)
+    log.info(
+        "%s: model %s, template %s, context window %d",
+        connection.where,
+        _shown(connection.model) or "(default)",
+        info.template.name,
+        info.context_window,
+    )
+    report(f"{info.model} ready", 100)
+    return RemoteEngine(connection, info=info, count_tokens=count)
+
+
+def _connection(settings: EngineSettings) -> Connection:
+    """How to reach the engine, as the settings say (before it is asked anything)."""
     dialect = DIALECTS.get(settings.backend)
     if dialect is None:
-        raise EngineError(f"backend {settings.backend!r} is not a remote engine")
+        raise EngineError(f"backend {settings.backend!r} is not a remote engine", retry=False)
     endpoint = settings.endpoint or dialect.default_endpoint
     try:
         target = Endpoint.parse(endpoint)
     except ValueError as exc:
-        raise EngineError(f"starcoder.endpoint: {exc}") from None
+        raise EngineError(f"starcoder.endpoint: {exc}", retry=False) from None
     if dialect.name == "ollama" and not settings.remote_model:
         raise EngineError(
             "the ollama backend needs starcoder.remoteModel: the name of a pulled model, "
-            "e.g. qwen2.5-coder:1.5b-base"
+            "e.g. qwen2.5-coder:1.5b-base",
+            retry=False,
         )
     token = _token(settings.api_key_env, target)
     _note_credentials(target, token, settings.api_key_env)
-    connection = Connection(
+    return Connection(
         dialect=dialect,
         endpoint=endpoint,
         label=dialect.label,
@@ -75,23 +97,32 @@ def open_remote(settings: EngineSettings, progress: ProgressCallback | None = No
         tls=_tls_context(settings.ca_bundle) if target.scheme == "https" else None,
         max_stops=dialect.max_stops,
     )
-    report(f"Asking {connection.where} what it serves", 20)
-    probe = _probe(connection)
+
+
+def _served(connection: Connection, probe: Probe, asked: str) -> Connection:
+    """The connection named as the probe found the engine, with the model to ask for."""
+    dialect = connection.dialect
     # The model the engine serves (OpenAI's first listed, TGI's only one); Ollama serves
     # whichever is asked for, so there only the setting names it.
     served = probe.models[0] if probe.models and dialect.name != "ollama" else ""
-    model = settings.remote_model or served
+    model = asked or served
     if dialect.name == "ollama":
         _check_ollama_model(model, probe, connection)
-    connection = dataclasses.replace(
+    return dataclasses.replace(
         connection,
         label=probe.label or dialect.label,
         model=model,
         max_stops=probe.max_stops or dialect.max_stops,
     )
-    report("Looking for the model's tokenizer on this machine", 50)
-    tokenizer = offline_tokenizer([settings.model or "", model])
-    name = tokenizer.name if tokenizer else model
+
+
+def _info(
+    settings: EngineSettings,
+    connection: Connection,
+    probe: Probe,
+    tokenizer: OfflineTokenizer | None,
+) -> EngineInfo:
+    name = tokenizer.name if tokenizer else connection.model
     template = choose_template(settings.fim_template, tokenizer, name)
     window = (
         settings.context_window
@@ -100,25 +131,14 @@ def open_remote(settings: EngineSettings, progress: ProgressCallback | None = No
         or (tokenizer.max_length if tokenizer else None)
         or FALLBACK_CONTEXT
     )
-    count = _counter(tokenizer, connection)
-    shown = _shown(model)
-    info = EngineInfo(
-        model=_status_name(connection.label, model),
+    return EngineInfo(
+        model=_status_name(connection.label, connection.model),
         template=template,
         context_window=window,
         device=connection.shown_endpoint,
         dtype="remote",
-        extra={"backend": dialect.name, "endpoint": connection.shown_endpoint},
+        extra={"backend": connection.dialect.name, "endpoint": connection.shown_endpoint},
     )
-    log.info(
-        "%s: model %s, template %s, context window %d",
-        connection.where,
-        shown or "(default)",
-        template.name,
-        window,
-    )
-    report(f"{info.model} ready", 100)
-    return RemoteEngine(connection, info=info, count_tokens=count)
 
 
 def remote_label(settings: EngineSettings) -> str:
@@ -178,11 +198,13 @@ def _tls_context(ca_bundle: str) -> ssl.SSLContext:
         return ssl.create_default_context()
     path = Path(ca_bundle).expanduser()
     if not path.is_file():
-        raise EngineError(f"starcoder.caBundle: {ca_bundle} is not a file")
+        raise EngineError(f"starcoder.caBundle: {ca_bundle} is not a file", retry=False)
     try:
         return ssl.create_default_context(cafile=str(path))
     except (ssl.SSLError, OSError) as exc:
-        raise EngineError(f"starcoder.caBundle: {ca_bundle} is not a PEM CA file: {exc}") from None
+        raise EngineError(
+            f"starcoder.caBundle: {ca_bundle} is not a PEM CA file: {exc}", retry=False
+        ) from None
 
 
 def _probe(connection: Connection) -> Probe:
@@ -323,7 +345,7 @@ def choose_template(
             return fim.detect_template(tokenizer.special_tokens, model)
         return fim.get_template("prefix-only")
     except ValueError as exc:
-        raise EngineError(str(exc)) from None
+        raise EngineError(str(exc), retry=False) from None
 
 
 def _known_window(model: str) -> int | None:

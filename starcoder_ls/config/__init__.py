@@ -3,27 +3,50 @@
 
 Invalid values never replace good ones: `merge` returns the new settings built from the
 valid fields plus one message per invalid field, and the server shows those messages and
-keeps serving with the old value of each invalid field.
+keeps serving with the old value of each invalid field. What each field accepts is
+`checks.py`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from starcoder_ls.engine.acceleration import ATTENTION
-from starcoder_ls.engine.healing import INDENTATION
+from starcoder_ls.config.checks import (
+    BACKENDS,
+    BY_WIRE_NAME,
+    CHECKS,
+    DEVICES,
+    EMBEDDED,
+    LEADING_LINE_BREAK,
+    MULTILINE,
+    Invalid,
+)
 from starcoder_ls.engine.placement import DTYPES
 from starcoder_ls.engine.remote.urls import masked_url
 from starcoder_ls.engine.settings import EngineSettings
+from starcoder_ls.text.names import camel
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-EMBEDDED = "embedded"
-"""The `model` value that selects the embedded SmolLM2-135M (also the default)."""
+__all__ = [
+    "BACKENDS",
+    "DEVICES",
+    "DTYPES",
+    "EMBEDDED",
+    "LEADING_LINE_BREAK",
+    "MULTILINE",
+    "REMOTE_DEBOUNCE_MS",
+    "MergeResult",
+    "PerLanguage",
+    "Settings",
+    "describe",
+    "engine_settings",
+    "merge",
+    "unwrap",
+]
+
 PerLanguage = tuple[tuple[str, Any], ...]
 """A setting's value per language id ("*": the others), from a JSON object."""
 REMOTE_DEBOUNCE_MS = 150
@@ -179,6 +202,7 @@ class Settings:
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
+assert set(CHECKS) == set(_DEFAULTS), "every setting has its check, and only they"
 
 
 def engine_settings(settings: Settings) -> EngineSettings:
@@ -191,210 +215,6 @@ def engine_settings(settings: Settings) -> EngineSettings:
 
 def _is_per_language(value: Any) -> bool:
     return isinstance(value, tuple) and all(isinstance(v, tuple) for v in value)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-class _Invalid(ValueError):
-    pass
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise _Invalid("must be true or false")
-
-
-def _int_in(low: int, high: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(f"must be an integer from {low} to {high}")
-        if not low <= value <= high:
-            raise _Invalid(f"must be from {low} to {high}")
-        return value
-
-    return check
-
-
-def _float_in(low: float, high: float) -> Callable[[Any], float]:
-    def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(f"must be a number from {low} to {high}")
-        # Compared before any conversion: an integer too big for a float would overflow.
-        if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
-            raise _Invalid(f"must be from {low} to {high}")
-        return float(value)
-
-    return check
-
-
-def _auto_or(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def auto_or(value: Any) -> Any:
-        return None if value == "auto" else check(value)
-
-    return auto_or
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid("must be a non-empty string")
-    return value.strip()
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value in choices:
-            return value
-        raise _Invalid(f"must be one of {', '.join(choices)}")
-
-    return check
-
-
-def _device(value: Any) -> str:
-    if isinstance(value, str) and (value in DEVICES or _is_cuda_index(value)):
-        return value
-    raise _Invalid(f"must be one of {', '.join(DEVICES)} or cuda:N")
-
-
-def _is_cuda_index(value: str) -> bool:
-    return value.startswith("cuda:") and value[5:].isdigit()
-
-
-def _model(value: Any) -> str | None:
-    text = _text(value)
-    return None if text == EMBEDDED else text
-
-
-def _template(value: Any) -> str | None:
-    from starcoder_ls.engine.fim import TEMPLATES
-
-    if value == "auto":
-        return None
-    if isinstance(value, str) and value in TEMPLATES:
-        return value
-    raise _Invalid(f"must be auto or one of {', '.join(sorted(TEMPLATES))}")
-
-
-def _languages(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _Invalid('must be a list of language ids, e.g. ["*"] or ["python", "rust"]')
-    return tuple(value)
-
-
-def _patterns(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise _Invalid('must be a list of glob patterns, e.g. ["*.csv", "fixtures/"]')
-    return tuple(v.strip() for v in value)
-
-
-def _filters(value: Any) -> tuple[str, ...]:
-    from starcoder_ls.postprocess import FILTERS
-
-    names = [step.__name__ for step in FILTERS]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Invalid(f"must be a list of filter names from {', '.join(names)}")
-    unknown = [v for v in value if v not in names]
-    if unknown:
-        raise _Invalid(f"unknown filter {unknown[0]!r}; filters are {', '.join(names)}")
-    return tuple(value)
-
-
-def _per_language(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """One value for every language, or an object of language ids to values ("*": the
-    others), kept as pairs so that settings stay hashable."""
-
-    def per_language(value: Any) -> Any:
-        if not isinstance(value, Mapping):
-            return check(value)
-        if not value:
-            raise _Invalid('must be a value or an object of language ids, e.g. {"*": ...}')
-        pairs = []
-        for language, each in value.items():
-            if not isinstance(language, str) or not language.strip():
-                raise _Invalid("language ids must be non-empty strings")
-            try:
-                pairs.append((language.strip(), check(each)))
-            except _Invalid as exc:
-                raise _Invalid(f"{language}: {exc}") from None
-        return tuple(pairs)
-
-    return per_language
-
-
-MULTILINE = ("auto", "always", "never")
-LEADING_LINE_BREAK = ("allow", "forbid", "nextLine")
-BACKENDS = ("local", "openai", "tgi", "ollama")
-
-
-def _optional_text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Invalid("must be a string")
-    return value.strip()
-
-
-def _endpoint(value: Any) -> str:
-    text = _optional_text(value)
-    if text and not (text.startswith(("http://", "https://")) and len(text.split("//", 1)[1])):
-        raise _Invalid('must be an http:// or https:// URL, e.g. "http://gpu-box:8000/v1"')
-    return text.rstrip("/")
-
-
-def _env_name(value: Any) -> str:
-    text = _text(value)
-    if not (text.replace("_", "a").isalnum() and not text[0].isdigit()):
-        raise _Invalid("must be an environment variable name, e.g. STARCODER_API_KEY")
-    return text
-
-
-_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "enabled": _bool,
-    "model": _model,
-    "device": _device,
-    "dtype": _one_of(DTYPES),
-    "allow_downloads": _bool,
-    "max_new_tokens": _int_in(1, 4096),
-    "context_window": _auto_or(_int_in(256, 1_048_576)),
-    "temperature": _float_in(0.0, 2.0),
-    "top_p": _float_in(0.01, 1.0),
-    "debounce_ms": _auto_or(_int_in(0, 5000)),
-    "fim": _bool,
-    "fim_template": _template,
-    "prefix_share": _float_in(0.05, 0.95),
-    "languages": _languages,
-    "token_healing": _bool,
-    "heal_indentation": _per_language(_one_of(INDENTATION)),
-    "repetition_stop": _per_language(_bool),
-    "leading_line_break": _per_language(_one_of(LEADING_LINE_BREAK)),
-    "kv_reuse": _bool,
-    "prompt_lookup": _int_in(0, 64),
-    "draft_model": _optional_text,
-    "attention": _one_of(ATTENTION),
-    "static_cache": _bool,
-    "compile": _bool,
-    "cross_file_context": _bool,
-    "prefetch": _bool,
-    "excluded_files": _patterns,
-    "max_suggestions": _int_in(1, 10),
-    "multiline": _one_of(MULTILINE),
-    "postprocess": _bool,
-    "disabled_filters": _filters,
-    "backend": _one_of(BACKENDS),
-    "endpoint": _endpoint,
-    "remote_model": _optional_text,
-    "api_key_env": _env_name,
-    "ca_bundle": _optional_text,
-    "connect_timeout_ms": _int_in(100, 120_000),
-    "read_timeout_ms": _int_in(100, 600_000),
-}
-_BY_WIRE_NAME = {_camel(name): name for name in _CHECKS}
-assert set(_CHECKS) == {f.name for f in dataclasses.fields(Settings)}
 
 
 @dataclass(frozen=True)
@@ -426,7 +246,7 @@ def merge(current: Settings, options: Any) -> MergeResult:
     errors: list[str] = []
     logged: list[str] = []
     for key, value in options.items():
-        name = _BY_WIRE_NAME.get(key, key if key in _CHECKS else None)
+        name = BY_WIRE_NAME.get(key, key if key in CHECKS else None)
         if name is None:
             errors.append(f"unknown setting starcoder.{key}")
             logged.append(errors[-1])
@@ -434,20 +254,20 @@ def merge(current: Settings, options: Any) -> MergeResult:
         if value is None:
             continue  # null means "leave as it is": editors send unset settings as null
         try:
-            changes[name] = _CHECKS[name](value)
+            changes[name] = CHECKS[name](value)
         except Exception as exc:
             # Any failure of a check (not only the ones it foresaw) is this field's problem:
             # the other fields still apply and the model still loads.
-            reason = str(exc) if isinstance(exc, _Invalid) else "is not a valid value"
+            reason = str(exc) if isinstance(exc, Invalid) else "is not a valid value"
             old = getattr(current, name)
             if name == "endpoint":  # a gateway's password, even in a rejected URL
                 value, old = _masked(value), _masked(old)
             errors.append(
-                f"invalid setting starcoder.{_camel(name)} = {_show(value)}: {reason};"
+                f"invalid setting starcoder.{camel(name)} = {_show(value)}: {reason};"
                 f" keeping {old!r}"
             )
             logged.append(
-                f"invalid setting starcoder.{_camel(name)} (value not logged): {reason};"
+                f"invalid setting starcoder.{camel(name)} (value not logged): {reason};"
                 " keeping the current value"
             )
     return MergeResult(dataclasses.replace(current, **changes), errors, logged)
@@ -471,6 +291,6 @@ def describe() -> list[tuple[str, Any, str]]:
     """(wire name, default, type) of every setting, for `--help` and the README."""
     defaults = Settings()
     return [
-        (_camel(f.name), getattr(defaults, f.name), str(f.type))
+        (camel(f.name), getattr(defaults, f.name), str(f.type))
         for f in dataclasses.fields(Settings)
     ]

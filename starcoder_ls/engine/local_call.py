@@ -1,0 +1,119 @@
+"""One `generate` call of the local engine, apart from the model: what it will run (`Plan`),
+the checks that stop it (`Checks`), and how each output row becomes a `Generation`.
+
+No torch here: the rows are lists of ids, the checks are the stopping criteria that
+transformers calls after each decode step (stopping.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starcoder_ls.engine.base import Generation, GenerationParams
+from starcoder_ls.engine.healing import strip_healed
+from starcoder_ls.engine.stopping import (
+    CancelCriteria,
+    RepetitionCriteria,
+    StopStringCriteria,
+    blank_start,
+    cut_at_stop,
+    decode_tokens,
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one call runs: the prompt's ids (healed), how many tokens and rows."""
+
+    ids: list[int]
+    params: GenerationParams
+    max_new: int
+    removed: str
+    """The text token healing took back from the prompt (the completion re-spells it)."""
+    reuse: bool
+    """Start from a kept KV cache, and keep this call's."""
+
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.ids)
+
+    @property
+    def sample(self) -> bool:
+        return self.params.temperature > 0
+
+    @property
+    def rows(self) -> int:
+        """`n` samples, or one greedy row however large `n`."""
+        return max(1, self.params.n) if self.sample else 1
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The stopping criteria of one call; each remembers where it stopped which row."""
+
+    cancel: CancelCriteria
+    stop: StopStringCriteria
+    repetition: RepetitionCriteria | None
+
+    @classmethod
+    def of(
+        cls,
+        tokenizer: Any,
+        plan: Plan,
+        cancel: threading.Event,
+        on_token: Callable[[int], None] | None,
+    ) -> Checks:
+        length = plan.prompt_tokens
+        params = plan.params
+        # The template's end tokens are eos ids, not text: `</s>` in generated HTML is code.
+        stop = StopStringCriteria(
+            tokenizer,
+            params.stop,
+            prompt_length=length,
+            skip_chars=len(plan.removed),
+            after_blank_start=params.stop_after_blank_start,
+        )
+        repetition = None
+        if params.repetition_stop:
+            repetition = RepetitionCriteria(tokenizer, prompt_length=length)
+        return cls(
+            CancelCriteria(cancel, prompt_length=length, on_token=on_token), stop, repetition
+        )
+
+    @property
+    def criteria(self) -> list[Any]:
+        return [c for c in (self.cancel, self.stop, self.repetition) if c is not None]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel.cancelled_at is not None
+
+
+def choice_of(
+    row: int, tokens: list[int], plan: Plan, checks: Checks, *, tokenizer: Any, eos: Sequence[int]
+) -> Generation:
+    """One row's text, its own token count (padding after it stopped excluded) and why."""
+    # Earliest end wins; on a tie the more specific reason, hence this order.
+    ends: list[tuple[int, str]] = []
+    first_eos = next((i for i, token in enumerate(tokens) if token in eos), None)
+    if first_eos is not None:
+        ends.append((first_eos + 1, "eos"))
+    if row in checks.stop.stopped_at:
+        ends.append((checks.stop.stopped_at[row], "stop"))
+    if checks.repetition is not None and row in checks.repetition.stopped_at:
+        ends.append((checks.repetition.stopped_at[row], "repetition"))
+    if checks.cancel.cancelled_at is not None:
+        ends.append((checks.cancel.cancelled_at, "cancelled"))
+    ends.append((len(tokens), "length"))
+    count, reason = min(ends, key=lambda end: end[0])
+    kept = tokens[: count - 1] if reason == "eos" else tokens[:count]
+    text = strip_healed(decode_tokens(tokenizer, kept), plan.removed)
+    lead = blank_start(text) if plan.params.stop_after_blank_start else 0
+    body, stop = cut_at_stop(text[lead:], plan.params.stop)
+    text = text[:lead] + body
+    if stop is not None and reason != "cancelled":
+        reason = "stop"
+    return Generation(text=text, tokens=count, stop_reason=reason)
