@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from starcoder_ls.engine.base import GenerationResult
+from starcoder_ls.text.names import camel
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,4 @@ class ServiceStats:
 
     def to_json(self) -> dict[str, int | float]:
         """camelCase keys, as every other name on the wire."""
-        return {_camel(name): value for name, value in dataclasses.asdict(self).items()}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+        return {camel(name): value for name, value in dataclasses.asdict(self).items()}
