@@ -53,6 +53,7 @@ from starcoder_ls.lsp.tcp_guard import (
     first_frame,
 )
 from starcoder_ls.lsp.transport import leave
+from starcoder_ls.text.names import camel
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class ConnectionServer(StarcoderServer):
         host = self._shared.settings
         ignored = tuple(name for name in HOST_FIELDS if getattr(asked, name) != getattr(host, name))
         if ignored and ignored != self._ignored:
-            names = ", ".join(_camel(name) for name in ignored)
+            names = ", ".join(camel(name) for name in ignored)
             log.info(
                 "client %s: its %s settings are not used (the model is shared)", self.peer, names
             )
@@ -162,11 +163,6 @@ def shared_settings(asked: Settings, host: Settings) -> Settings:
     if asked.debounce_ms is None:
         pinned["debounce_ms"] = REMOTE_DEBOUNCE_MS
     return dataclasses.replace(asked, **pinned)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 class TcpHost:
