@@ -39,7 +39,7 @@ from starcoder_ls.engine.remote.client import (
     masked,
 )
 from starcoder_ls.engine.remote.dialects import DIALECTS, Dialect, Probe
-from starcoder_ls.engine.remote.transport import TransportError, fetch
+from starcoder_ls.engine.remote.transport import TransportError, fetch, system_tls
 from starcoder_ls.engine.remote.urls import Endpoint, is_loopback, masked_url
 from starcoder_ls.engine.settings import EngineSettings
 
@@ -195,7 +195,7 @@ def _note_credentials(target: Endpoint, token: str, env: str) -> None:
 def _tls_context(ca_bundle: str) -> ssl.SSLContext:
     """Certificates are verified always; `caBundle` replaces the system's CA store."""
     if not ca_bundle:
-        return ssl.create_default_context()
+        return system_tls()
     path = Path(ca_bundle).expanduser()
     if not path.is_file():
         raise EngineError(f"starcoder.caBundle: {ca_bundle} is not a file", retry=False)

@@ -16,6 +16,7 @@ httpx's own exceptions become `TransportError`s whose words name the engine's ad
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import ssl
 import time
@@ -75,12 +76,18 @@ class Route:
         return self.target.authority
 
 
+@functools.cache
+def system_tls() -> ssl.SSLContext:
+    """The system's CA store, read once (httpx's own default would be certifi's)."""
+    return ssl.create_default_context()
+
+
 def client_options(
     route: Route, *, connect_timeout: float, read_timeout: float, tls: ssl.SSLContext | None
 ) -> dict[str, Any]:
     """Keyword arguments of `httpx.Client` / `httpx.AsyncClient` for one request."""
     return {
-        "verify": tls or ssl.create_default_context(),
+        "verify": tls or system_tls(),
         "proxy": route.proxy_url,
         "trust_env": False,  # the proxy is the environment's, chosen above; no .netrc
         "http2": HTTP2,
