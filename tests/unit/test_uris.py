@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 
 from starcoder_ls.cursor import uris
-from starcoder_ls.lsp.protocol import SyncedWorkspace
+from starcoder_ls.lsp.workspace import SyncedWorkspace
 
 EXAMPLES = int(os.environ.get("STARCODER_FUZZ_EXAMPLES", "200"))
 
