@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable
 from typing import NoReturn
 
-from starcoder_ls.completion.lifecycle import ModelHandle
+from starcoder_ls.completion.lifecycle import BackOff, ModelHandle
 from starcoder_ls.engine.base import EngineError
 
 log = logging.getLogger(__name__)
@@ -56,29 +56,29 @@ def told_once(error: EngineError) -> bool:
 
 class Failures:
     """One service's engine failures: the last one told, the back-off, and the error only
-    a prefetch saw."""
+    a prefetch saw. What was told is this client's; the back-off is the engine's
+    (`BackOff`, shared by every client of one model)."""
 
-    def __init__(self, *, clock: Callable[[], float]) -> None:
+    def __init__(self, *, clock: Callable[[], float], back_off: BackOff | None = None) -> None:
         self.clock = clock
         """The scheduler's (`Scheduler.now`); settable, so a test moves past a back-off."""
         self._told: str | None = None
         """The message of the last failure since the engine last answered."""
-        self._until = 0.0
-        """No engine call before this clock time."""
+        self._back_off = back_off if back_off is not None else BackOff()
         self._unshown: EngineError | None = None
         """An error only a prefetch saw, for the next request the engine does not answer:
         the user would otherwise never hear of it (it is not repeated)."""
 
     def asking(self) -> None:
         """Before an engine call: `Unanswered(None)` while backing off."""
-        if self.clock() < self._until:
+        if self.clock() < self._back_off.until:
             raise Unanswered(None)
 
     def answered(self) -> None:
         """The engine gave a whole answer: whatever failed before is over."""
         self._told = None
         self._unshown = None
-        self._until = 0.0
+        self._back_off.until = 0.0
 
     def forget(self) -> None:
         """A new engine (a load): nothing the old one did applies to it."""
@@ -89,7 +89,7 @@ class Failures:
         error = failure.error
         if error is not None:
             if error.retry_after_s is not None:
-                self._until = max(self._until, self.clock() + error.retry_after_s)
+                self._back_off.until = max(self._back_off.until, self.clock() + error.retry_after_s)
             repeated = told_once(error) and str(error) == self._told
             self._told = str(error)
             if not repeated:

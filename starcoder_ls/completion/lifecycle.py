@@ -70,9 +70,21 @@ class ModelStatus:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass
+class BackOff:
+    """No engine call before `until` (a `Scheduler.now` time): the engine said when asking
+    again can help (`EngineError.retry_after_s`). One per engine, so every client of a
+    shared model (`--tcp`) waits alike; written on the event loop only."""
+
+    until: float = 0.0
+
+
 class ModelHandle(Protocol):
     """What a `CompletionService` needs of the model: a `Model` of its own, or one TCP
-    client's handle on the model all clients share (`tcp.ClientModel`)."""
+    client's handle on the model all clients share (`lsp/shared_model.ClientModel`)."""
+
+    @property
+    def back_off(self) -> BackOff: ...
 
     @property
     def engine(self) -> Engine | None: ...
@@ -115,6 +127,7 @@ class Model:
         """Set while no load is under way (cleared until the first load ends)."""
         self._status = ModelStatus("loading", label)
         self._enabled = True
+        self.back_off = BackOff()
         self._ready: ModelStatus | None = None
         """The status to go back to once the engine works again after a failed call."""
         self._shut_down = False

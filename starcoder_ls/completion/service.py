@@ -79,7 +79,7 @@ class CompletionService:
         self.cache = CompletionCache()
         self.stats = ServiceStats()
         self.prefetches = Prefetches(self.scheduler)
-        self.failures = Failures(clock=self.scheduler.now)
+        self.failures = Failures(clock=self.scheduler.now, back_off=self.model.back_off)
         self.calls = EngineCalls(self.model, self.scheduler, self.failures, self.stats)
         self._ids = itertools.count(1)
 

@@ -36,11 +36,6 @@ class EngineError(Exception):
         this call alone, such as running out of memory on its prompt)."""
 
 
-UNAVAILABLE = "unavailable"
-"""`stop_reason` of a call the engine was not asked (a remote engine in back-off after
-an error it already raised once): an empty choice in a result marked cancelled."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class GenerationParams:
     max_new_tokens: int = 128
@@ -83,9 +78,8 @@ class Generation:
     tokens: int
     """How many tokens were generated for this choice."""
     stop_reason: str
-    """One of "eos", "stop", "repetition" (a loop, `stopping.RepetitionCriteria`), "length",
-    "cancelled", or `UNAVAILABLE` ("unavailable"):
-    no answer, which the service neither caches nor counts as the engine working again."""
+    """One of "eos", "stop", "repetition" (a loop, `stopping.RepetitionCriteria`), "length"
+    or "cancelled". A failure is never a stop reason: the engine raises `EngineError`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +88,7 @@ class GenerationResult:
     prompt_tokens: int
     generate_ms: float
     cancelled: bool = False
-    """Not a whole answer: cancelled on the way, or not asked at all (`UNAVAILABLE`)."""
+    """Not a whole answer: cancelled on the way."""
     prefilled_tokens: int | None = None
     """Prompt tokens actually run through the model: `prompt_tokens` less those whose
     keys and values came from a kept cache. None where the engine cannot tell."""

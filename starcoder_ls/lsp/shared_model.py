@@ -14,7 +14,13 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from starcoder_ls.completion.lifecycle import EngineFactory, Model, ModelStatus, model_label
+from starcoder_ls.completion.lifecycle import (
+    BackOff,
+    EngineFactory,
+    Model,
+    ModelStatus,
+    model_label,
+)
 from starcoder_ls.config import Settings
 from starcoder_ls.engine.base import Engine, ProgressCallback
 
@@ -81,6 +87,11 @@ class ClientModel:
     @property
     def engine(self) -> Engine | None:
         return self._shared.model.engine
+
+    @property
+    def back_off(self) -> BackOff:
+        """The shared engine's: a server that is down is down for every client."""
+        return self._shared.model.back_off
 
     @property
     def status(self) -> ModelStatus:

@@ -9,9 +9,17 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
+
 from starcoder_ls.completion.service import CompletionService
 from starcoder_ls.config import Settings
-from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
+from starcoder_ls.engine.base import (
+    EngineError,
+    EngineInfo,
+    Generation,
+    GenerationParams,
+    GenerationResult,
+)
 from starcoder_ls.engine.fim import PREFIX_ONLY
 from starcoder_ls.lsp.shared_model import SharedModel
 from tests.support.fake_engine import request_from
@@ -92,3 +100,50 @@ async def test_cancelling_a_clients_request_cancels_the_engines_call_at_once() -
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         assert engine.cancelled
+
+
+class DownEngine(LoopEngine):
+    """A serving engine that is down: every call fails, saying when to ask again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def generate(
+        self, prompt: str, params: GenerationParams, **_: object
+    ) -> GenerationResult:
+        self.calls += 1
+        raise EngineError("vLLM at http://gpu:8000 refused the connection", retry_after_s=30.0)
+
+
+async def test_a_down_engine_seen_by_one_client_is_not_asked_by_the_others() -> None:
+    """The back-off is the engine's: a second editor on the same `--tcp` server does not
+    send its own requests to a server the first one just found down."""
+    engine = DownEngine()
+    settings = Settings(debounce_ms=0)
+    shared = SharedModel(settings, lambda settings, progress: engine)
+    services = [
+        CompletionService(
+            settings,
+            engine_factory=lambda settings, progress: engine,
+            current_version=lambda uri: 1,
+            model=shared.attach(lambda status: None),
+        )
+        for _ in range(2)
+    ]
+    try:
+        for service in services:
+            assert (await service.load()).state == "ready"
+        first, second = services
+        assert first.model.back_off is second.model.back_off
+        request = request_from("def f(xs):\n    return █\n", invoked=True)
+        with pytest.raises(EngineError, match="refused the connection"):
+            await first.complete(request)
+        assert engine.calls == 1
+        answer = await second.complete(request_from("def g(ys):\n    return █\n", invoked=True))
+        assert answer.suggestions == []
+        assert engine.calls == 1, "the second client asked an engine that is backing off"
+    finally:
+        for service in services:
+            service.shutdown()
+        shared.shutdown()
