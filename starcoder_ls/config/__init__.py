@@ -116,6 +116,13 @@ class Settings:
     prefetch: bool = True
     """After an accepted suggestion, compute the next completion before the editor asks
     (prefetch.py)."""
+    warm_on_focus: bool = True
+    """When the editor focuses a document (`starcoder/didFocus`), prefill the prompt at its
+    cursor in the background, so the first pause there resumes from the KV cache
+    (completion/warm.py); only the in-process model."""
+    decode_budget_ms: int = 0
+    """Automatic multi-line completions: once this many milliseconds have passed since the
+    first generated token, stop at the next line end (complete lines only); 0 is off."""
     excluded_files: tuple[str, ...] = ()
     """Glob patterns of files never completed nor used as context, added to the built-in
     deny list (`exclusions.BUILT_IN`: `.env`, private keys, credential files...)."""

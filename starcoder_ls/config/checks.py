@@ -199,6 +199,8 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "compile": _bool,
     "cross_file_context": _bool,
     "prefetch": _bool,
+    "warm_on_focus": _bool,
+    "decode_budget_ms": _int_in(0, 60_000),
     "excluded_files": _patterns,
     "max_suggestions": _int_in(1, 10),
     "multiline": _one_of(MULTILINE),

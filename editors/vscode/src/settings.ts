@@ -37,6 +37,8 @@ export const SERVER_SETTINGS = [
   'compile',
   'crossFileContext',
   'prefetch',
+  'warmOnFocus',
+  'decodeBudgetMs',
   'excludedFiles',
   'multiline',
   'postprocess',
