@@ -1,6 +1,7 @@
 """Which generation calls answer one request: a pure function of the prompt and settings.
 
-An automatic request gets one greedy answer. An invoked one gets `max_suggestions`
+An automatic request gets one greedy answer; a multi-line one within the decode budget
+(`decodeBudgetMs`: its complete lines once the time is up). An invoked one gets `max_suggestions`
 choices: with a sampling temperature all of them from one sampled call; with greedy
 settings the greedy answer first (the one the exact cache keeps) and the rest sampled
 from a second call whose seed comes from the prompt.
@@ -54,6 +55,15 @@ def leading_line_break(ctx: CompletionContext, mode: Mode, settings: Settings) -
     return {}
 
 
+def decode_budget(mode: Mode, settings: Settings, *, invoked: bool) -> int:
+    """The decode budget of automatic multi-line requests: the user is typing and the
+    lines ready are worth more than a block later (prefetch computes the rest after Tab).
+    One line ends soon anyway, and an invoked request is waited for."""
+    if invoked or mode is not Mode.MULTI_LINE:
+        return 0
+    return settings.decode_budget_ms
+
+
 def plan_calls(
     ctx: CompletionContext, prompt: Prompt, mode: Mode, settings: Settings, *, invoked: bool
 ) -> tuple[GenerationParams, ...]:
@@ -68,6 +78,7 @@ def plan_calls(
         prompt_lookup=settings.prompt_lookup,
         heal_indentation=settings.for_language("heal_indentation", ctx.language_id),
         repetition_stop=settings.for_language("repetition_stop", ctx.language_id),
+        decode_budget_ms=decode_budget(mode, settings, invoked=invoked),
         **leading_line_break(ctx, mode, settings),
     )
     wanted = settings.max_suggestions if invoked else 1

@@ -123,6 +123,10 @@ class Settings:
     decode_budget_ms: int = 0
     """Automatic multi-line completions: once this many milliseconds have passed since the
     first generated token, stop at the next line end (complete lines only); 0 is off."""
+    keep_typed_generation: bool = True
+    """When the user types what the running generation is writing, keep it running and
+    answer the next keystrokes' requests from it instead of starting over; it is cancelled
+    at the first token that differs from the typing (completion/inflight.py)."""
     excluded_files: tuple[str, ...] = ()
     """Glob patterns of files never completed nor used as context, added to the built-in
     deny list (`exclusions.BUILT_IN`: `.env`, private keys, credential files...)."""

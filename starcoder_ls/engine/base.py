@@ -69,6 +69,12 @@ class GenerationParams:
     """Stop strings are not looked for in the blank text a choice starts with: a one-line
     completion on a blank line goes on to the first line with content. Engines without a
     local model ignore it (the serving engine applies the stops)."""
+    decode_budget_ms: int = 0
+    """Once this many milliseconds have passed since the first generated token, a choice
+    ends at its next line end (after it has written more than blanks), the line break
+    and what follows it left out ("budget"): the complete lines that are ready, never a
+    cut one. 0 is off (`stopping.DecodeBudgetCriteria`; remote engines: the stream is
+    closed there)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,8 +84,9 @@ class Generation:
     tokens: int
     """How many tokens were generated for this choice."""
     stop_reason: str
-    """One of "eos", "stop", "repetition" (a loop, `stopping.RepetitionCriteria`), "length"
-    or "cancelled". A failure is never a stop reason: the engine raises `EngineError`."""
+    """One of "eos", "stop", "repetition" (a loop, `stopping.RepetitionCriteria`), "budget"
+    (`GenerationParams.decode_budget_ms`), "length" or "cancelled". A failure is never a
+    stop reason: the engine raises `EngineError`."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from starcoder_ls.engine.base import Generation, GenerationParams
 from starcoder_ls.engine.healing import strip_healed
 from starcoder_ls.engine.stopping import (
     CancelCriteria,
+    DecodeBudgetCriteria,
     RepetitionCriteria,
     StopStringCriteria,
     blank_start,
@@ -57,6 +58,8 @@ class Checks:
     cancel: CancelCriteria
     stop: StopStringCriteria
     repetition: RepetitionCriteria | None
+    budget: DecodeBudgetCriteria | None = None
+    """`GenerationParams.decode_budget_ms`: the line end where time ran out."""
 
     @classmethod
     def of(
@@ -79,17 +82,27 @@ class Checks:
         repetition = None
         if params.repetition_stop:
             repetition = RepetitionCriteria(tokenizer, prompt_length=length)
-        return cls(
-            CancelCriteria(cancel, prompt_length=length, on_token=on_token), stop, repetition
-        )
+        cancel_criteria = CancelCriteria(cancel, prompt_length=length, on_token=on_token)
+        return cls(cancel_criteria, stop, repetition, _budget(tokenizer, plan))
 
     @property
     def criteria(self) -> list[Any]:
-        return [c for c in (self.cancel, self.stop, self.repetition) if c is not None]
+        checks = (self.cancel, self.stop, self.repetition, self.budget)
+        return [c for c in checks if c is not None]
 
     @property
     def cancelled(self) -> bool:
         return self.cancel.cancelled_at is not None
+
+
+def _budget(tokenizer: Any, plan: Plan) -> DecodeBudgetCriteria | None:
+    """The decode budget's criterion, when the call has one."""
+    budget_ms = plan.params.decode_budget_ms
+    if budget_ms <= 0:
+        return None
+    return DecodeBudgetCriteria(
+        tokenizer, budget_ms, prompt_length=plan.prompt_tokens, skip_chars=len(plan.removed)
+    )
 
 
 def choice_of(
@@ -105,12 +118,19 @@ def choice_of(
         ends.append((checks.stop.stopped_at[row], "stop"))
     if checks.repetition is not None and row in checks.repetition.stopped_at:
         ends.append((checks.repetition.stopped_at[row], "repetition"))
+    budget = checks.budget
+    if budget is not None and row in budget.stopped_at:
+        ends.append((budget.stopped_at[row], "budget"))
     if checks.cancel.cancelled_at is not None:
         ends.append((checks.cancel.cancelled_at, "cancelled"))
     ends.append((len(tokens), "length"))
     count, reason = min(ends, key=lambda end: end[0])
     kept = tokens[: count - 1] if reason == "eos" else tokens[:count]
-    text = strip_healed(decode_tokens(tokenizer, kept), plan.removed)
+    decoded = decode_tokens(tokenizer, kept)
+    text = strip_healed(decoded, plan.removed)
+    if reason == "budget" and budget is not None:
+        # The criterion's text is the decoded one, healed token included.
+        text = text[: max(0, budget.cut_at[row] - (len(decoded) - len(text)))]
     lead = blank_start(text) if plan.params.stop_after_blank_start else 0
     body, stop = cut_at_stop(text[lead:], plan.params.stop)
     text = text[:lead] + body

@@ -10,6 +10,7 @@ Each instance serves one `generate` call: it keeps per-call state.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -152,6 +153,9 @@ class _TextCriteria:
         """False when no text could stop a row: then nothing is decoded at all."""
         return True
 
+    def _stopped(self, row: int) -> None:
+        """`_stops` just ended `row`."""
+
     def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
         batch = input_ids.shape[0]
         generated = input_ids.shape[1] - self.prompt_length
@@ -169,6 +173,7 @@ class _TextCriteria:
                 )
                 if self._stops(state.text, start):
                     self.stopped_at[row] = generated
+                    self._stopped(row)
         return _row_flags(input_ids, [row in self.stopped_at for row in range(batch)])
 
     def text(self, row: int) -> str:
@@ -236,3 +241,64 @@ class RepetitionCriteria(_TextCriteria):
 
     def _stops(self, text: str, start: int) -> bool:
         return len(text) > start and ends_in_loop(text)
+
+
+def line_end_after(text: str, start: int, skip: int = 0) -> int | None:
+    """Where `text` first ends a line from `start` on (or right before it: a line that
+    ended with the previous text is complete too), once it has written more than blanks
+    after `skip`; None when no line ends there yet."""
+    content = blank_start(text, skip)
+    if content >= len(text):
+        return None
+    at = text.find("\n", max(start - 1, content))
+    return None if at == -1 else at
+
+
+class DecodeBudgetCriteria(_TextCriteria):
+    """Stops a row at its first line end once `budget_ms` have passed since the first
+    generated token (llama.cpp's `t_max_predict_ms`): the complete lines written so far
+    are shown, the one being written is finished first, never cut.
+
+    `cut_at[row]` is where the row's text (as `text(row)` reads it) ends: at that line
+    break, which is left out with whatever the same token wrote after it. The clock is
+    read once a step; `clock` is for tests.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Decoder,
+        budget_ms: int,
+        *,
+        prompt_length: int,
+        skip_chars: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(tokenizer, prompt_length=prompt_length)
+        self.budget_s = budget_ms / 1000
+        self.skip_chars = skip_chars
+        """Text that is not the completion yet (a healed token being re-spelled)."""
+        self.cut_at: dict[int, int] = {}
+        self._clock = clock
+        self._first: float | None = None
+        self._over = False
+        self._cut = 0
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        if input_ids.shape[1] > self.prompt_length:
+            now = self._clock()
+            if self._first is None:
+                self._first = now
+            self._over = now - self._first >= self.budget_s
+        return super().__call__(input_ids, scores, **kwargs)
+
+    def _stops(self, text: str, start: int) -> bool:
+        if not self._over:
+            return False
+        at = line_end_after(text, start, self.skip_chars)
+        if at is None:
+            return False
+        self._cut = at
+        return True
+
+    def _stopped(self, row: int) -> None:
+        self.cut_at[row] = self._cut

@@ -39,6 +39,7 @@ export const SERVER_SETTINGS = [
   'prefetch',
   'warmOnFocus',
   'decodeBudgetMs',
+  'keepTypedGeneration',
   'excludedFiles',
   'multiline',
   'postprocess',

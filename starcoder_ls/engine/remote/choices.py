@@ -1,17 +1,19 @@
 """One choice of a streamed answer, built event by event, with our own stops applied.
 
-Stop strings, the repetition stop and `max_new_tokens` are applied here whatever the
-engine does: an engine may take only a few stop strings (TGI: 4), know no repetition
-stop, or ignore `max_tokens`.
+Stop strings, the repetition stop, the decode budget and `max_new_tokens` are applied here
+whatever the engine does: an engine may take only a few stop strings (TGI: 4), know no
+repetition stop or budget, or ignore `max_tokens`.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starcoder_ls.engine.base import Generation, GenerationParams
 from starcoder_ls.engine.remote.dialects import Piece
-from starcoder_ls.engine.stopping import cut_at_stop, ends_in_loop
+from starcoder_ls.engine.stopping import cut_at_stop, ends_in_loop, line_end_after
 
 
 @dataclass
@@ -21,13 +23,20 @@ class Choice:
     tokens: int | None = None
     reason: str | None = None
     seen: bool = False
+    first_at: float | None = None
+    """Clock time of its first token (`GenerationParams.decode_budget_ms` counts from it)."""
 
     def generation(self, reason: str | None = None) -> Generation:
         count = self.tokens if self.tokens is not None else self.events
         return Generation(text=self.text, tokens=count, stop_reason=reason or self.reason or "eos")
 
 
-def add_piece(choice: Choice, piece: Piece, params: GenerationParams) -> bool:
+def add_piece(
+    choice: Choice,
+    piece: Piece,
+    params: GenerationParams,
+    clock: Callable[[], float] = time.monotonic,
+) -> bool:
     """One event into its choice. True when this event is a token past `max_new_tokens`:
     it is dropped and the choice ends ("length")."""
     choice.seen = True
@@ -36,6 +45,7 @@ def add_piece(choice: Choice, piece: Piece, params: GenerationParams) -> bool:
     if piece.token and choice.events >= params.max_new_tokens:
         choice.reason = "length"
         return True
+    start = len(choice.text)
     choice.text += piece.text
     choice.events += int(piece.token)
     if piece.tokens is not None:
@@ -43,8 +53,29 @@ def add_piece(choice: Choice, piece: Piece, params: GenerationParams) -> bool:
     choice.text, stop = cut_at_stop(choice.text, params.stop)
     if stop is not None:
         choice.reason = "stop"
+    elif _over_budget(choice, start, params, clock):
+        choice.reason = "budget"
     elif params.repetition_stop and piece.text and ends_in_loop(choice.text):
         choice.reason = "repetition"  # once every choice has ended, the stream is closed
     elif piece.finish is not None:
         choice.reason = piece.finish
     return False
+
+
+def _over_budget(
+    choice: Choice, start: int, params: GenerationParams, clock: Callable[[], float]
+) -> bool:
+    """Whether the decode budget ends the choice at a line end of the text from `start`
+    on; then the text is cut there (the line break and what follows left out)."""
+    if params.decode_budget_ms <= 0 or len(choice.text) == start:
+        return False
+    now = clock()
+    if choice.first_at is None:
+        choice.first_at = now
+    if (now - choice.first_at) * 1000 < params.decode_budget_ms:
+        return False
+    at = line_end_after(choice.text, start)
+    if at is None:
+        return False
+    choice.text = choice.text[:at]
+    return True
