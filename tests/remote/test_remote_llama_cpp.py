@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import logging
 import subprocess
 import sys
 import time
@@ -19,7 +18,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from starcoder_ls.completion.service import CompletionService
@@ -156,9 +157,17 @@ def test_the_streamed_greedy_answer_is_the_engines_own(llama_server: LlamaServer
 
 
 async def test_a_completion_through_the_service_is_the_engines_own(
-    llama_server: LlamaServer, caplog: pytest.LogCaptureFixture
+    llama_server: LlamaServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="starcoder_ls.engine.remote.client")
+    sent: list[bytes] = []  # the bodies of the requests the engine put on the wire
+    send = httpx.AsyncClient.send
+
+    async def recording(client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
+        if request.method == "POST":
+            sent.append(request.content)
+        return await send(client, request, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", recording)
     settings = Settings(
         backend="openai",
         endpoint=llama_server.url,
@@ -176,7 +185,6 @@ async def test_a_completion_through_the_service_is_the_engines_own(
         )
     finally:
         service.shutdown()
-    sent = [r.args[2] for r in caplog.records if r.getMessage().startswith("POST ")]
     assert len(sent) == 1
     own = llama_server.own_answer(json.loads(sent[0]))
     assert own.strip()
