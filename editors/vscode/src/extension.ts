@@ -31,6 +31,7 @@ import {
   serverSettings,
   toggleTarget,
 } from './settings';
+import { FOCUS_NOTIFICATION, FocusReporter, landed } from './focus';
 import { describeServerCommand, launchFailure, resolveServerCommand } from './serverCommand';
 import { ServerLogLeveler } from './serverLog';
 import { ClientStatus, ServerStatus, statusView } from './status';
@@ -44,6 +45,7 @@ class Controller {
   private restarting = false;
   private readonly output: vscode.LogOutputChannel;
   private readonly statusItem: vscode.StatusBarItem;
+  private focusWatch: vscode.Disposable | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('StarCoder', { log: true });
@@ -188,6 +190,38 @@ class Controller {
       return;
     }
     await this.refreshStatus(client);
+    this.watchFocus(client);
+  }
+
+  /**
+   * `starcoder/didFocus` when an editor gains focus or a click or jump lands its cursor,
+   * so that the server warms its cache there before the first key.
+   */
+  private watchFocus(client: LanguageClient): void {
+    const reporter = new FocusReporter((params) => {
+      if (this.client === client && client.state === State.Running) {
+        void client.sendNotification(FOCUS_NOTIFICATION, params).catch(() => undefined);
+      }
+    });
+    const report = (editor: vscode.TextEditor | undefined) => {
+      const uri = editor?.document?.uri;
+      const active = editor?.selection?.active;
+      if (typeof uri?.scheme === 'string' && typeof active?.line === 'number') {
+        const wire = client.code2ProtocolConverter.asUri(uri);
+        reporter.focus(uri.scheme, wire, active.line, active.character);
+      }
+    };
+    this.focusWatch?.dispose();
+    this.focusWatch = vscode.Disposable.from(
+      vscode.window.onDidChangeActiveTextEditor((editor) => report(editor)),
+      vscode.window.onDidChangeTextEditorSelection((event) => {
+        if (landed(event.kind) && event.textEditor === vscode.window.activeTextEditor) {
+          report(event.textEditor);
+        }
+      }),
+      vscode.workspace.onDidChangeTextDocument(() => reporter.forget()),
+    );
+    report(vscode.window.activeTextEditor);
   }
 
   private async refreshStatus(client: LanguageClient): Promise<void> {
@@ -221,6 +255,8 @@ class Controller {
     const client = this.client;
     this.client = undefined;
     this.restarting = false;
+    this.focusWatch?.dispose();
+    this.focusWatch = undefined;
     // A client whose start failed cannot be stopped (vscode-languageclient throws), and
     // Restart Server after a failed start must still start a new one.
     if (client && (client.state === State.Running || client.state === State.Starting)) {

@@ -66,6 +66,35 @@ function M.attach(bufnr, config)
   return id
 end
 
+local function clients_of(bufnr)
+  if vim.lsp.get_clients then -- 0.10+
+    return vim.lsp.get_clients({ bufnr = bufnr, name = 'starcoder_ls' })
+  end
+  local found = {}
+  for _, client in pairs(vim.lsp.buf_get_clients(bufnr)) do
+    if client.name == 'starcoder_ls' then
+      table.insert(found, client)
+    end
+  end
+  return found
+end
+
+--- Sends `starcoder/didFocus` with the cursor of the current window's buffer, so that the
+--- server prefills the prompt there before the first key (its `warmOnFocus` setting).
+function M.focus(bufnr)
+  if bufnr ~= vim.api.nvim_get_current_buf() then
+    return
+  end
+  for _, client in ipairs(clients_of(bufnr)) do
+    local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+    if vim.fn.has('nvim-0.11') == 1 then
+      client:notify('starcoder/didFocus', params)
+    else
+      client.notify('starcoder/didFocus', params)
+    end
+  end
+end
+
 --- Starts the server for every buffer of `filetypes` (default: all file buffers).
 --- `overrides` replaces fields of the configuration (cmd, init_options, on_attach, ...).
 function M.setup(overrides)
@@ -80,6 +109,12 @@ function M.setup(overrides)
       M.attach(args.buf, config)
     end,
   })
+  -- Entering a buffer (and, 0.8+, the server attaching to it) warms the server's cache.
+  local focus = function(args)
+    M.focus(args.buf)
+  end
+  vim.api.nvim_create_autocmd('BufEnter', { group = group, callback = focus })
+  pcall(vim.api.nvim_create_autocmd, 'LspAttach', { group = group, callback = focus })
 end
 
 return M
