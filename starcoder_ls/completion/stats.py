@@ -38,6 +38,10 @@ class ServiceStats:
     prefetch_hits: int = 0
     """Prefetches that answered a later request from the exact cache or the typed-ahead
     memory they filled; each counts once, so `prefetch_hits / prefetches` is the hit rate."""
+    warmups: int = 0
+    """Warm-ups begun: the prompt at a focused cursor prefilled in the background (warm.py)."""
+    warmups_completed: int = 0
+    """Warm-ups whose prompt went through the engine, uncancelled."""
     accepted: int = 0
     """Suggestions the editor reported accepted (the `starcoder.accepted` command), so that
     `accepted / suggested` is the acceptance rate."""

@@ -25,6 +25,7 @@ from starcoder_ls.completion.prefetch import Acceptances, Accepted, accepted_fro
 from starcoder_ls.completion.request import Answer, CompletionRequest
 from starcoder_ls.completion.selection import Selected
 from starcoder_ls.completion.service import CompletionService
+from starcoder_ls.completion.warm import FOCUS_NOTIFICATION, Warmups, focus_from
 from starcoder_ls.config import Settings, merge
 from starcoder_ls.cursor import uris
 from starcoder_ls.cursor.context import PositionError
@@ -93,12 +94,14 @@ class StarcoderServer(HardenedLanguageServer):
             model=model,
         )
         self.acceptances = Acceptances()
+        self.warmups = Warmups(self.service)
         self.last_edit: dict[str, float] = {}
         """uri -> monotonic time of its last didOpen/didChange, to rank other files by recency."""
         self._pending_options: Any = None
         self._load_task: asyncio.Task[None] | None = None
 
     def before_exit(self) -> None:
+        self.warmups.cancel()
         self.service.shutdown()
 
     @property
@@ -229,6 +232,7 @@ class StarcoderServer(HardenedLanguageServer):
         doc = self.document(text_document.uri)
         over = conversions.selected(selected, position, doc.source, self.encoding)
         request = self.request_at(doc, position, invoked=invoked, selected=over)
+        self.warmups.cancel()  # the worker is the request's
         answer = await self.service.complete(request)
         found = conversions.with_line_endings(answer.suggestions, doc.source)
         return Answer(ctx=answer.ctx, suggestions=found)
@@ -301,8 +305,18 @@ def did_change(ls: StarcoderServer, params: types.DidChangeTextDocumentParams) -
         ls.prefetch_after(shown)
 
 
+def did_focus(ls: StarcoderServer, params: Any) -> None:
+    """`starcoder/didFocus`: warm the engine's cache at the cursor (completion/warm.py)."""
+    focus = focus_from(params)
+    doc = None if focus is None else ls.workspace.text_documents.get(focus.uri)
+    if focus is not None and doc is not None:
+        at = types.Position(line=focus.line, character=focus.character)
+        ls.warmups.begin(ls.request_at(doc, at))
+
+
 def did_close(ls: StarcoderServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = uris.canonical(params.text_document.uri)
+    ls.warmups.document_closed(uri)
     ls.last_edit.pop(uri, None)
     ls.service.document_closed(uri)
     ls.acceptances.closed(uri)
@@ -372,6 +386,7 @@ def create_server(
     server.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
     server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
     server.feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)
+    server.feature(FOCUS_NOTIFICATION)(did_focus)
     server.command(STATUS_COMMAND)(status)
     server.command(STATS_COMMAND)(stats)
     server.command(ACCEPTED_COMMAND)(accepted)

@@ -53,12 +53,18 @@ class EditorHost(Protocol):
     def execute(self, command: types.Command) -> None:
         """`workspace/executeCommand`, without waiting for its answer."""
 
+    def focus(self) -> None:
+        """`starcoder/didFocus` at the cursor."""
+
 
 class Editor:
     """When the editor sends changes and requests, and what it cancels."""
 
     def __init__(self, session: EditorHost) -> None:
         self.session = session
+
+    def opened(self) -> None:
+        """The document was opened in an editor with the cursor placed, before any key."""
 
     def edited(self, edit: Edit) -> None:
         """The user changed the document at the cursor."""
@@ -76,7 +82,11 @@ class Editor:
 
 
 class VsCode(Editor):
-    """Every change is sent at once and asks again, cancelling the request before it."""
+    """Every change is sent at once and asks again, cancelling the request before it. The
+    extension says where the cursor landed when a file's editor gets the focus."""
+
+    def opened(self) -> None:
+        self.session.focus()
 
     def edited(self, edit: Edit) -> None:
         self.session.sync([edit])

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from lsprotocol import types
 
+from starcoder_ls.completion.warm import FOCUS_NOTIFICATION
 from starcoder_ls.tools.driver import Driver, inline_params
 from starcoder_ls.tools.replay.counters import Answered, Counters, Read
 from starcoder_ls.tools.replay.editors import Edit, accepts, ghost_text, make_editor
@@ -192,6 +193,15 @@ class Session:
                 self.driver.cancel(sent.id)
                 self.tally.cancelled += 1
 
+    def focus(self) -> None:
+        line, column, line_text = self._position()
+        position = inline_params(self._uri, line, column, line_text).position
+        params = {
+            "textDocument": {"uri": self._uri},
+            "position": {"line": position.line, "character": position.character},
+        }
+        self.driver.client.protocol.notify(FOCUS_NOTIFICATION, params)
+
     def execute(self, command: types.Command) -> None:
         params = types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
         _, future = self.driver.request(types.WORKSPACE_EXECUTE_COMMAND, params)
@@ -340,6 +350,7 @@ class Session:
         self.driver.set_text(self._uri, self._text)
         self._synced += 1
         await self.driver.status()  # the server has the document before the first key
+        self.editor.opened()
         pos, last_key = 0, self._loop.time()
         while True:
             await self._sleep_until(last_key + schedule.delays[pos])
