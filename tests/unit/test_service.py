@@ -395,6 +395,8 @@ async def test_statistics_count_requests_model_work_and_reuse() -> None:
         "typedAheadHits": 1,
         "prefetches": 0,
         "prefetchHits": 0,
+        "warmups": 0,
+        "warmupsCompleted": 0,
         "accepted": 0,
     }
 
