@@ -1,5 +1,6 @@
 """The typing replay focuses each region's file as VS Code's extension does: one
-`starcoder/didFocus` at the cursor once the file is open, before the first key."""
+`starcoder/didFocus` at the cursor once the file is open, then the user reads for a
+thinking pause before the first key."""
 
 from __future__ import annotations
 
@@ -39,16 +40,17 @@ class NoCounters:
         done(Counters())
 
 
-def opened(editor: str) -> list[tuple[str, Any]]:
+def opened(editor: str, focused: bool) -> list[tuple[str, Any]]:
+    """What the editor sent on opening; `focused`: whether the user then reads a moment."""
     driver = Driver()
     session = Session(driver, editor, typing=Typing(), seed=0, probe=NoCounters())  # type: ignore[arg-type]
     session._uri, session._text, session._cursor = "file:///m.py", "s = 'é'\nx = \n", 12
-    session.editor.opened()
+    assert session.editor.opened() is focused
     return driver.client.protocol.sent
 
 
 async def test_vscode_says_where_the_cursor_landed() -> None:
-    assert opened("vscode") == [
+    assert opened("vscode", True) == [
         (
             "starcoder/didFocus",
             {"textDocument": {"uri": "file:///m.py"}, "position": {"line": 1, "character": 4}},
@@ -57,4 +59,4 @@ async def test_vscode_says_where_the_cursor_landed() -> None:
 
 
 async def test_neovim_as_configured_by_lsp_enable_sends_no_focus() -> None:
-    assert opened("neovim") == []
+    assert opened("neovim", False) == []

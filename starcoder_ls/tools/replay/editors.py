@@ -63,8 +63,10 @@ class Editor:
     def __init__(self, session: EditorHost) -> None:
         self.session = session
 
-    def opened(self) -> None:
-        """The document was opened in an editor with the cursor placed, before any key."""
+    def opened(self) -> bool:
+        """The document was opened in an editor with the cursor placed, before any key; True
+        when the editor told the server where the cursor is (`starcoder/didFocus`)."""
+        return False
 
     def edited(self, edit: Edit) -> None:
         """The user changed the document at the cursor."""
@@ -85,8 +87,9 @@ class VsCode(Editor):
     """Every change is sent at once and asks again, cancelling the request before it. The
     extension says where the cursor landed when a file's editor gets the focus."""
 
-    def opened(self) -> None:
+    def opened(self) -> bool:
         self.session.focus()
+        return True
 
     def edited(self, edit: Edit) -> None:
         self.session.sync([edit])

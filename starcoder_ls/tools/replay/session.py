@@ -350,7 +350,9 @@ class Session:
         self.driver.set_text(self._uri, self._text)
         self._synced += 1
         await self.driver.status()  # the server has the document before the first key
-        self.editor.opened()
+        if self.editor.opened():  # a user who focuses a file reads it before the first key
+            focus_rng = random.Random(f"{self.seed}:{index}:focus")  # the keys' draws unchanged
+            await asyncio.sleep(focus_rng.uniform(*self.typing.pause))
         pos, last_key = 0, self._loop.time()
         while True:
             await self._sleep_until(last_key + schedule.delays[pos])
