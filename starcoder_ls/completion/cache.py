@@ -45,8 +45,9 @@ def make_key(prompt: str, **params: Hashable) -> Hashable:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Shown:
-    """What was on screen for a document, reduced to digests and lengths."""
+class Place:
+    """A cursor in a document, reduced to digests and lengths: what a later cursor must
+    share with it to be this place with text typed on (`typed_since`)."""
 
     prefix_len: int
     prefix_digest: bytes
@@ -55,6 +56,37 @@ class _Shown:
     rest_len: int
     rest_digest: bytes
     """The suffix after `closers`, which must be unchanged."""
+
+    @classmethod
+    def of(cls, prefix: str, suffix: str) -> Place:
+        closers = _leading_closers(suffix)
+        rest = suffix[len(closers) :]
+        return cls(
+            prefix_len=len(prefix),
+            prefix_digest=digest(prefix),
+            closers=closers,
+            rest_len=len(rest),
+            rest_digest=digest(rest),
+        )
+
+    def typed_since(self, prefix: str, suffix: str) -> str | None:
+        """The text typed at this place to reach the cursor `prefix`|`suffix`; None when
+        anything else changed. The suffix may only have lost leading auto-closed
+        characters that the typed text holds in the same order (the editor typed over
+        them)."""
+        if len(prefix) < self.prefix_len:
+            return None
+        typed = prefix[self.prefix_len :]
+        if digest(prefix[: self.prefix_len]) != self.prefix_digest:
+            return None
+        return typed if _suffix_follows(self, suffix, typed) else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Shown:
+    """What was on screen for a document: its place and the completions shown there."""
+
+    place: Place
     choices: tuple[str, ...]
     longest: int
 
@@ -91,21 +123,17 @@ class CompletionCache:
 
     def remember(self, uri: str, prefix: str, suffix: str, choices: tuple[str, ...]) -> None:
         """Record the completions just shown at this cursor, replacing the previous ones."""
+        self.remember_at(uri, Place.of(prefix, suffix), choices)
+
+    def remember_at(self, uri: str, place: Place, choices: tuple[str, ...]) -> None:
+        """`remember`, at a place already reduced to digests."""
         if not self._shown.maxsize:
             return
         if not any(choices):
             self._shown.pop(uri, None)
             return
-        closers = _leading_closers(suffix)
-        rest = suffix[len(closers) :]
         self._shown[uri] = _Shown(
-            prefix_len=len(prefix),
-            prefix_digest=digest(prefix),
-            closers=closers,
-            rest_len=len(rest),
-            rest_digest=digest(rest),
-            choices=tuple(choices),
-            longest=max(map(len, choices)),
+            place=place, choices=tuple(choices), longest=max(map(len, choices))
         )
 
     def typed_ahead(self, uri: str, prefix: str, suffix: str) -> tuple[str, ...] | None:
@@ -119,9 +147,9 @@ class CompletionCache:
         generated for the old text after the cursor.
         """
         shown: _Shown | None = self._shown.get(uri)
-        if shown is None or len(prefix) < shown.prefix_len:
+        if shown is None or len(prefix) < shown.place.prefix_len:
             return None
-        typed = prefix[shown.prefix_len :]
+        typed = prefix[shown.place.prefix_len :]
         if len(typed) >= shown.longest:
             return None
         remainders = tuple(
@@ -129,9 +157,7 @@ class CompletionCache:
             for choice in shown.choices
             if len(choice) > len(typed) and choice.startswith(typed)
         )
-        if not remainders or digest(prefix[: shown.prefix_len]) != shown.prefix_digest:
-            return None
-        if not _suffix_follows(shown, suffix, typed):
+        if not remainders or shown.place.typed_since(prefix, suffix) is None:
             return None
         return remainders
 
@@ -159,7 +185,7 @@ def _leading_closers(suffix: str) -> str:
     return suffix[:count]
 
 
-def _suffix_follows(shown: _Shown, suffix: str, typed: str) -> bool:
+def _suffix_follows(shown: Place, suffix: str, typed: str) -> bool:
     consumed = len(shown.closers) + shown.rest_len - len(suffix)
     if not 0 <= consumed <= len(shown.closers):
         return False

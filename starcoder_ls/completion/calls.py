@@ -22,7 +22,13 @@ from starcoder_ls.completion.lifecycle import ModelHandle
 from starcoder_ls.completion.scheduler import Scheduler, Ticket
 from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.cursor.prompt import Prompt
-from starcoder_ls.engine.base import Engine, EngineError, GenerationParams, GenerationResult
+from starcoder_ls.engine.base import (
+    Engine,
+    EngineError,
+    GenerationParams,
+    GenerationResult,
+    TextCallback,
+)
 
 
 class EngineCalls:
@@ -37,18 +43,26 @@ class EngineCalls:
         self._stats = stats
 
     async def generate(
-        self, engine: Engine, prompt: Prompt, call: GenerationParams, ticket: Ticket
+        self,
+        engine: Engine,
+        prompt: Prompt,
+        call: GenerationParams,
+        ticket: Ticket,
+        on_text: TextCallback | None = None,
     ) -> GenerationResult | None:
         """One engine call: awaited on the event loop for an engine that runs there (its
         task cancelled with the ticket), else on the model's worker thread (which checks
-        the ticket's flag). None when cancelled first; `Unanswered` when no answer came."""
+        the ticket's flag). None when cancelled first; `Unanswered` when no answer came.
+        `on_text` reaches only an engine that `streams_text` (base.Engine)."""
         self._failures.asking()
+        text = {"on_text": on_text} if on_text and getattr(engine, "streams_text", False) else {}
         if getattr(engine, "runs_on_loop", False):
-            outcome = await self._model.call(self._on_loop, engine, prompt, call, ticket)
+            outcome = await self._model.call(self._on_loop, engine, prompt, call, ticket, text)
         else:
             loop = asyncio.get_running_loop()
             count = functools.partial(loop.call_soon_threadsafe, self._stats.count_generation)
-            outcome = await self._model.call(_on_worker, engine, prompt, call, ticket.cancel, count)
+            cancel = ticket.cancel
+            outcome = await self._model.call(_on_worker, engine, prompt, call, cancel, count, text)
         if isinstance(outcome, EngineError):
             raise Unanswered(outcome)
         if outcome is not None and not outcome.cancelled:
@@ -56,10 +70,15 @@ class EngineCalls:
         return outcome
 
     async def _on_loop(
-        self, engine: Any, prompt: Prompt, call: GenerationParams, ticket: Ticket
+        self,
+        engine: Any,
+        prompt: Prompt,
+        call: GenerationParams,
+        ticket: Ticket,
+        text: dict[str, TextCallback],
     ) -> GenerationResult | EngineError | None:
         def generate() -> Awaitable[GenerationResult]:
-            return engine.generate(prompt.text, call, prompt_ids=prompt.ids)
+            return engine.generate(prompt.text, call, prompt_ids=prompt.ids, **text)
 
         try:
             result = await self._scheduler.run(ticket, generate)
@@ -76,12 +95,13 @@ def _on_worker(
     call: GenerationParams,
     cancel: threading.Event,
     count: Callable[[GenerationResult], object],
+    text: dict[str, TextCallback],
 ) -> GenerationResult | EngineError:
     """On the model's worker thread. The result is counted (`count` posts it to the event
     loop) even when its request was cancelled meanwhile and nobody awaits it any more. An
     engine error is returned, not raised: `failures.py` decides what it becomes."""
     try:
-        result = engine.generate(prompt.text, call, cancel, prompt_ids=prompt.ids)
+        result = engine.generate(prompt.text, call, cancel, prompt_ids=prompt.ids, **text)
     except EngineError as exc:
         return exc
     with contextlib.suppress(RuntimeError):  # the loop closed: the server is ending

@@ -103,6 +103,9 @@ class Job:
     ticket: Ticket
     invoked: bool
     selected: Selected | None
+    keeps: bool = False
+    """Its engine call may outlive it for a request typing on from its place
+    (`keepTypedGeneration`, inflight.py): an automatic request without a popup item."""
 
 
 @dataclass(frozen=True)

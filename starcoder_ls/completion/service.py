@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import logging
 import time
@@ -24,6 +25,7 @@ from starcoder_ls.completion import trigger
 from starcoder_ls.completion.cache import CompletionCache, make_key
 from starcoder_ls.completion.calls import EngineCalls
 from starcoder_ls.completion.failures import Failures, Unanswered, show
+from starcoder_ls.completion.inflight import Flights
 from starcoder_ls.completion.lifecycle import (
     EngineFactory,
     Model,
@@ -34,6 +36,7 @@ from starcoder_ls.completion.lifecycle import (
 )
 from starcoder_ls.completion.plan import plan_calls
 from starcoder_ls.completion.prefetch import Prefetches
+from starcoder_ls.completion.prompting import job_prompt as _build_prompt
 from starcoder_ls.completion.request import (
     Answer,
     Choices,
@@ -46,9 +49,7 @@ from starcoder_ls.completion.scheduler import Scheduler
 from starcoder_ls.completion.selection import apply_selected, over_selection
 from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.config import Settings
-from starcoder_ls.cursor import crossfile
-from starcoder_ls.cursor.exclusions import deny_list
-from starcoder_ls.cursor.prompt import Prompt, PromptSpec, build_prompt
+from starcoder_ls.cursor.prompt import Prompt
 from starcoder_ls.engine.base import (
     Engine,
     ProgressCallback,
@@ -81,6 +82,7 @@ class CompletionService:
         self.prefetches = Prefetches(self.scheduler)
         self.failures = Failures(clock=self.scheduler.now, back_off=self.model.back_off)
         self.calls = EngineCalls(self.model, self.scheduler, self.failures, self.stats)
+        self.flights = Flights(self.scheduler, self.cache, self.stats, current_version)
         self._ids = itertools.count(1)
 
     @property
@@ -120,11 +122,13 @@ class CompletionService:
 
     def shutdown(self) -> None:
         self.prefetches.cancel()
+        self.flights.cancel()
         self.model.shutdown()
 
     def _clear_cache(self) -> None:
         self.cache.clear()
         self.prefetches.forget_fills()
+        self.flights.cancel()
 
     # -- documents -------------------------------------------------------------------
 
@@ -136,6 +140,7 @@ class CompletionService:
         self.scheduler.document_closed(uri)
         self.prefetches.document_closed(uri)
         self.cache.forget(uri)
+        self.flights.forget(uri, "the document closed")
 
     # -- completion -----------------------------------------------------------------
 
@@ -169,6 +174,10 @@ class CompletionService:
             ticket=begin(ctx.uri, ctx.version, rid),
             invoked=request is not None and request.invoked,
             selected=None if request is None else request.selected,
+            keeps=settings.keep_typed_generation
+            and request is not None
+            and not request.invoked
+            and request.selected is None,
         )
 
     async def complete(self, request: CompletionRequest) -> Answer:
@@ -230,6 +239,11 @@ class CompletionService:
                 self.stats.prefetch_hits += 1
             log.info("request %d answered from typed-ahead", job.id)
             return self._finish(job, typed)
+        adopted = await self.flights.adopted(job)
+        if isinstance(adopted, str):
+            return self._no(job, adopted)
+        if adopted is not None:
+            return self._finish(job, adopted)
         if not await self.scheduler.debounce(job.ticket, skip=job.invoked):
             return self._no(job, "superseded while debouncing")
         try:
@@ -302,7 +316,9 @@ class CompletionService:
                 log.info("request %d: cache hit", job.id)
                 texts.extend(cached)
                 continue
-            result = await self.calls.generate(engine, prompt, call, job.ticket)
+            run = functools.partial(self.calls.generate, engine, prompt, call)
+            streams = getattr(engine, "streams_text", False)
+            result = await self.flights.generate(job, call, key, run, streams=streams)
             if result is None or result.cancelled or job.ticket.cancelled:
                 return "superseded or cancelled during generation"
             answer = tuple(choice.text for choice in result.choices)
@@ -354,34 +370,3 @@ class CompletionService:
     def _nothing(rid: int, reason: str, ctx: CompletionContext | None) -> Answer:
         log.info("request %d: no completion: %s", rid, reason)
         return Answer(ctx=ctx)
-
-
-def _build_prompt(
-    engine: Engine, ctx: CompletionContext, settings: Settings, others: tuple[OpenDocument, ...]
-) -> Prompt:
-    """Runs on the worker thread: counting tokens needs the engine's tokenizer."""
-    info = engine.info
-    window = settings.context_window or info.context_window
-    snippets = (
-        crossfile.select_snippets(
-            dataclasses.replace(ctx, other_documents=others),
-            excluded=deny_list(settings.excluded_files),
-        )
-        if others
-        else ()
-    )
-    spec = PromptSpec(
-        prefix=ctx.prefix,
-        suffix=ctx.suffix,
-        template=info.template,
-        count_tokens=engine.count_tokens,
-        encode=getattr(engine, "encode", None),
-        context_window=window,
-        max_new_tokens=min(settings.max_new_tokens, window // 2),
-        prefix_share=settings.prefix_share,
-        filename=ctx.path,
-        use_fim=settings.fim,
-        snippets=snippets,
-        snippet_reserve=crossfile.reserve(window),
-    )
-    return build_prompt(spec)

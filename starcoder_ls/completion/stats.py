@@ -45,6 +45,12 @@ class ServiceStats:
     accepted: int = 0
     """Suggestions the editor reported accepted (the `starcoder.accepted` command), so that
     `accepted / suggested` is the acceptance rate."""
+    adopted_generations: int = 0
+    """Requests answered from a generation that an earlier keystroke's request started and
+    kept running while the user typed what it was writing (inflight.py)."""
+    abandoned_generations: int = 0
+    """Generations kept past their request, then cancelled without answering one: the
+    typing parted ways with them, another edit came, or no request typed on."""
 
     def count_generation(self, result: GenerationResult) -> None:
         """Count one model call, and log it (figures only)."""

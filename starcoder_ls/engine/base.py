@@ -16,6 +16,9 @@ from starcoder_ls.engine.fim import FimTemplate
 ProgressCallback = Callable[[str, int | None], None]
 """Called with a human-readable message and a percentage (or None) while loading."""
 
+TextCallback = Callable[[str], None]
+"""`generate(on_text=...)`: the first choice's text so far, after each decode step."""
+
 
 class EngineError(Exception):
     """Every failure of an engine: what happened (`str(exc)`, the words the user sees),
@@ -115,14 +118,17 @@ class Engine(Protocol):
     """A loaded model. All methods are called from the engine's own worker thread, unless
     the engine says `runs_on_loop = True` (a remote engine: I/O, not compute): then
     `generate` is a coroutine, `async def generate(prompt, params, *, prompt_ids=None,
-    on_token=None)` without `cancel`, awaited on the event loop, and cancelling its task
-    stops it at once (`asyncio.CancelledError` goes on up); `count_tokens` and `encode`
-    stay plain calls, and `aclose()` is awaited where a loop runs. Local engines leave
-    `runs_on_loop` out (False).
+    on_token=None, on_text=None)` without `cancel`, awaited on the event loop, and
+    cancelling its task stops it at once (`asyncio.CancelledError` goes on up);
+    `count_tokens` and `encode` stay plain calls, and `aclose()` is awaited where a loop
+    runs. Local engines leave `runs_on_loop` out (False).
 
     Engines that tokenize locally also offer `encode(text) -> list[int]`, the ids
     `generate` would feed for `text`; the prompt builder then hands the final prompt's
     ids to `generate(prompt_ids=...)` so that it is tokenized once.
+
+    Engines that report text as it comes say `streams_text = True` and take `on_text`;
+    the others are never handed it (getattr(engine, "streams_text", False)).
     """
 
     info: EngineInfo
@@ -137,6 +143,7 @@ class Engine(Protocol):
         *,
         prompt_ids: Sequence[int] | None = None,
         on_token: Callable[[int], None] | None = None,
+        on_text: TextCallback | None = None,
     ) -> GenerationResult:
         """Stops within one decode step of `cancel` being set.
 
@@ -145,6 +152,11 @@ class Engine(Protocol):
 
         `on_token(n)` runs on the engine thread after each decode step with the number
         of tokens generated so far (progress, and tests that cancel mid-generation).
+        `on_text(text)` (engines with `streams_text`) then runs with the first choice's
+        text so far, as its `Generation.text` would start (healed token re-spelled, stop
+        strings not cut yet), whenever a step added to it: a caller can tell at the first
+        differing token that the generation is not the one it wants, and set `cancel`
+        from inside the callback to stop at that same step.
         """
         ...
 

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 class LocalEngine:
     """The Engine protocol over `model.generate`. Call it from the worker thread only."""
 
+    streams_text = True
+    """`generate` takes `on_text` (base.Engine)."""
+
     def __init__(
         self,
         *,
@@ -133,6 +136,7 @@ class LocalEngine:
         *,
         prompt_ids: Sequence[int] | None = None,
         on_token: Callable[[int], None] | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> GenerationResult:
         """Greedy at temperature 0 (one choice however large `n`), else `n` samples.
 
@@ -154,7 +158,7 @@ class LocalEngine:
                 cancelled=cancel.is_set(),
                 prefilled_tokens=0,
             )
-        checks = Checks.of(self._tokenizer, plan, cancel, on_token)
+        checks = Checks.of(self._tokenizer, plan, cancel, on_token, on_text)
         if not plan.reuse:
             self._drop_caches()
         output, reused = self._run_in_memory(plan, checks)

@@ -19,6 +19,7 @@ from starcoder_ls.engine.stopping import (
     DecodeBudgetCriteria,
     RepetitionCriteria,
     StopStringCriteria,
+    TextProgress,
     blank_start,
     cut_at_stop,
     decode_tokens,
@@ -58,6 +59,9 @@ class Checks:
     cancel: CancelCriteria
     stop: StopStringCriteria
     repetition: RepetitionCriteria | None
+    progress: TextProgress | None = None
+    """The first row's text so far for `generate(on_text=...)`; first, so a cancel set
+    from it is seen at the same step."""
     budget: DecodeBudgetCriteria | None = None
     """`GenerationParams.decode_budget_ms`: the line end where time ran out."""
 
@@ -68,6 +72,7 @@ class Checks:
         plan: Plan,
         cancel: threading.Event,
         on_token: Callable[[int], None] | None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Checks:
         length = plan.prompt_tokens
         params = plan.params
@@ -82,12 +87,20 @@ class Checks:
         repetition = None
         if params.repetition_stop:
             repetition = RepetitionCriteria(tokenizer, prompt_length=length)
+        progress = None
+        if on_text is not None:
+            removed = plan.removed
+
+            def healed(text: str) -> None:
+                on_text(strip_healed(text, removed))
+
+            progress = TextProgress(tokenizer, healed, prompt_length=length)
         cancel_criteria = CancelCriteria(cancel, prompt_length=length, on_token=on_token)
-        return cls(cancel_criteria, stop, repetition, _budget(tokenizer, plan))
+        return cls(cancel_criteria, stop, repetition, progress, _budget(tokenizer, plan))
 
     @property
     def criteria(self) -> list[Any]:
-        checks = (self.cancel, self.stop, self.repetition, self.budget)
+        checks = (self.progress, self.cancel, self.stop, self.repetition, self.budget)
         return [c for c in checks if c is not None]
 
     @property

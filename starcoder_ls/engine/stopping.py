@@ -180,6 +180,28 @@ class _TextCriteria:
         return self._rows[row].text if row < len(self._rows) else ""
 
 
+class TextProgress(_TextCriteria):
+    """Never stops a row: hands the first row's text so far to `on_text` whenever a step
+    added to it, decoding only the new tail. Placed before `CancelCriteria`, so a cancel
+    set from inside `on_text` stops that same step.
+    """
+
+    def __init__(
+        self, tokenizer: Decoder, on_text: Callable[[str], None], *, prompt_length: int
+    ) -> None:
+        super().__init__(tokenizer, prompt_length=prompt_length)
+        self.on_text = on_text
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        super().__call__(input_ids[:1], scores, **kwargs)
+        return _row_flags(input_ids, [False] * input_ids.shape[0])
+
+    def _stops(self, text: str, start: int) -> bool:
+        if len(text) > start:
+            self.on_text(text)
+        return False
+
+
 class StopStringCriteria(_TextCriteria):
     """Stops a row as soon as its generated text contains one of `stops`.
 

@@ -18,6 +18,7 @@ between requests of one server::
      "rules": [{"contains": "<filename>a.py",   # prompt substring; absent: any prompt
                 "choices": ["x + 1", "x - 1"],  # greedy: the first; sampled: the others
                 "delay_ms": 0,                  # a slow model that still honours cancel
+                "token_ms": 0,                  # greedy: writes a character a step (on_text)
                 "raise": "oom"}]}               # a fault instead of an answer (FAULTS)
 
 The first rule whose `contains` is in the prompt answers; no rule: an empty answer.
@@ -117,6 +118,11 @@ class ScriptedEngine:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    @property
+    def streams_text(self) -> bool:
+        """Says its text as it writes it (`on_text`) while a rule writes step by step."""
+        return any(rule.get("token_ms") for rule in read_script(self.script).get("rules", []))
+
     def _rule(self, prompt: str) -> dict[str, Any]:
         for rule in read_script(self.script).get("rules", []):
             if rule.get("contains", "") in prompt:
@@ -139,6 +145,8 @@ class ScriptedEngine:
         choices = tuple(
             cut_at_stop(text, params.stop) for text in choose(rule.get("choices", []), params)
         )
+        if rule.get("token_ms") and params.temperature == 0 and choices:
+            return _step_by_step(choices[0], rule["token_ms"] / 1000, cancel, kwargs)
         on_token = kwargs.get("on_token")
         if on_token is not None and choices:
             on_token(max(c.tokens for c in choices))
@@ -148,6 +156,26 @@ class ScriptedEngine:
 
     def close(self) -> None:
         pass
+
+
+def _step_by_step(
+    choice: Generation, step_s: float, cancel: threading.Event, kwargs: dict[str, Any]
+) -> GenerationResult:
+    """`choice` written a character a step, as a slow model writes tokens; cancel honoured."""
+    on_token, on_text = kwargs.get("on_token"), kwargs.get("on_text")
+    written = ""
+    for char in choice.text:
+        if cancel.wait(step_s):
+            break
+        written += char
+        if on_token is not None:
+            on_token(len(written))
+        if on_text is not None:
+            on_text(written)
+    if cancel.is_set():
+        done = Generation(text=written, tokens=len(written), stop_reason="cancelled")
+        return GenerationResult(choices=(done,), prompt_tokens=1, generate_ms=1.0, cancelled=True)
+    return GenerationResult(choices=(choice,), prompt_tokens=1, generate_ms=1.0)
 
 
 class RecordingEngine:

@@ -398,6 +398,8 @@ async def test_statistics_count_requests_model_work_and_reuse() -> None:
         "warmups": 0,
         "warmupsCompleted": 0,
         "accepted": 0,
+        "adoptedGenerations": 0,
+        "abandonedGenerations": 0,
     }
 
 

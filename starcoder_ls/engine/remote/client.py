@@ -164,6 +164,7 @@ class _Call:
     params: GenerationParams
     wanted: int
     on_token: Callable[[int], None] | None
+    on_text: Callable[[str], None] | None = None
     done: list[Choice] = field(default_factory=list)
     current: list[Choice] = field(default_factory=list)
     refused: tuple[int, str] | None = None
@@ -181,6 +182,8 @@ class RemoteEngine:
 
     runs_on_loop = True
     """`generate` is a coroutine, awaited on the event loop (base.Engine)."""
+    streams_text = True
+    """`generate` takes `on_text` (base.Engine)."""
 
     def __init__(
         self,
@@ -214,16 +217,18 @@ class RemoteEngine:
         *,
         prompt_ids: Sequence[int] | None = None,
         on_token: Callable[[int], None] | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> GenerationResult:
         """`prompt_ids` are ignored: the engine tokenizes the prompt text itself.
 
-        `on_token(n)` runs after each token event with the number of tokens so far.
+        `on_token(n)` runs after each token event with the number of tokens so far,
+        `on_text(text)` after each event that adds to the first choice, with its text.
         Cancelling the task closes the stream at once (`asyncio.CancelledError` goes on
         up); every failure is an `EngineError`.
         """
         started = time.perf_counter()
         wanted = max(1, params.n) if params.temperature > 0 else 1
-        call = _Call(params, wanted, on_token)
+        call = _Call(params, wanted, on_token, on_text)
         try:
             await asyncio.wait_for(self._ask(prompt, call), self.connection.deadline_s)
         except asyncio.TimeoutError:
@@ -315,6 +320,9 @@ class RemoteEngine:
                         )
                     if call.on_token is not None and piece.token:
                         call.on_token(call.tokens())
+                    first = piece.index == 0 and not call.done
+                    if call.on_text is not None and piece.text and first:
+                        call.on_text(choices[0].text)
                 if piece.done:
                     return True
             if all(c.reason for c in choices):

@@ -1,0 +1,236 @@
+"""Generations that survive typing (`keepTypedGeneration`).
+
+In VS Code every keystroke cancels the request before it, and with it its engine call: on
+a CPU that decodes a token in 30 ms, a call rarely lives past its third token, and a
+pause waits for a whole line from scratch. When the user types what that call was
+writing, its tokens are what the next request needs. So the greedy call of an automatic
+request runs on a flag of its own (a detached ticket), not its request's: when its
+request goes, the call goes on for `GRACE_S`, and a request for the same document whose
+text is the call's place with text typed on (`cache.Place.typed_since`), with the same
+settings and mode, adopts it: it waits for it and answers with the typed text taken off
+the start of its answer, as typed-ahead reuse does (cache.py).
+
+The call is cancelled as soon as its text so far (the engine's `on_text`, after each
+decode step) and what was typed part ways, when a request for the document is anything
+but typing on from it, or when no request adopts it in time. At most one per document.
+Its result also fills the caches, so a request coming after it ended is answered by
+typed-ahead reuse.
+
+Runs on the event loop, except `Flight.on_text`, which an engine on the model's worker
+thread calls: it reads `typed`, writes `partial` and sets the thread-safe cancel flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+
+from starcoder_ls.completion.cache import CompletionCache, Place
+from starcoder_ls.completion.failures import Unanswered
+from starcoder_ls.completion.request import Job
+from starcoder_ls.completion.scheduler import Scheduler, Ticket
+from starcoder_ls.completion.stats import ServiceStats
+from starcoder_ls.engine.base import GenerationParams, GenerationResult, TextCallback
+from starcoder_ls.engine.stopping import cut_at_stop
+
+log = logging.getLogger(__name__)
+
+GRACE_S = 0.3
+"""How long a call whose request went away waits for a request to adopt it. An editor
+sends the next keystroke's change and request together, milliseconds apart."""
+
+Run = Callable[[Ticket, TextCallback | None], Awaitable[GenerationResult | None]]
+"""One engine call on a ticket, handed the text callback (`calls.EngineCalls.generate`)."""
+
+
+def agrees(text: str, typed: str, stops: tuple[str, ...]) -> bool:
+    """Whether a generation whose text so far is `text` may still start with `typed`."""
+    text = cut_at_stop(text, stops)[0]
+    return text.startswith(typed) or typed.startswith(text)
+
+
+class Flight:
+    """One kept engine call: where it was asked (its request's place), who waits for it."""
+
+    def __init__(
+        self,
+        job: Job,
+        call: GenerationParams,
+        key: Hashable,
+        ticket: Ticket,
+        cancel: Callable[[Ticket], None],
+    ) -> None:
+        """`cancel`: the scheduler's, which also stops a call running on the loop."""
+        self.uri = job.ctx.uri
+        self.settings = job.settings
+        self.mode = job.mode
+        self.place = Place.of(job.ctx.prefix, job.ctx.suffix)
+        self.key = key
+        self.stops = call.stop
+        self.ticket = ticket
+        """The call's own flag, which its requests' cancellation leaves alone."""
+        self.owner = job.ticket
+        """The request waiting for it now, its first or the latest to adopt it."""
+        self.first = job.id
+        self.typed = ""
+        """What its owner typed on from its place."""
+        self.partial = ""
+        self.kept = False
+        """Its first request went away while it ran."""
+        self.abandoned = False
+        self.task: asyncio.Future[GenerationResult | None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        self._cancel = cancel
+
+    def on_text(self, text: str) -> None:
+        """The engine's text so far (any thread): stop at the first token that parts
+        ways with what was typed."""
+        self.partial = text
+        if not agrees(text, self.typed, self.stops):
+            self.stop()
+
+    def stop(self) -> None:
+        self.ticket.cancel.set()  # a worker's call stops at its next step
+        with contextlib.suppress(RuntimeError):  # the loop closed: the server is ending
+            self._loop.call_soon_threadsafe(self._cancel, self.ticket)  # a task on the loop
+
+
+class Flights:
+    """The kept engine calls, at most one per document."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        cache: CompletionCache,
+        stats: ServiceStats,
+        current_version: Callable[[str], int | None],
+    ) -> None:
+        self._scheduler = scheduler
+        self._cache = cache
+        self._stats = stats
+        self._current_version = current_version
+        self._by_uri: dict[str, Flight] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_uri)
+
+    async def generate(
+        self, job: Job, call: GenerationParams, key: Hashable, run: Run, *, streams: bool
+    ) -> GenerationResult | None:
+        """`call` for `job`: kept through typing when the job may be (`Job.keeps`, a greedy
+        call of one choice) and the engine `streams` its text (without it, a call that
+        parted ways with the typing would be known only at its end); else run on the job's
+        own ticket. None when the job went."""
+        if not (job.keeps and streams) or call.temperature > 0 or call.n != 1:
+            return await run(job.ticket, None)
+        self.forget(job.ctx.uri, "a new generation starts")
+        ticket = self._scheduler.detached(job.ctx.uri, job.ctx.version, job.id)
+        flight = Flight(job, call, key, ticket, self._scheduler.cancel)
+        flight.task = asyncio.ensure_future(run(ticket, flight.on_text))
+        flight.task.add_done_callback(functools.partial(self._ended, flight))
+        self._by_uri[flight.uri] = flight
+        return await self._wait(job, flight)
+
+    async def adopted(self, job: Job) -> tuple[str, ...] | str | None:
+        """The rest of the kept call's answer when `job` types on from its place: waited
+        for, with the typed text taken off; a reason when `job` went meanwhile; None to
+        generate afresh (nothing kept here, or it parted ways with the typing)."""
+        flight = self._by_uri.get(job.ctx.uri)
+        if flight is None:
+            return None
+        typed = self._typed_on(flight, job)
+        if typed is None or not agrees(flight.partial, typed, flight.stops):
+            self.forget(flight.uri, "the document changed otherwise, or the typing parted ways")
+            return None
+        flight.owner, flight.typed = job.ticket, typed
+        if flight.timer is not None:
+            flight.timer.cancel()
+        log.info("request %d waits for request %d's generation, typed on", job.id, flight.first)
+        try:
+            result = await self._wait(job, flight)
+        except Unanswered:
+            return None  # asked again afresh, where `failures.py` decides what it becomes
+        if result is None:
+            return "superseded while waiting for the generation it types on"
+        texts = [choice.text for choice in result.choices[:1]]
+        if result.cancelled or not texts or not texts[0].startswith(typed) or texts[0] == typed:
+            self._count_abandoned(flight)
+            return None
+        if not self._scheduler.is_current(job.ticket, self._current_version(job.ctx.uri)):
+            return "the document changed while generating"
+        self._stats.adopted_generations += 1
+        return (texts[0][len(typed) :],)
+
+    def forget(self, uri: str, reason: str) -> None:
+        """Cancel the call kept for `uri`, if any."""
+        flight = self._by_uri.pop(uri, None)
+        if flight is None:
+            return
+        if flight.timer is not None:
+            flight.timer.cancel()
+        flight.stop()
+        self._count_abandoned(flight)
+        log.info("generation of request %d cancelled: %s", flight.first, reason)
+
+    def cancel(self) -> None:
+        """Every kept call (a new model, new settings, the end)."""
+        for uri in list(self._by_uri):
+            self.forget(uri, "the settings or the model changed")
+
+    def _typed_on(self, flight: Flight, job: Job) -> str | None:
+        if not job.keeps or job.settings != flight.settings or job.mode is not flight.mode:
+            return None
+        return flight.place.typed_since(job.ctx.prefix, job.ctx.suffix)
+
+    async def _wait(self, job: Job, flight: Flight) -> GenerationResult | None:
+        """The call's result; None when `job` went first (the call is kept a while)."""
+        task = flight.task
+        assert task is not None
+        done = False
+        try:
+            done = await self._scheduler.wait_for(job.ticket, lambda: asyncio.shield(task))
+        finally:
+            if not done and flight.owner is job.ticket and not task.done():
+                self._orphaned(flight)
+        if not done or task.cancelled():
+            return None
+        return task.result()
+
+    def _orphaned(self, flight: Flight) -> None:
+        """Its owner went: kept for `GRACE_S` for a request typing on to adopt it."""
+        if self._by_uri.get(flight.uri) is not flight:
+            return
+        flight.kept = True
+        owner = flight.owner
+        loop = asyncio.get_running_loop()
+
+        def unadopted() -> None:
+            if flight.owner is owner:
+                self.forget(flight.uri, "no request typed on from it")
+
+        flight.timer = loop.call_later(GRACE_S, unadopted)
+
+    def _ended(self, flight: Flight, task: asyncio.Future[GenerationResult | None]) -> None:
+        """The call ended: its answer fills the caches, for whoever comes after it."""
+        if self._by_uri.get(flight.uri) is flight:
+            del self._by_uri[flight.uri]
+        if flight.timer is not None:
+            flight.timer.cancel()
+        if task.cancelled() or task.exception() is not None:
+            return  # an error reaches whoever waits; one nobody waits for is no news
+        result = task.result()
+        if result is None or result.cancelled:
+            self._count_abandoned(flight)
+            return
+        answer = tuple(choice.text for choice in result.choices)
+        self._cache.put(flight.key, answer)
+        self._cache.remember_at(flight.uri, flight.place, answer)
+
+    def _count_abandoned(self, flight: Flight) -> None:
+        if flight.kept and not flight.abandoned:
+            flight.abandoned = True
+            self._stats.abandoned_generations += 1
