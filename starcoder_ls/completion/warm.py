@@ -134,8 +134,10 @@ class Warmups:
     def __init__(self, service: Warmable) -> None:
         self._service = service
         self._running: _Running | None = None
-        self._warm: _Place | None = None
-        """Where the last warm-up finished: focusing there again changes nothing."""
+        self._warm: tuple[_Place, int] | None = None
+        """Where the last warm-up finished, and the model calls counted then: while no other
+        call has run (and could have pushed its prompt out of the kept caches), focusing
+        there again changes nothing."""
 
     def begin(self, request: CompletionRequest) -> asyncio.Task[None] | None:
         """Warm the engine's cache with the prompt at `request`'s place, in the background;
@@ -143,7 +145,7 @@ class Warmups:
         service = self._service
         reason = why_not(request, service.settings, service.model.engine)
         place = _Place(request.uri, request.version, request.line, request.character)
-        if reason is None and place == self._warm:
+        if reason is None and self._warm == (place, service.stats.model_calls):
             reason = "already warm at this cursor"
         if reason is None and service.model.engine is None and not service.model.loading:
             reason = "no model"
@@ -186,8 +188,9 @@ class Warmups:
         type only above debug level), and count for the back-off as a prefetch's do."""
         try:
             if await self._warm_up(request, ctx, ticket):
-                self._service.stats.warmups_completed += 1
-                self._warm = place
+                stats = self._service.stats
+                stats.warmups_completed += 1
+                self._warm = (place, stats.model_calls)
         except asyncio.CancelledError:
             self._service.scheduler.cancel(ticket)
             raise

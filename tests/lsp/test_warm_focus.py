@@ -51,6 +51,8 @@ async def test_focus_warms_the_prompt_the_request_there_sends(scripted: Session)
     assert warm["params"]["max_new_tokens"] == 1
     assert warm["cancelled"] is False
     assert "return <fim_suffix>" in warm["prompt"]
+    focus(scripted, uri)  # the same cursor, nothing ran since: already warm
+    assert (await stats(scripted))["warmups"] == before["warmups"] + 1
 
     (item,) = (await scripted.inline(uri, LINE, CHARACTER)).items
     assert item.insert_text == "a + b"
@@ -61,9 +63,9 @@ async def test_focus_warms_the_prompt_the_request_there_sends(scripted: Session)
     assert after["warmups"] == before["warmups"] + 1
     assert after["warmupsCompleted"] == before["warmupsCompleted"] + 1
 
-    focus(scripted, uri)  # the same cursor, nothing changed: already warm
-    assert (await stats(scripted))["warmups"] == after["warmups"]
-    assert len(scripted.calls(calls)) == 2
+    focus(scripted, uri)  # the request's call may have pushed the warm prompt out: again
+    assert (await stats(scripted))["warmups"] == after["warmups"] + 1
+    await ended(scripted, calls + 2)
 
 
 async def test_a_request_cancels_the_warm_up(scripted: Session) -> None:
