@@ -6,7 +6,7 @@ when a buffer is entered.
 
 The editor says where the cursor landed with the `starcoder/didFocus` notification
 (`{textDocument: {uri}, position}`). The prompt is built there exactly as an automatic
-request's (the same prompt builder, context, settings and open documents), so the
+request's (the same `prompting.job_prompt`, context, settings and open documents), so the
 request after the first key shares its token prefix, and the engine generates one token
 from it: the cheapest call that leaves the prompt's keys and values in the kept cache.
 `didOpen` warms nothing: without a cursor there is no prompt to share (the window and the
@@ -34,9 +34,9 @@ from starcoder_ls.completion.calls import EngineCalls
 from starcoder_ls.completion.failures import Failures, Unanswered
 from starcoder_ls.completion.lifecycle import ModelHandle
 from starcoder_ls.completion.plan import plan_calls
+from starcoder_ls.completion.prompting import job_prompt
 from starcoder_ls.completion.request import CompletionRequest, locate, refusal
 from starcoder_ls.completion.scheduler import Scheduler, Ticket
-from starcoder_ls.completion.service import _build_prompt as job_prompt
 from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.config import Settings
 from starcoder_ls.cursor import uris
