@@ -154,10 +154,10 @@ class Flights:
             result = await self._wait(job, flight)
         except Unanswered:
             return None  # asked again afresh, where `failures.py` decides what it becomes
-        if result is None:
+        if job.ticket.cancelled:
             return "superseded while waiting for the generation it types on"
-        texts = [choice.text for choice in result.choices[:1]]
-        if result.cancelled or not texts or not texts[0].startswith(typed) or texts[0] == typed:
+        texts = [] if result is None or result.cancelled else [c.text for c in result.choices[:1]]
+        if not texts or not texts[0].startswith(typed) or texts[0] == typed:
             self._count_abandoned(flight)
             return None
         if not self._scheduler.is_current(job.ticket, self._current_version(job.ctx.uri)):
@@ -187,7 +187,8 @@ class Flights:
         return flight.place.typed_since(job.ctx.prefix, job.ctx.suffix)
 
     async def _wait(self, job: Job, flight: Flight) -> GenerationResult | None:
-        """The call's result; None when `job` went first (the call is kept a while)."""
+        """The call's result; None when `job` went first (the call is kept a while) or
+        the call was stopped on the event loop."""
         task = flight.task
         assert task is not None
         done = False

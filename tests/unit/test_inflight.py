@@ -8,6 +8,7 @@ the engine writes one character a step and says what it has written so far.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -188,3 +189,43 @@ def test_agrees_while_either_starts_the_other() -> None:
     assert agrees("abcd", "abc", ())
     assert not agrees("abx", "abc", ())
     assert agrees("ab\nzz", "ab", ("\n",))
+
+
+class LoopStreamingEngine(StreamingEngine):
+    """The same, as a remote engine runs: a coroutine on the event loop, stopped by
+    cancelling its task."""
+
+    runs_on_loop = True
+
+    async def generate(  # type: ignore[override]
+        self, prompt: str, params: object, *, on_text: object = None, **kwargs: object
+    ) -> object:
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(
+                StreamingEngine.generate, self, prompt, params, cancel, on_text=on_text
+            )
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+
+
+async def test_on_the_event_loop_typing_otherwise_cancels_its_task() -> None:
+    engine = LoopStreamingEngine(answer, step_ms=150)
+    async with editing(engine) as (editor, service):
+        editor.ask("def add(a, b):\n    return █\n")
+        await started(engine)
+        last = await editor.type("def add(a, b):\n    return b█\n")
+        assert texts(await asyncio.wait_for(last, 30)) == [" - a"]
+        assert len(engine.calls) == 2 and service.stats.abandoned_generations == 1
+
+
+async def test_on_the_event_loop_typing_on_keeps_its_task() -> None:
+    engine = LoopStreamingEngine(answer, step_ms=30)
+    async with editing(engine) as (editor, service):
+        editor.ask("def add(a, b):\n    return █\n")
+        await started(engine)
+        await editor.type("def add(a, b):\n    return a█\n")
+        last = await editor.type("def add(a, b):\n    return a █\n")
+        assert texts(await asyncio.wait_for(last, 30)) == [LINE[2:]]
+        assert len(engine.calls) == 1 and service.stats.adopted_generations == 1
