@@ -143,10 +143,12 @@ class Flights:
         if flight is None:
             return None
         typed = self._typed_on(flight, job)
+        if typed is not None:
+            flight.typed = typed  # first: a step from now on compares with it (`on_text`)
         if typed is None or not agrees(flight.partial, typed, flight.stops):
             self.forget(flight.uri, "the document changed otherwise, or the typing parted ways")
             return None
-        flight.owner, flight.typed = job.ticket, typed
+        flight.owner = job.ticket
         if flight.timer is not None:
             flight.timer.cancel()
         log.info("request %d waits for request %d's generation, typed on", job.id, flight.first)
