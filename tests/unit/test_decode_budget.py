@@ -3,7 +3,10 @@ at its next line end; the lines shown are whole, never cut. A fake clock drives 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
+from pathlib import Path
 
 import torch
 
@@ -142,3 +145,36 @@ def test_only_automatic_multi_line_calls_get_the_budget() -> None:
         assert call.decode_budget_ms == 0
     (off,) = plan_calls(ctx, PROMPT, Mode.MULTI_LINE, Settings(), invoked=False)
     assert off.decode_budget_ms == 0
+
+
+def test_the_local_engine_on_a_real_model_stops_at_a_line_end_once_the_budget_passed(
+    tiny_starcoder_dir: Path,
+) -> None:
+    """The tiny StarCoder made to write three lines, 10 ms a step, with a 25 ms budget: the
+    second line is being written when the time is up, and it is finished and shown whole."""
+    from starcoder_ls.engine.local import LocalEngine
+    from starcoder_ls.engine.settings import EngineSettings
+    from tests.support.logit_steering import force, steered
+
+    engine = LocalEngine.load(EngineSettings(model=str(tiny_starcoder_dir), dtype="float32"))
+    try:
+        tokenizer = engine.tokenizer
+        script = tokenizer.encode("a = 1\nbb = 22\nccc = 333\n", add_special_tokens=False)
+        params = GenerationParams(
+            max_new_tokens=len(script) + 4, token_healing=False, decode_budget_ms=25
+        )
+        steer = force(script, banned=[tokenizer.eos_token_id])
+        with steered(engine.model, steer):
+            budgeted = engine.generate(
+                "x = 0\n", params, threading.Event(), on_token=lambda n: time.sleep(0.010)
+            )
+        with steered(engine.model, steer):
+            whole = engine.generate(
+                "x = 0\n", dataclasses.replace(params, decode_budget_ms=0), threading.Event()
+            )
+    finally:
+        engine.close()
+    (choice,) = budgeted.choices
+    assert choice.stop_reason == "budget"
+    assert choice.text in ("a = 1\nbb = 22", "a = 1")
+    assert whole.choices[0].text.startswith("a = 1\nbb = 22\nccc = 333\n")
