@@ -196,6 +196,22 @@ def test_stats_map_to_counters_and_subtract() -> None:
     assert (delta.model_calls, delta.prefilled_tokens, delta.engine_ms) == (2, 20, 90.0)
 
 
+def test_kept_generations_and_warm_ups_are_read_from_the_stats() -> None:
+    stats = {"adoptedGenerations": 5, "abandonedGenerations": 2, "warmups": 3}
+    counters = from_stats(stats | {"warmupsCompleted": 1})
+    assert (counters.adopted, counters.abandoned) == (5, 2)
+    assert (counters.warmups, counters.warmups_completed) == (3, 1)
+
+
+def test_an_answer_from_a_kept_generation_gives_no_overhead_sample() -> None:
+    """Its engine time began keystrokes earlier: end-to-end minus it would be a guess."""
+    before = Read(sent_seq=0, seq=1, counters=Counters())
+    after = Read(sent_seq=2, seq=3, counters=Counters(model_calls=1, engine_ms=900, adopted=1))
+    assert overhead_samples([Answered(seq=2, e2e_ms=100)], [before, after]) == []
+    plain = Read(sent_seq=2, seq=3, counters=Counters(model_calls=1, engine_ms=90))
+    assert overhead_samples([Answered(seq=2, e2e_ms=100)], [before, plain]) == [10]
+
+
 def reading(sent_seq: int, seq: int, calls: int, engine_ms: float, hits: int = 0) -> Read:
     counters = Counters(model_calls=calls, engine_ms=engine_ms, cache_hits=hits)
     return Read(sent_seq=sent_seq, seq=seq, counters=counters)

@@ -21,6 +21,12 @@ class Counters:
     engine_ms: float = 0.0
     cache_hits: int = 0
     typed_ahead_hits: int = 0
+    adopted: int = 0
+    """Requests answered by a generation an earlier keystroke started (keepTypedGeneration)."""
+    abandoned: int = 0
+    """Generations kept past their request, then cancelled when the typing diverged."""
+    warmups: int = 0
+    warmups_completed: int = 0
 
     def __sub__(self, other: Counters) -> Counters:
         return Counters(
@@ -43,6 +49,10 @@ def from_stats(stats: Mapping[str, Any]) -> Counters:
         engine_ms=float(stats.get("engineMs", 0.0)),
         cache_hits=int(stats.get("cacheHits", 0)),
         typed_ahead_hits=int(stats.get("typedAheadHits", 0)),
+        adopted=int(stats.get("adoptedGenerations", 0)),
+        abandoned=int(stats.get("abandonedGenerations", 0)),
+        warmups=int(stats.get("warmups", 0)),
+        warmups_completed=int(stats.get("warmupsCompleted", 0)),
     )
 
 
@@ -67,7 +77,8 @@ def overhead_samples(answers: Sequence[Answered], reads: Sequence[Read]) -> list
 
     The counters are read after every answer; an answer's engine time is the change
     between the last read that arrived before it and the first one asked for after it,
-    when exactly one model call completed in between and no cache answered: the items
+    when exactly one model call completed in between, no cache answered, no kept generation
+    was adopted and no warm-up ran: the items
     needed a model call, and that one was the only one. Other answers (a cancelled
     generation finishing meanwhile, a cache hit) are left out rather than guessed.
     """
@@ -80,6 +91,7 @@ def overhead_samples(answers: Sequence[Answered], reads: Sequence[Read]) -> list
         if before_at < 0 or after is None:
             continue
         delta = after.counters - ordered[before_at].counters
-        if delta.model_calls == 1 and delta.cache_hits == 0 and delta.typed_ahead_hits == 0:
+        reused = delta.cache_hits or delta.typed_ahead_hits or delta.adopted or delta.warmups
+        if delta.model_calls == 1 and not reused:
             samples.append(answer.e2e_ms - delta.engine_ms)
     return samples

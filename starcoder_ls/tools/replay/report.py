@@ -80,6 +80,11 @@ def rows(result: RunResult) -> list[tuple[str, str]]:
         ),
         ("tokens prefilled per call", _per(c.prefilled_tokens, c.model_calls, 0)),
         ("tokens decoded per call", _per(c.generated_tokens, c.model_calls)),
+        (
+            "generations kept through typing: adopted / abandoned",
+            f"{c.adopted} / {c.abandoned}",
+        ),
+        ("warm-ups (completed)", f"{c.warmups} ({c.warmups_completed})"),
         ("stale answers (must be 0)", str(t.stale)),
         ("answers overtaken by typing on the wire", str(t.overtaken)),
         ("characters written by accepted suggestions", _share(t.accepted_chars, _chars(t))),
