@@ -145,12 +145,13 @@ def _add_serve_flags(serve: argparse.ArgumentParser) -> None:
 
 def _add_bench_flags(bench: argparse.ArgumentParser) -> None:
     from starcoder_ls.tools.bench import add_arguments as add_bench_arguments
+    from starcoder_ls.tools.bench_weights import add_weights_arguments
     from starcoder_ls.tools.replay.options import add_replay_arguments
     from starcoder_ls.tools.soak import add_soak_arguments
 
     _add_model_flags(bench)
     add_bench_arguments(bench)
-    bench_parts = bench.add_subparsers(dest="bench_part", metavar="{replay,soak}")
+    bench_parts = bench.add_subparsers(dest="bench_part", metavar="{replay,soak,weights}")
     replay = _bench_part(
         bench_parts, "replay", "retype regions of real files key by key over LSP, as an editor user"
     )
@@ -162,6 +163,8 @@ def _add_bench_flags(bench: argparse.ArgumentParser) -> None:
         "10k requests while typing over LSP: memory, threads, caches stay flat",
     )
     add_soak_arguments(soak)
+    weights = _bench_part(bench_parts, "weights", "float32 against int8 weights on a CPU")
+    add_weights_arguments(weights)
 
 
 def _add_eval_flags(evaluate: argparse.ArgumentParser) -> None:
@@ -244,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         from starcoder_ls.tools.soak import run_soak
 
         return run_soak(args)
+
+    if args.command == "bench" and args.bench_part == "weights":
+        from starcoder_ls.tools.bench_weights import run_weights
+
+        return run_weights(args)
 
     if args.command == "bench" and args.bench_part == "replay":
         from starcoder_ls.tools.replay.runner import run_replay

@@ -111,6 +111,9 @@ class Settings:
     """CUDA: preallocated KV caches (engine/acceleration.py); ignored elsewhere."""
     compile: bool = False
     """CUDA: torch.compile of the decode step, with a static cache; ignored elsewhere."""
+    cpu_weights: str = "auto"
+    """A CPU in float32: "int8" linear layers (faster, answers far from float32's: an
+    opt-in to measure), "float" as loaded; "auto" is float (engine/quantize.py)."""
     cross_file_context: bool = True
     """Show the model the other open documents' chunks related to the cursor (crossfile.py)."""
     prefetch: bool = True
@@ -200,6 +203,7 @@ class Settings:
                 self.attention,
                 self.static_cache,
                 self.compile,
+                self.cpu_weights,
             )
         return (
             *key,

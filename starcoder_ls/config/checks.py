@@ -10,6 +10,7 @@ from typing import Any
 from starcoder_ls.engine.acceleration import ATTENTION
 from starcoder_ls.engine.healing import INDENTATION
 from starcoder_ls.engine.placement import DTYPES
+from starcoder_ls.engine.quantize import CPU_WEIGHTS
 from starcoder_ls.text.names import camel
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -197,6 +198,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "attention": _one_of(ATTENTION),
     "static_cache": _bool,
     "compile": _bool,
+    "cpu_weights": _one_of(CPU_WEIGHTS),
     "cross_file_context": _bool,
     "prefetch": _bool,
     "warm_on_focus": _bool,

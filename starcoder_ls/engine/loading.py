@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from starcoder_ls.engine import models, single_query, speculation, weights
+from starcoder_ls.engine import models, quantize, single_query, speculation, weights
 from starcoder_ls.engine.acceleration import Acceleration
 from starcoder_ls.engine.base import EngineError, EngineInfo, ProgressCallback
 from starcoder_ls.engine.placement import (
@@ -56,6 +56,9 @@ def load_local(settings: EngineSettings, report: ProgressCallback) -> LocalParts
         )
     except ValueError as exc:
         raise EngineError(str(exc), retry=False) from None
+    if settings.cpu_weights not in quantize.CPU_WEIGHTS:
+        names = ", ".join(quantize.CPU_WEIGHTS)
+        raise EngineError(f"cpuWeights must be one of {names}", retry=False)
     allow = settings.allow_downloads
     source = weights.resolve_source(settings.model, allow_downloads=allow)
     drafting = None
@@ -70,6 +73,12 @@ def load_local(settings: EngineSettings, report: ProgressCallback) -> LocalParts
     if drafting is not None:
         main = Main(source.name, tokenizer, loaded)
         draft = load_draft(drafting, main, placement, report, wanted)
+    int8 = quantize.wanted(settings.cpu_weights, placement.device, loaded.dtype)
+    if int8:
+        report("Quantising the weights to int8", 92)
+        for model in (loaded, draft.model if draft is not None else None):
+            if model is not None:
+                quantize.to_int8(model)
     report("Preparing the prompt template", 95)
     info = EngineInfo(
         model=source.name,
@@ -81,6 +90,8 @@ def load_local(settings: EngineSettings, report: ProgressCallback) -> LocalParts
         dtype=dtype_name(placement.dtype),
         extra={"load_ms": f"{(time.perf_counter() - started) * 1000.0:.0f}"},
     )
+    if int8:
+        info.extra["weights"] = "int8"
     if draft is not None and drafting is not None:
         info.extra["draft"] = drafting.name
         draft.pool.max_tokens = 2 * info.context_window
@@ -121,7 +132,9 @@ def load_draft(
 
 
 def _vocab_size(model: Any) -> int:
-    return int(model.get_output_embeddings().weight.shape[0])
+    head = model.get_output_embeddings()
+    rows = getattr(head, "out_features", None)  # an int8 head's weight is a method
+    return int(rows if rows is not None else head.weight.shape[0])
 
 
 def load_converted_or(

@@ -34,6 +34,8 @@ class EngineSettings:
     attention: str = "auto"
     static_cache: bool = False
     compile: bool = False
+    cpu_weights: str = "auto"
+    """"float", "int8" (on a CPU in float32) or "auto", which is float (quantize.py)."""
 
     # A remote engine's.
     endpoint: str = field(default="", repr=False)

@@ -35,6 +35,7 @@ export const SERVER_SETTINGS = [
   'attention',
   'staticCache',
   'compile',
+  'cpuWeights',
   'crossFileContext',
   'prefetch',
   'warmOnFocus',
