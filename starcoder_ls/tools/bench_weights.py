@@ -110,9 +110,26 @@ def _agreement(args: argparse.Namespace, variants: dict[str, LocalEngine]) -> No
         ]
         print(
             f"{name}: {same} of {len(prompts)} first lines the same as float32's, "
-            f"mean token agreement {statistics.mean(shares):.3f}",
+            f"mean token agreement {statistics.mean(shares):.3f}, next-token argmax "
+            f"agreement over the prompts {_argmax_agreement(base, variants[name], prompts):.3f}",
             flush=True,
         )
+
+
+def _argmax_agreement(base: LocalEngine, other: LocalEngine, prompts: list[str]) -> float:
+    """The share of the prompts' positions where both models' most likely next token is
+    the same (teacher-forced: every position sees the same text)."""
+    import torch
+
+    same = total = 0
+    with torch.inference_mode():
+        for prompt in prompts:
+            ids = torch.tensor([base.encode(prompt)])
+            want = base.model(input_ids=ids).logits[0].argmax(-1)
+            got = other.model(input_ids=ids).logits[0].argmax(-1)
+            same += int((want == got).sum())
+            total += int(ids.shape[1])
+    return same / max(total, 1)
 
 
 def _shared_share(first: list[int], second: list[int]) -> float:

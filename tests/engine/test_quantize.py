@@ -89,3 +89,15 @@ def test_int8_next_tokens_on_the_embedded_model_stay_close(embedded_engine: Loca
         want = embedded_engine.model(input_ids=ids).logits[0].argmax(-1)
         got = int8(input_ids=ids).logits[0].argmax(-1)
     assert (want == got).float().mean().item() >= 0.4
+
+
+def test_bench_weights_measures_agreement(tiny_starcoder_dir: Path) -> None:
+    from starcoder_ls.tools.bench_weights import _argmax_agreement, _shared_share
+
+    assert _shared_share([1, 2, 3, 4], [1, 2, 9, 4]) == 0.5
+    assert _shared_share([], []) == 1.0
+    float_engine, int8_engine = load(tiny_starcoder_dir, "float"), load(tiny_starcoder_dir, "int8")
+    assert _argmax_agreement(float_engine, float_engine, [PREFIX]) == 1.0
+    assert 0.0 <= _argmax_agreement(float_engine, int8_engine, [PREFIX]) <= 1.0
+    float_engine.close()
+    int8_engine.close()
