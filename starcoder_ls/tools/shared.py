@@ -17,6 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PACKAGE = Path(__file__).resolve().parents[1]
+"""The `starcoder_ls` package: tools read its sources and find the checkout from it (a
+path counted from a tool's own file breaks when the tool moves)."""
+REPOSITORY = PACKAGE.parent
+"""The checkout the package runs from (`pip install -e .`, as `make` installs it)."""
+
 
 def server_args(args: argparse.Namespace, log_file: Path) -> list[str]:
     """`serve` flags for the model options given to `demo`, `bench`, `bench replay` or

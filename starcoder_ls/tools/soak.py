@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from starcoder_ls.tools.shared import PACKAGE
+
 log = logging.getLogger(__name__)
 
 SIZES_COMMAND = "starcoder.soak.sizes"
@@ -188,8 +190,7 @@ class SoakResult:
 
 def default_sources() -> list[Path]:
     """This package's own modules: real code of many shapes, always at hand."""
-    package = Path(__file__).resolve().parent
-    return sorted(p for p in package.rglob("*.py") if p.stat().st_size > 2000)
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.stat().st_size > 2000)
 
 
 def proc_sample(pid: int) -> tuple[float, int]:

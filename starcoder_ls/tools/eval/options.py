@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from starcoder_ls.tools.shared import settings_json
+from starcoder_ls.tools.shared import REPOSITORY, settings_json
 
 BENCHMARKS = ("single-line", "multi-line", "random-span", "nextline")
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "humaneval-infilling"
+DEFAULT_DATA = REPOSITORY.parent / "shared" / "data" / "humaneval-infilling"
 """`../shared/data/humaneval-infilling` next to the repository (the team's shared data)."""
 DEFAULT_LIMIT = 100
 """About 3 to 15 minutes with the embedded model on 2 CPU cores, depending on the benchmark."""

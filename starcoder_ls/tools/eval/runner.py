@@ -32,7 +32,7 @@ from starcoder_ls.tools.eval.report import VARIANTS, Item, summarise, table, var
 from starcoder_ls.tools.eval.scoring import apply
 from starcoder_ls.tools.eval.server_log import ServerLog
 from starcoder_ls.tools.eval.tasks import Task, load_humaneval, sample
-from starcoder_ls.tools.shared import server_args
+from starcoder_ls.tools.shared import REPOSITORY, server_args
 
 LOAD_TIMEOUT_S = 900.0
 
@@ -73,7 +73,7 @@ def _drawn_tasks(args: argparse.Namespace) -> tuple[list[Task], int, Path]:
 
 def git_commit() -> str:
     """Short commit of the checkout the harness runs from, `+dirty` when it has changes."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPOSITORY
     try:
         head = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],

@@ -32,12 +32,11 @@ from starcoder_ls.tools.replay.options import DEFAULT_SOURCE_COMMIT
 from starcoder_ls.tools.replay.regions import Region, Source, Typing, choose_regions
 from starcoder_ls.tools.replay.report import RunResult, markdown
 from starcoder_ls.tools.replay.session import Session
-from starcoder_ls.tools.shared import rss_mb, server_args
+from starcoder_ls.tools.shared import REPOSITORY, rss_mb, server_args
 
 log = logging.getLogger(__name__)
 
 STATS_COMMAND = "starcoder.stats"
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def _git(*args: str, cwd: Path = REPOSITORY) -> str:
