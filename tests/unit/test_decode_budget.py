@@ -143,7 +143,9 @@ def test_only_automatic_multi_line_calls_get_the_budget() -> None:
     assert single.decode_budget_ms == 0
     for call in plan_calls(ctx, PROMPT, Mode.MULTI_LINE, settings, invoked=True):
         assert call.decode_budget_ms == 0
-    (off,) = plan_calls(ctx, PROMPT, Mode.MULTI_LINE, Settings(), invoked=False)
+    assert Settings().decode_budget_ms == 400
+    off_settings = Settings(decode_budget_ms=0)
+    (off,) = plan_calls(ctx, PROMPT, Mode.MULTI_LINE, off_settings, invoked=False)
     assert off.decode_budget_ms == 0
 
 
