@@ -69,6 +69,7 @@ HOST_FIELDS = (
     "attention",
     "static_cache",
     "compile",
+    "cpu_weights",
     "endpoint",
     "remote_model",
     "api_key_env",

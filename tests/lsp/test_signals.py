@@ -41,6 +41,12 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _default_sigint() -> None:
+    """As a shell starts a foreground program, whatever this test run inherited (pytest
+    itself run as a background job starts with Ctrl-C ignored, and so would its children)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class StdioServer:
     """`slow_loading_server` (the real server on a scripted engine) on pipes; logs to
     stderr, as when an editor or `make serve` starts it in a terminal."""
@@ -72,7 +78,7 @@ class StdioServer:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_ignore_sigint if ignore_sigint else None,
+            preexec_fn=_ignore_sigint if ignore_sigint else _default_sigint,
         )
         return cls(process, folder)
 

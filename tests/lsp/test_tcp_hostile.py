@@ -227,6 +227,7 @@ async def _file_limit_case(tmp_path: Path) -> None:
     token_file.chmod(0o600)
     write_script(script, [])
     command = [sys.executable, "-c", LAUNCHER, str(script), str(tmp_path / "calls.jsonl")]
+    command += [str(tmp_path / "loads")]
     command += ["--tcp", "0", "--tcp-token-file", str(token_file), "--log-file", str(log_file)]
 
     def low_file_limit() -> None:
