@@ -171,6 +171,16 @@ def multi_line_suggestion(vscode: VSCode) -> list[str]:
 
 
 def test_accepting_line_by_line_keeps_the_rest_shown_from_the_cache(vscode: VSCode) -> None:
+    # The decode budget (decodeBudgetMs, its own tests) would show a CPU model's first line
+    # only: this test needs the whole three-line suggestion to accept it line by line.
+    vscode.edit_user_settings({**SETTINGS, "starcoder.decodeBudgetMs": 0})
+    try:
+        _accept_line_by_line(vscode)
+    finally:
+        vscode.edit_user_settings(SETTINGS)
+
+
+def _accept_line_by_line(vscode: VSCode) -> None:
     bench = vscode.bench
     page = bench.page
     with bench.step("line-accept"):
