@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from starcoder_ls import __version__
 from starcoder_ls.config import BACKENDS, DEVICES, DTYPES, EMBEDDED, Settings, describe, merge
+from starcoder_ls.lsp.transport import setup_logging
 
 log = logging.getLogger("starcoder_ls")
 
@@ -195,25 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", "measure completion quality over LSP (HumanEval, next line)", _add_eval_flags
     )
     return parser
-
-
-def setup_logging(level: str, log_file: Path | None) -> None:
-    """Logs go to stderr or a file: stdout carries the protocol.
-
-    Progress bars are off too: editors log a server's stderr as errors, and loading
-    progress reaches the client as `$/progress` instead.
-    """
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    handler: logging.Handler = (
-        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    if level != "debug":
-        # pygls logs whole messages (document text included) at info and debug.
-        logging.getLogger("pygls").setLevel(logging.WARNING)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

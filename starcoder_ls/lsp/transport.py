@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 from pygls.io_ import StdoutWriter
@@ -251,3 +252,22 @@ class _ThreadedReader:
 def _resolve(future: asyncio.Future[bytes], data: bytes) -> None:
     if not future.done():
         future.set_result(data)
+
+
+def setup_logging(level: str, log_file: Path | None) -> None:
+    """Logs go to stderr or a file: stdout carries the protocol.
+
+    Progress bars are off too: editors log a server's stderr as errors, and loading
+    progress reaches the client as `$/progress` instead.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    handler: logging.Handler = (
+        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    if level != "debug":
+        # pygls logs whole messages (document text included) at info and debug.
+        logging.getLogger("pygls").setLevel(logging.WARNING)

@@ -12,14 +12,13 @@ them with `config.merge` and takes nothing from the CLI, a layer above it.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from starcoder_ls.lsp.transport import setup_logging
 from starcoder_ls.tools.shared import settings_json
 from starcoder_ls.tools.soak import ENGINES, SIZES_COMMAND
 
@@ -94,22 +93,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str, log_file: Path | None) -> None:
-    """As `serve` logs: to stderr or a file (stdout carries the protocol), no progress
-    bars, and pygls (which logs whole messages, document text included) only from
-    warnings up unless at debug."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    handler: logging.Handler = (
-        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    if level != "debug":
-        logging.getLogger("pygls").setLevel(logging.WARNING)
-
-
 def serve(argv: Sequence[str]) -> int:
     """The server of a soak run, started with the settings the soak gives it."""
     from starcoder_ls.completion.cache import CompletionCache
@@ -118,7 +101,7 @@ def serve(argv: Sequence[str]) -> int:
     from starcoder_ls.lsp.server import create_server
 
     args = _parser().parse_args(list(argv))
-    _setup_logging(args.log_level, args.log_file)
+    setup_logging(args.log_level, args.log_file)
     merged = merge(Settings(), args.settings)
     if merged.errors:
         raise SystemExit(f"soak_server: {'; '.join(merged.errors)}")
