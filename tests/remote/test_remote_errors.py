@@ -212,14 +212,15 @@ async def test_cancelling_the_task_closes_the_stream_at_once() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        cancelled_at = time.monotonic()
         exchange = srv.exchanges[0]
+        sent_at_cancel = exchange.sent_events
+        cancelled_at = time.monotonic()
         while not exchange.client_gone and time.monotonic() < cancelled_at + 5:
             await asyncio.sleep(0.005)
-        closed_after = time.monotonic() - cancelled_at
     assert exchange.client_gone, "the server never saw the connection close"
-    assert closed_after < 0.5, f"the stream was closed {closed_after:.2f} s after the cancel"
-    assert exchange.sent_events < 2000
+    # Counted in the server's events, not seconds: a busy machine slows both sides alike.
+    late = exchange.sent_events - sent_at_cancel
+    assert late < 100, f"the server sent {late} more events after the cancel"
     assert counts[:3] == [1, 2, 3]
 
 
