@@ -163,7 +163,7 @@ def _add_bench_flags(bench: argparse.ArgumentParser) -> None:
         "10k requests while typing over LSP: memory, threads, caches stay flat",
     )
     add_soak_arguments(soak)
-    weights = _bench_part(bench_parts, "weights", "float32 against int8 weights on a CPU")
+    weights = _bench_part(bench_parts, "weights", "float32, float16 products, int8 on a CPU")
     add_weights_arguments(weights)
 
 

@@ -25,11 +25,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def embedded_engine() -> Iterator[Any]:
     """The embedded SmolLM2-135M, loaded once (~10 s from its converted copy) for slow tests;
-    in float32 whatever the CPU, as they compare outputs token for token."""
+    in float32 whatever the CPU, products included (`cpuWeights` "float"), as they compare
+    outputs token for token."""
     from starcoder_ls.engine.local import LocalEngine
     from starcoder_ls.engine.settings import EngineSettings
 
-    engine = LocalEngine.load(EngineSettings(model=None, dtype="float32"))
+    engine = LocalEngine.load(EngineSettings(model=None, dtype="float32", cpu_weights="float"))
     yield engine
     engine.close()
 

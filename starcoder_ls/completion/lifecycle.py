@@ -65,6 +65,8 @@ class ModelStatus:
     device: str = ""
     dtype: str = ""
     template: str = ""
+    weights: str = ""
+    """Smaller copies of a CPU model's weights for decoding ("float16", "int8"), or ""."""
 
     def to_json(self) -> dict[str, str]:
         return dataclasses.asdict(self)
@@ -208,6 +210,7 @@ class Model:
                 device=info.device,
                 dtype=info.dtype,
                 template=info.template.name,
+                weights=info.extra.get("weights", ""),
             )
         if generation == self._load_generation:
             self._set_status(status)

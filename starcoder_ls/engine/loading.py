@@ -73,12 +73,12 @@ def load_local(settings: EngineSettings, report: ProgressCallback) -> LocalParts
     if drafting is not None:
         main = Main(source.name, tokenizer, loaded)
         draft = load_draft(drafting, main, placement, report, wanted)
-    int8 = quantize.wanted(settings.cpu_weights, placement.device, loaded.dtype)
-    if int8:
-        report("Quantising the weights to int8", 92)
+    smaller = quantize.wanted(settings.cpu_weights, placement.device, loaded.dtype)
+    if smaller:
+        report(f"Preparing {smaller} weights", 92)
         for model in (loaded, draft.model if draft is not None else None):
             if model is not None:
-                quantize.to_int8(model)
+                quantize.convert(model, smaller)
     report("Preparing the prompt template", 95)
     info = EngineInfo(
         model=source.name,
@@ -90,8 +90,8 @@ def load_local(settings: EngineSettings, report: ProgressCallback) -> LocalParts
         dtype=dtype_name(placement.dtype),
         extra={"load_ms": f"{(time.perf_counter() - started) * 1000.0:.0f}"},
     )
-    if int8:
-        info.extra["weights"] = "int8"
+    if smaller:
+        info.extra["weights"] = smaller
     if draft is not None and drafting is not None:
         info.extra["draft"] = drafting.name
         draft.pool.max_tokens = 2 * info.context_window

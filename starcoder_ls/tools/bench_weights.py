@@ -1,12 +1,14 @@
-"""`starcoder-ls bench weights`: float32 against int8 weights on a CPU (engine/quantize.py).
+"""`starcoder-ls bench weights`: float32 against float16 products and int8 weights on a CPU
+(engine/quantize.py).
 
-Speed: prefill ms of prompts of `--prompt-tokens` tokens and decode ms a token, float and
-int8 alternating round by round in one process (a shared machine's load hits both
+Speed: prefill ms of prompts of `--prompt-tokens` tokens and decode ms a token, the
+variants alternating round by round in one process (a shared machine's load hits all
 alike). Quality: the first line each greedily writes (at most 48 tokens) after code
 prefixes (HumanEval's single-line infilling prompts when `--data` is there, else Python's
-own stdlib): how many lines are the same, and the share of each float line's tokens the
-int8 line repeats before it first differs. `--per-tensor` adds int8 with one scale a
-matrix, to show why the engine scales each output channel.
+own stdlib): how many lines are the same, the share of each float32 line's tokens the
+other line repeats before it first differs, and the next-token argmax agreement.
+`--per-tensor` adds int8 with one scale a matrix, to show why the engine scales each
+output channel.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import gzip
 import json
 import statistics
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +28,14 @@ from starcoder_ls.tools.bench_speculation import _completion_prompts
 if TYPE_CHECKING:
     from starcoder_ls.engine.local import LocalEngine
 
+STEPS = 32
+"""Positions a prompt ends with that the argmax check feeds one token at a time."""
+
 HUMANEVAL = "/work/shared/data/humaneval-infilling/HumanEval-SingleLineInfilling.jsonl.gz"
 
 
 def add_weights_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rounds", type=int, default=3, help="speed rounds (float, int8 each)")
+    parser.add_argument("--rounds", type=int, default=3, help="speed rounds (each variant)")
     parser.add_argument("--prompt-tokens", default="200,2000", help="prefill sizes, N,N")
     parser.add_argument("--decode-tokens", type=int, default=24)
     parser.add_argument("--prompts", type=int, default=30, help="greedy agreement prompts")
@@ -49,11 +55,13 @@ def run_weights(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     settings = EngineSettings(model=args.model, dtype="float32", cpu_weights="float")
     variants = {"float32": LocalEngine.load(settings)}
-    variants["int8"] = LocalEngine.load(EngineSettings(**{**vars(settings), "cpu_weights": "int8"}))
+    for weights in ("float16", "int8"):
+        chosen = EngineSettings(**{**vars(settings), "cpu_weights": weights})
+        variants[weights] = LocalEngine.load(chosen)
     if args.per_tensor:
         variants["int8 per tensor"] = LocalEngine.load(settings)
         quantize.to_int8(variants["int8 per tensor"].model, per_channel=False)
-    print(f"threads {torch.get_num_threads()}, {variants['int8'].info.extra}", flush=True)
+    print(f"threads {torch.get_num_threads()}", flush=True)
     _speed(args, {k: v for k, v in variants.items() if k != "int8 per tensor"})
     _agreement(args, variants)
     return 0
@@ -64,6 +72,9 @@ def _params(new_tokens: int, **extra: Any) -> GenerationParams:
 
 
 def _speed(args: argparse.Namespace, variants: dict[str, LocalEngine]) -> None:
+    """Prefill: a one-token call's time. Decode: the time between a call's first and last
+    token over the tokens between, read from the engine's per-token callback, so that
+    neither prefill nor a call that stops early moves it."""
     cancel = threading.Event()
     any_engine = next(iter(variants.values()))
     for size in (int(n) for n in args.prompt_tokens.split(",")):
@@ -73,12 +84,16 @@ def _speed(args: argparse.Namespace, variants: dict[str, LocalEngine]) -> None:
         for _ in range(args.rounds):
             for name, engine in variants.items():
                 one = engine.generate(prompt, _params(1, token_healing=False), cancel)
-                many = engine.generate(
-                    prompt, _params(args.decode_tokens, token_healing=False), cancel
-                )
-                tokens = many.choices[0].tokens
                 prefill[name].append(one.generate_ms)
-                decode[name].append((many.generate_ms - one.generate_ms) / max(tokens - 1, 1))
+                stamps: list[float] = []
+                engine.generate(
+                    prompt,
+                    _params(args.decode_tokens, token_healing=False),
+                    cancel,
+                    on_token=lambda _count, stamps=stamps: stamps.append(time.perf_counter()),
+                )
+                if len(stamps) > 1:
+                    decode[name].append((stamps[-1] - stamps[0]) * 1000 / (len(stamps) - 1))
         for name in variants:
             print(
                 f"{size} prompt tokens, {name}: prefill {_ms(prefill[name])} ms, "
@@ -88,6 +103,8 @@ def _speed(args: argparse.Namespace, variants: dict[str, LocalEngine]) -> None:
 
 
 def _ms(values: list[float]) -> str:
+    if not values:
+        return "n/a"
     return f"{statistics.median(values):.1f} (runs {', '.join(f'{v:.0f}' for v in values)})"
 
 
@@ -116,18 +133,29 @@ def _agreement(args: argparse.Namespace, variants: dict[str, LocalEngine]) -> No
         )
 
 
-def _argmax_agreement(base: LocalEngine, other: LocalEngine, prompts: list[str]) -> float:
-    """The share of the prompts' positions where both models' most likely next token is
-    the same (teacher-forced: every position sees the same text)."""
+def _argmax_agreement(
+    base: LocalEngine, other: LocalEngine, prompts: list[str], *, steps: int = STEPS
+) -> float:
+    """The share of positions where both models' most likely next token is the same
+    (teacher-forced: every position sees the same text). `other` reads each prompt's
+    last `steps` tokens one at a time after the rest in one pass, as decoding does:
+    float16 products run for short inputs only (quantize.py)."""
     import torch
+    from transformers import DynamicCache
 
     same = total = 0
     with torch.inference_mode():
         for prompt in prompts:
             ids = torch.tensor([base.encode(prompt)])
             want = base.model(input_ids=ids).logits[0].argmax(-1)
-            got = other.model(input_ids=ids).logits[0].argmax(-1)
-            same += int((want == got).sum())
+            head = max(ids.shape[1] - steps, 1)
+            cache = DynamicCache()
+            logits = other.model(input_ids=ids[:, :head], cache=cache).logits
+            got = [logits[0].argmax(-1)]
+            for at in range(head, ids.shape[1]):
+                step = other.model(input_ids=ids[:, at : at + 1], cache=cache)
+                got.append(step.logits[0].argmax(-1))
+            same += int((want == torch.cat(got)).sum())
             total += int(ids.shape[1])
     return same / max(total, 1)
 

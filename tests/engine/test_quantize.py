@@ -1,5 +1,6 @@
-"""cpuWeights (engine/quantize.py): int8 layers where asked, float weights otherwise, and a
-model that still generates with everything the engine does around it."""
+"""cpuWeights (engine/quantize.py): float16 products for short inputs by default on a CPU in
+float32, int8 layers where asked, the weights as loaded otherwise, and a model that still
+generates with everything the engine does around it."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ def load(directory: Path, cpu_weights: str, dtype: str = "float32") -> LocalEngi
     )
 
 
-def test_wanted_only_on_a_cpu_in_float32_when_asked() -> None:
-    assert quantize.wanted("int8", "cpu", torch.float32)
-    assert not quantize.wanted("int8", "cpu", torch.bfloat16)
-    assert not quantize.wanted("int8", "cuda:0", torch.float32)
-    assert not quantize.wanted("float", "cpu", torch.float32)
-    assert not quantize.wanted("auto", "cpu", torch.float32)  # int8 failed the agreement check
+def test_wanted_only_on_a_cpu_in_float32() -> None:
+    assert quantize.wanted("int8", "cpu", torch.float32) == "int8"
+    assert quantize.wanted("float16", "cpu", torch.float32) == "float16"
+    assert quantize.wanted("auto", "cpu", torch.float32) == "float16"  # int8 failed the check
+    for weights in ("auto", "float16", "int8"):
+        assert quantize.wanted(weights, "cpu", torch.bfloat16) is None
+        assert quantize.wanted(weights, "cuda:0", torch.float32) is None
+    assert quantize.wanted("float", "cpu", torch.float32) is None
     with pytest.raises(ValueError, match="cpuWeights"):
         quantize.wanted("int4", "cpu", torch.float32)
 
@@ -50,13 +53,58 @@ def test_an_unknown_value_is_refused_before_loading(tiny_starcoder_dir: Path) ->
 def test_float_leaves_the_model_as_loaded(tiny_starcoder_dir: Path) -> None:
     engine = load(tiny_starcoder_dir, "float")
     assert quantize.int8_layers(engine.model) == 0
+    assert quantize.float16_layers(engine.model) == 0
     assert "weights" not in engine.info.extra
     engine.close()
 
 
-def test_int8_in_16_bit_floats_changes_nothing(tiny_starcoder_dir: Path) -> None:
-    engine = load(tiny_starcoder_dir, "int8", dtype="bfloat16")
+def test_auto_gives_a_cpu_model_float16_products_for_decoding(tiny_starcoder_dir: Path) -> None:
+    engine = load(tiny_starcoder_dir, "auto")
+    assert engine.info.extra["weights"] == "float16"
+    linears = [m for m in engine.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and quantize.float16_layers(engine.model) == len(linears)
+    head = engine.model.get_output_embeddings()
+    assert head.weight.dtype == torch.float32  # the float32 weights stay, for prefill
+    assert head.weight is engine.model.get_input_embeddings().weight  # still tied
+    engine.close()
+
+
+def test_float16_products_only_for_short_inputs(tiny_starcoder_dir: Path) -> None:
+    """One decode step's logits move by float16 rounding only; a prefill longer than
+    `HALF_ROWS` tokens is float32's to the bit."""
+    exact, half = load(tiny_starcoder_dir, "float"), load(tiny_starcoder_dir, "float16")
+    ids = torch.tensor([exact.encode(PREFIX)])
+    with torch.inference_mode():
+        want = exact.model(input_ids=ids).logits
+        got = half.model(input_ids=ids).logits
+        assert torch.equal(want, got)
+        step_want = exact.model(input_ids=ids[:, -1:]).logits
+        step_got = half.model(input_ids=ids[:, -1:]).logits
+    assert not torch.equal(step_want, step_got)  # float16 did run
+    assert torch.allclose(step_want, step_got, atol=2e-2, rtol=1e-2)
+    exact.close()
+    half.close()
+
+
+def test_float16_products_generate_with_reuse_healing_and_lookup(tiny_starcoder_dir: Path) -> None:
+    engine = load(tiny_starcoder_dir, "float16")
+    cancel = threading.Event()
+    params = GenerationParams(max_new_tokens=6, token_healing=True, prompt_lookup=2)
+    first = engine.generate(PREFIX, params, cancel)
+    again = engine.generate(PREFIX + " a", params, cancel)
+    assert first.choices[0].tokens > 0
+    assert again.prefilled_tokens < again.prompt_tokens  # resumed from the kept cache
+    sampled = GenerationParams(max_new_tokens=4, temperature=0.8, n=2, seed=1)
+    assert len(engine.generate(PREFIX, sampled, cancel).choices) == 2
+    engine.close()
+
+
+@pytest.mark.parametrize("weights", ["int8", "float16", "auto"])
+def test_16_bit_floats_change_nothing(tiny_starcoder_dir: Path, weights: str) -> None:
+    engine = load(tiny_starcoder_dir, weights, dtype="bfloat16")
     assert quantize.int8_layers(engine.model) == 0
+    assert quantize.float16_layers(engine.model) == 0
+    assert "weights" not in engine.info.extra
     engine.close()
 
 

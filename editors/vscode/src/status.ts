@@ -16,6 +16,8 @@ export interface ServerStatus {
   device?: string;
   dtype?: string;
   template?: string;
+  /** Smaller copies of a CPU model's weights for decoding (cpuWeights), e.g. "float16". */
+  weights?: string;
 }
 
 export interface ClientStatus {
@@ -47,7 +49,8 @@ export function shortModelName(model: string | undefined): string {
 }
 
 function where(status: ServerStatus): string {
-  const details = [status.device, status.dtype].filter((part) => part);
+  const weights = status.weights ? `${status.weights} products` : '';
+  const details = [status.device, status.dtype, weights].filter((part) => part);
   return details.length > 0 ? ` on ${details.join(', ')}` : '';
 }
 

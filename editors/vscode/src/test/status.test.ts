@@ -44,6 +44,11 @@ test('ready says where the model runs and that a click turns completions off', (
   assert.match(view.tooltip, /turn completions off/);
 });
 
+test('ready names the smaller weights a CPU model decodes with', () => {
+  const view = statusView({ state: 'ready', model: 'm', device: 'cpu', dtype: 'float32', weights: 'float16' });
+  assert.match(view.tooltip, /on cpu, float32, float16 products/);
+});
+
 test('disabled reads as off', () => {
   assert.match(statusView({ state: 'disabled', model: 'm' }).text, /off/);
 });
