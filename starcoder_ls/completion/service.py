@@ -316,7 +316,7 @@ class CompletionService:
                 log.info("request %d: cache hit", job.id)
                 texts.extend(cached)
                 continue
-            run = functools.partial(self.calls.generate, engine, prompt, call)
+            run = functools.partial(self.calls.generate, engine, prompt)
             streams = getattr(engine, "streams_text", False)
             result = await self.flights.generate(job, call, key, run, streams=streams)
             if result is None or result.cancelled or job.ticket.cancelled:

@@ -132,6 +132,10 @@ class Settings:
     """When the user types what the running generation is writing, keep it running and
     answer the next keystrokes' requests from it instead of starting over; it is cancelled
     at the first token that differs from the typing (completion/inflight.py)."""
+    next_line_ahead: bool = True
+    """A kept one-line generation at the end of a line goes on to write the next line
+    while the user types this one, so the suggestion after Enter is often ready at once
+    (completion/inflight.py); only with `keep_typed_generation`."""
     excluded_files: tuple[str, ...] = ()
     """Glob patterns of files never completed nor used as context, added to the built-in
     deny list (`exclusions.BUILT_IN`: `.env`, private keys, credential files...)."""

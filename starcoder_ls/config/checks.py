@@ -204,6 +204,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "warm_on_focus": _bool,
     "decode_budget_ms": _int_in(0, 60_000),
     "keep_typed_generation": _bool,
+    "next_line_ahead": _bool,
     "excluded_files": _patterns,
     "max_suggestions": _int_in(1, 10),
     "multiline": _one_of(MULTILINE),

@@ -72,6 +72,12 @@ class GenerationParams:
     """Stop strings are not looked for in the blank text a choice starts with: a one-line
     completion on a blank line goes on to the first line with content. Engines without a
     local model ignore it (the serving engine applies the stops)."""
+    line_ahead: bool = False
+    """Stop strings count only after the choice's first line end and the blanks after it:
+    a one-line call goes on to write the next line too (`stopping.stops_from`), for the
+    request that comes after Enter; whoever asked for one line reads the first
+    (`stopping.first_line`). Engines without a local model ignore it and stop at the
+    first line."""
     decode_budget_ms: int = 0
     """Once this many milliseconds have passed since the first generated token, a choice
     ends at its next line end (after it has written more than blanks), the line break

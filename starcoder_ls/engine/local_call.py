@@ -20,9 +20,9 @@ from starcoder_ls.engine.stopping import (
     RepetitionCriteria,
     StopStringCriteria,
     TextProgress,
-    blank_start,
     cut_at_stop,
     decode_tokens,
+    stops_from,
 )
 
 
@@ -83,6 +83,7 @@ class Checks:
             prompt_length=length,
             skip_chars=len(plan.removed),
             after_blank_start=params.stop_after_blank_start,
+            line_ahead=params.line_ahead,
         )
         repetition = None
         if params.repetition_stop:
@@ -144,8 +145,12 @@ def choice_of(
     if reason == "budget" and budget is not None:
         # The criterion's text is the decoded one, healed token included.
         text = text[: max(0, budget.cut_at[row] - (len(decoded) - len(text)))]
-    lead = blank_start(text) if plan.params.stop_after_blank_start else 0
-    body, stop = cut_at_stop(text[lead:], plan.params.stop)
+    params = plan.params
+    lead = stops_from(
+        text, after_blank_start=params.stop_after_blank_start, line_ahead=params.line_ahead
+    )
+    lead = len(text) if lead is None else lead
+    body, stop = cut_at_stop(text[lead:], params.stop)
     text = text[:lead] + body
     if stop is not None and reason != "cancelled":
         reason = "stop"

@@ -63,6 +63,29 @@ def blank_start(text: str, start: int = 0) -> int:
     return start + len(rest) - len(rest.lstrip())
 
 
+def stops_from(
+    text: str, skip: int = 0, *, after_blank_start: bool = False, line_ahead: bool = False
+) -> int | None:
+    """Where stop strings start to count in a choice's `text`: after `skip` (a healed
+    token's re-spelling), after the blanks the choice starts with (`after_blank_start`),
+    and with `line_ahead` after its first line end and the blanks that follow it; None
+    while that first line is not complete (no stop counts yet)."""
+    start = blank_start(text, skip) if after_blank_start else skip
+    if not line_ahead:
+        return start
+    end = text.find("\n", start)
+    return None if end == -1 else blank_start(text, end + 1)
+
+
+def first_line(text: str, stops: Sequence[str], *, after_blank_start: bool = False) -> str | None:
+    """A one-line call's answer in `text`, the text of a call that writes a line ahead
+    (`GenerationParams.line_ahead`): as far as the first stop, cut as the call without
+    the line ahead would have been; None while no stop has come."""
+    lead = blank_start(text) if after_blank_start else 0
+    body, stop = cut_at_stop(text[lead:], stops)
+    return None if stop is None else text[:lead] + body
+
+
 def _row_flags(input_ids: torch.Tensor, flags: Sequence[bool]) -> torch.Tensor:
     """One flag per row, on the ids' device. Nearly every step stops no row: that answer
     is made once per batch size and device, not copied to the device at every step."""
@@ -218,6 +241,7 @@ class StopStringCriteria(_TextCriteria):
         prompt_length: int,
         skip_chars: int = 0,
         after_blank_start: bool = False,
+        line_ahead: bool = False,
     ) -> None:
         super().__init__(tokenizer, prompt_length=prompt_length)
         self.stops = tuple(s for s in stops if s)
@@ -225,15 +249,22 @@ class StopStringCriteria(_TextCriteria):
         """Text that is not the completion yet (a healed token being re-spelled)."""
         self.after_blank_start = after_blank_start
         """Stops count only once the completion has written more than blanks."""
+        self.line_ahead = line_ahead
+        """Stops count only after the first line end (`stops_from`)."""
         self._overlap = max((len(s) for s in self.stops), default=1) - 1
 
     def _watching(self) -> bool:
         return bool(self.stops)
 
     def _stops(self, text: str, start: int) -> bool:
-        skip = self.skip_chars
-        if self.after_blank_start:
-            skip = blank_start(text, skip)
+        skip = stops_from(
+            text,
+            self.skip_chars,
+            after_blank_start=self.after_blank_start,
+            line_ahead=self.line_ahead,
+        )
+        if skip is None:
+            return False
         window = text[max(skip, start - self._overlap) :]
         return any(stop in window for stop in self.stops)
 

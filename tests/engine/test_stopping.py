@@ -15,6 +15,8 @@ from starcoder_ls.engine.stopping import (
     cut_at_stop,
     decode_tokens,
     ends_in_loop,
+    first_line,
+    stops_from,
 )
 
 
@@ -169,6 +171,31 @@ def test_stops_can_wait_for_content_after_leading_blank_lines() -> None:
     assert [flags[0] for flags in run_steps(plain, [0], [row])][0] is True
     flags = [flags[0] for flags in run_steps(waiting, [0], [row])]
     assert flags == [False, False, False, False, False, True]
+
+
+def test_a_line_ahead_stops_at_the_end_of_the_next_line() -> None:
+    tokenizer = ByteTokenizer([b"<p>", b"\n", b"    ", b"x", b" = 1", b"y"])
+    row = tokenizer.ids(b"x", b" = 1", b"\n", b"\n", b"    ", b"y", b"\n", b"x")
+    ahead = StopStringCriteria(tokenizer, ("\n",), prompt_length=1, line_ahead=True)
+    flags = [flags[0] for flags in run_steps(ahead, [0], [row])]
+    # Not at the first line end, nor at the blank line after it: at the next line's end.
+    assert flags == [False, False, False, False, False, False, True, True]
+
+
+def test_where_stops_count_in_a_line_ahead() -> None:
+    assert stops_from("x = 1\n    y") == 0
+    assert stops_from("\n  x", after_blank_start=True) == 3
+    assert stops_from("x = 1", line_ahead=True) is None
+    assert stops_from("x = 1\n\n    y", line_ahead=True) == 11
+    assert stops_from("\n  x\n  y", after_blank_start=True, line_ahead=True) == 7
+    assert stops_from("ab\ncd", 3, line_ahead=True) is None  # the healed part is not the line
+
+
+def test_the_first_line_of_a_line_ahead_is_the_one_line_answer() -> None:
+    assert first_line("a + b\n    c", ("\n",)) == "a + b"
+    assert first_line("a + b", ("\n",)) is None
+    assert first_line("\n    x\n    y", ("\n",)) == ""
+    assert first_line("\n    x\n    y", ("\n",), after_blank_start=True) == "\n    x"
 
 
 # -- loops --------------------------------------------------------------------------------

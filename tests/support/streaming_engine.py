@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
 from starcoder_ls.engine.fim import PREFIX_ONLY
+from starcoder_ls.engine.stopping import cut_at_stop, stops_from
 
 
 @dataclass
 class Call:
     prompt: str
+    params: GenerationParams
     text: str = ""
     """What it had written when it ended."""
     cancelled: bool = False
@@ -47,12 +49,11 @@ class StreamingEngine:
         on_text: Callable[[str], None] | None = None,
         **kwargs: object,
     ) -> GenerationResult:
-        call = Call(prompt)
+        call = Call(prompt, params)
         self.calls.append(call)
         full = self.answer(prompt)
-        for stop in params.stop:
-            if stop and stop in full:
-                full = full[: full.index(stop) + len(stop)]
+        end, stop = self._end(full, params)
+        full = full[: end + len(stop)]  # the stop is written, then it stops
         self.started.set()
         written = ""
         for char in full:
@@ -66,10 +67,7 @@ class StreamingEngine:
             if cancel.is_set():
                 break
         call.cancelled = cancel.is_set()
-        text = written
-        for stop in params.stop:
-            if stop and stop in text:
-                text = text[: text.index(stop)]
+        text = written[: self._end(written, params)[0]]
         call.text, call.ended = text, True
         choice = Generation(
             text=text, tokens=len(written), stop_reason="cancelled" if call.cancelled else "eos"
@@ -80,6 +78,18 @@ class StreamingEngine:
             generate_ms=1.0,
             cancelled=call.cancelled,
         )
+
+    @staticmethod
+    def _end(text: str, params: GenerationParams) -> tuple[int, str]:
+        """Where the stops end `text`, as the local engine's rules say (stopping.py), and
+        the stop found there ("" for none)."""
+        lead = stops_from(
+            text, after_blank_start=params.stop_after_blank_start, line_ahead=params.line_ahead
+        )
+        if lead is None:
+            return len(text), ""
+        body, stop = cut_at_stop(text[lead:], params.stop)
+        return lead + len(body), stop or ""
 
     def close(self) -> None:
         pass

@@ -57,11 +57,11 @@ class Editor:
 
 @asynccontextmanager
 async def editing(
-    engine: StreamingEngine, *, keep: bool = True
+    engine: StreamingEngine, *, keep: bool = True, **settings: object
 ) -> AsyncIterator[tuple[Editor, CompletionService]]:
     versions: dict[str, int] = {}
     service = CompletionService(
-        Settings(debounce_ms=0, keep_typed_generation=keep),
+        Settings(debounce_ms=0, keep_typed_generation=keep, **settings),  # type: ignore[arg-type]
         engine_factory=lambda settings, progress: engine,
         current_version=lambda uri: versions.get(uri, editor.version),
     )

@@ -41,6 +41,7 @@ export const SERVER_SETTINGS = [
   'warmOnFocus',
   'decodeBudgetMs',
   'keepTypedGeneration',
+  'nextLineAhead',
   'excludedFiles',
   'multiline',
   'postprocess',
