@@ -253,6 +253,25 @@ def test_a_stop_string_seen_here_closes_the_stream_early() -> None:
     assert exchange.client_gone
 
 
+def test_a_one_line_completion_on_a_blank_line_goes_on_to_its_first_line_with_content() -> None:
+    """A serving engine cannot forbid a leading line break: it is looked past here, and the
+    engine is not sent a stop that the blanks would end the answer at."""
+    pieces = openai_events(["\n", "\n    ", "x = 1", "\n", "y = 2"])
+    with LoopbackServer(routes({COMPLETIONS: stream(pieces)})) as srv:
+        result = generate(make_engine(srv.url), stop=("\n",), no_leading_line_break=True)
+    assert result.choices[0].text == "\n\n    x = 1"
+    assert result.choices[0].stop_reason == "stop"
+    assert "stop" not in srv.requests[0].json()
+
+
+def test_a_line_ahead_ends_where_the_next_line_ends() -> None:
+    pieces = openai_events(["x = 1", "\n", "    ", "y = 2", "\n", "z = 3"])
+    with LoopbackServer(routes({COMPLETIONS: stream(pieces)})) as srv:
+        result = generate(make_engine(srv.url), stop=("\n", "def "), line_ahead=True)
+    assert result.choices[0].text == "x = 1\n    y = 2"
+    assert srv.requests[0].json()["stop"] == ["def "]
+
+
 def test_the_token_is_sent_and_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     token = "sk-test-5e3b9c0d7a"
     caplog.set_level(logging.DEBUG)

@@ -2,7 +2,13 @@
 
 Stop strings, the repetition stop, the decode budget and `max_new_tokens` are applied here
 whatever the engine does: an engine may take only a few stop strings (TGI: 4), know no
-repetition stop or budget, or ignore `max_tokens`.
+repetition stop or budget, or ignore `max_tokens`. Where stops count is ours too
+(`stops_start`): after the blanks a choice starts with, when a one-line completion on a
+blank line goes on to its first line with content (`stop_after_blank_start`) or may not
+start with a line break (`no_leading_line_break`, which a serving engine cannot enforce:
+a leading break is written and looked past), and after the first line for a line ahead
+(`line_ahead`); the engine is then not sent the stops that blanks could hold
+(`engine_stops`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 
 from starcoder_ls.engine.base import Generation, GenerationParams
 from starcoder_ls.engine.remote.dialects import Piece
-from starcoder_ls.engine.stopping import cut_at_stop, ends_in_loop, line_end_after
+from starcoder_ls.engine.stopping import cut_at_stop, ends_in_loop, line_end_after, stops_from
 
 
 @dataclass
@@ -50,7 +56,11 @@ def add_piece(
     choice.events += int(piece.token)
     if piece.tokens is not None:
         choice.tokens = piece.tokens
-    choice.text, stop = cut_at_stop(choice.text, params.stop)
+    lead = stops_start(choice.text, params)
+    stop = None
+    if lead is not None:
+        body, stop = cut_at_stop(choice.text[lead:], params.stop)
+        choice.text = choice.text[:lead] + body
     if stop is not None:
         choice.reason = "stop"
     elif _over_budget(choice, start, params, clock):
@@ -60,6 +70,23 @@ def add_piece(
     elif piece.finish is not None:
         choice.reason = piece.finish
     return False
+
+
+def _after_blanks(params: GenerationParams) -> bool:
+    return params.stop_after_blank_start or params.no_leading_line_break
+
+
+def stops_start(text: str, params: GenerationParams) -> int | None:
+    """Where stop strings start to count in a choice's `text` (None: not yet)."""
+    return stops_from(text, after_blank_start=_after_blanks(params), line_ahead=params.line_ahead)
+
+
+def engine_stops(params: GenerationParams) -> list[str]:
+    """The stop strings the engine may apply itself: all of them, unless stops count only
+    after blanks or a first line (`stops_start`): then none that blanks could hold."""
+    if _after_blanks(params) or params.line_ahead:
+        return [stop for stop in params.stop if stop.strip()]
+    return list(params.stop)
 
 
 def _over_budget(

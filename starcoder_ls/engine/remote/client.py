@@ -41,7 +41,7 @@ from starcoder_ls.engine.base import (
     GenerationParams,
     GenerationResult,
 )
-from starcoder_ls.engine.remote.choices import Choice, add_piece
+from starcoder_ls.engine.remote.choices import Choice, add_piece, engine_stops
 from starcoder_ls.engine.remote.dialects import (
     Dialect,
     MalformedStream,
@@ -273,7 +273,7 @@ class RemoteEngine:
         """Fill `call.current` (as many choices as asked for) from one streamed request."""
         conn = self.connection
         dialect = conn.dialect
-        stops = list(params.stop)
+        stops = engine_stops(params)
         if conn.max_stops is not None:
             stops = stops[: conn.max_stops]  # the rest are checked here, on our side
         body = json.dumps(dialect.body(prompt, params, conn.model, len(call.current), stops))
