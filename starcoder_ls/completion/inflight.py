@@ -18,9 +18,10 @@ coming after it ended is answered by typed-ahead reuse.
 
 A line ahead (`nextLineAhead`): a kept one-line call at the end of a line goes on past the
 line end to write the next line (`GenerationParams.line_ahead`). The requests waiting on it
-are answered as soon as their own line is written, the call writing on meanwhile; the
-request after Enter (typing the line break and the editor's indentation) adopts it in
-whatever mode it asks, and gets the next line, often already written, at once.
+are answered as soon as their own line is written, the call writing on meanwhile; one at
+the end of the line, all of it typed, gets the next line (shown below the cursor, as
+Copilot does); the request after Enter (the line break and the editor's indentation)
+adopts it in whatever mode it asks, and gets the next line, often already written.
 
 Runs on the event loop, except `Flight.on_text`, which an engine on the model's worker
 thread calls: it reads `typed`, writes `partial` and sets the thread-safe cancel flag.
@@ -130,13 +131,13 @@ class Flight:
 
     def line_for(self, typed: str) -> str | None:
         """For a call writing a line ahead: what a request that typed `typed` from its
-        place is answered now, its own line once written; None until then. A request
-        that typed the whole first line gets nothing before the line break: the next
-        line is for the request after Enter."""
+        place is answered now, the rest of its own line once written; None until then,
+        and always for a request that typed the whole first line or more: it waits for
+        the call's end, the next line (shown after the line end, as a line of its own)."""
         line = first_line(
             self.partial, self.call.stop, after_blank_start=self.call.stop_after_blank_start
         )
-        if line is None or len(typed) > len(line):
+        if line is None or len(typed) >= len(line):
             return None
         return line[len(typed) :]
 
@@ -223,8 +224,6 @@ class Flights:
         if job.ticket.cancelled:
             return "superseded while waiting for the generation it types on"
         texts = [] if result is None or result.cancelled else [c.text for c in result.choices[:1]]
-        if flight.ahead and texts == [typed] and not flight.ticket.cancelled:
-            return "the line is typed as generated; the generation writes the next one"
         if not texts or not texts[0].startswith(typed) or texts[0] == typed:
             self._count_abandoned(flight)
             return None

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 
 from starcoder_ls import postprocess
-from starcoder_ls.completion import trigger
+from starcoder_ls.completion import line_end, trigger
 from starcoder_ls.completion.cache import CompletionCache, make_key
 from starcoder_ls.completion.calls import EngineCalls
 from starcoder_ls.completion.failures import Failures, Unanswered, show
@@ -339,8 +339,11 @@ class CompletionService:
         ctx, settings = job.ctx, job.settings
         suggestions: list[Suggestion] = []
         for text in choices:
-            if settings.postprocess:
-                suggestion = postprocess.run(text, ctx, job.mode, skip=settings.disabled_filters)
+            skip = settings.disabled_filters
+            if settings.postprocess and line_end.starts_below(text, ctx, job.mode):
+                suggestion = line_end.below(text, ctx, multiline=settings.multiline, skip=skip)
+            elif settings.postprocess:
+                suggestion = postprocess.run(text, ctx, job.mode, skip=skip)
             else:
                 suggestion = (
                     Suggestion(text=text, character=ctx.character, end_character=ctx.character)

@@ -51,12 +51,26 @@ async def test_after_enter_the_next_line_comes_from_the_same_call() -> None:
             await editor.type(f"{HEAD}{FIRST[:typed]}█\n")
             await asyncio.sleep(0.02)  # each keystroke's request reaches the service
         at_end = editor.pending
-        assert at_end is not None and texts(await asyncio.wait_for(at_end, 30)) == []
+        assert at_end is not None
+        # At the line end, typed as written: the next line, below the cursor.
+        assert texts(await asyncio.wait_for(at_end, 30)) == [f"\n    {NEXT}"]
         after_enter = await editor.type(f"{HEAD}{FIRST}\n    █\n")
         assert texts(await asyncio.wait_for(after_enter, 30)) == [NEXT]
         assert len(engine.calls) == 1, "no fresh call at the line end nor after Enter"
         assert not engine.calls[0].cancelled
         assert service.stats.adopted_generations >= 1
+
+
+async def test_enter_while_the_next_line_is_written_waits_for_it() -> None:
+    engine = StreamingEngine(answer, step_ms=40)
+    async with editing(engine) as (editor, service):
+        shown = await asyncio.wait_for(editor.ask(f"{HEAD}█\n"), 30)
+        assert texts(shown) == [FIRST]
+        assert not engine.calls[0].ended
+        after_enter = await editor.type(f"{HEAD}{FIRST}\n    █\n")
+        assert texts(await asyncio.wait_for(after_enter, 30)) == [NEXT]
+        assert len(engine.calls) == 1
+        assert service.stats.adopted_generations == 1
 
 
 async def test_typing_otherwise_on_the_next_line_stops_it() -> None:
