@@ -175,13 +175,15 @@ def completion_list(
     *,
     markdown: bool = True,
 ) -> types.CompletionList:
-    """Always incomplete: the editor asks again as the user types, for a fresh answer."""
+    """Always incomplete: the editor asks again as the user types, for a fresh answer. A
+    suggestion of the lines below a line end (completion/line_end.py) is ghost text only:
+    a popup item completes the word being typed."""
     items = (
         []
         if ctx is None
         else [
             completion_item(ctx, s, model, i, encoding, markdown=markdown)
-            for i, s in enumerate(suggestions)
+            for i, s in enumerate(s for s in suggestions if not s.text.startswith(("\n", "\r")))
         ]
     )
     return types.CompletionList(is_incomplete=True, items=items)

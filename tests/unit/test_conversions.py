@@ -74,3 +74,14 @@ def test_popup_documentation_is_plain_text_for_clients_without_markdown() -> Non
     assert plain.documentation.value == "foo(1)"
     assert fenced.documentation.kind == types.MarkupKind.Markdown
     assert "```python\nfoo(1)\n```" in fenced.documentation.value
+
+
+def test_the_lines_below_a_line_end_are_ghost_text_only() -> None:
+    ctx = ctx_from("total = a + b█\n")
+    at = ctx.character
+    same_line = Suggestion(text="  # sum", character=at, end_character=at)
+    below = Suggestion(text="\nreturn total", character=at, end_character=at)
+    inline = conversions.inline_list(ctx, [below, same_line], "utf-16", ctx.uri)
+    assert [item.insert_text for item in inline.items] == ["\nreturn total", "  # sum"]
+    popup = conversions.completion_list(ctx, [below, same_line], "utf-16", "m")
+    assert [item.text_edit.new_text for item in popup.items] == ["b  # sum"]
