@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from starcoder_ls.tools.driver import Driver, item_text
-from starcoder_ls.tools.shared import choose_holes, server_args
+from starcoder_ls.tools.shared import choose_holes, numbers, server_args
 
 DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
@@ -48,7 +48,7 @@ async def _demo(args: argparse.Namespace) -> int:
     status = await driver.wait_ready(timeout_s=600)
     print(
         f"model {status['model']}: {status['state']} on {status.get('device') or '?'} "
-        f"{status.get('dtype', '')} ({status.get('message', '')}; "
+        f"{numbers(status)} ({status.get('message', '')}; "
         f"{time.perf_counter() - started:.1f} s since start)\n"
     )
     failures = 0 if status["state"] == "ready" else 1

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PACKAGE = Path(__file__).resolve().parents[1]
 """The `starcoder_ls` package: tools read its sources and find the checkout from it (a
@@ -104,3 +105,11 @@ class Report:
         lines = [f"### {title}", "", "| measure | value |", "| --- | --- |"]
         lines += [f"| {name} | {value} |" for name, value in self.rows]
         return "\n".join(lines) + "\n"
+
+
+def numbers(status: dict[str, Any]) -> str:
+    """A model status's dtype, and its weights for decoding where they differ
+    (`cpuWeights`): "float32, float16 products"."""
+    dtype = status.get("dtype", "?")
+    weights = status.get("weights")
+    return f"{dtype}, {weights} products" if weights else dtype

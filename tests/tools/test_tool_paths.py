@@ -39,3 +39,10 @@ def test_the_replay_reads_the_projects_sources_at_its_commit() -> None:
     sources = project_sources()
     assert sum(bool(source.text) for source in sources) > 20
     assert all(source.path.startswith("starcoder_ls/") for source in sources)
+
+
+def test_the_model_numbers_name_the_decoding_weights() -> None:
+    from starcoder_ls.tools.shared import numbers
+
+    assert numbers({"dtype": "float32", "weights": "float16"}) == "float32, float16 products"
+    assert numbers({"dtype": "bfloat16", "weights": ""}) == "bfloat16"

@@ -32,7 +32,7 @@ from starcoder_ls.tools.replay.options import DEFAULT_SOURCE_COMMIT
 from starcoder_ls.tools.replay.regions import Region, Source, Typing, choose_regions
 from starcoder_ls.tools.replay.report import RunResult, markdown
 from starcoder_ls.tools.replay.session import Session
-from starcoder_ls.tools.shared import REPOSITORY, rss_mb, server_args
+from starcoder_ls.tools.shared import REPOSITORY, numbers, rss_mb, server_args
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ async def run_one(
     return RunResult(
         label=label,
         editor=editor,
-        model=f"{status['model']} ({status.get('device', '?')}, {_numbers(status)})",
+        model=f"{status['model']} ({status.get('device', '?')}, {numbers(status)})",
         tally=tally,
         counters=end - start,
         overhead_ms=overhead_samples(tally.answered, tally.reads),
@@ -220,10 +220,3 @@ def run_replay(args: argparse.Namespace) -> int:
     if stale:
         print(f"replay: {stale} stale answers (must be 0)", file=sys.stderr)
     return 1 if stale else 0
-
-
-def _numbers(status: dict[str, Any]) -> str:
-    """The model's dtype, and its weights for decoding where they differ (cpuWeights)."""
-    dtype = status.get("dtype", "?")
-    weights = status.get("weights")
-    return f"{dtype}, {weights} products" if weights else dtype
