@@ -94,8 +94,7 @@ class Flight:
         self.place = Place.of(job.ctx.prefix, job.ctx.suffix)
         self.key = key
         self.call = call
-        self.ahead = call.line_ahead
-        self.stops = () if self.ahead else call.stop
+        self.stops = () if call.line_ahead else call.stop
         """What `agrees` cuts at: nothing for a call writing a line ahead, whose text
         goes on past the first line end (the engine ends it at the next one)."""
         self.ticket = ticket
@@ -118,6 +117,17 @@ class Flight:
         self._loop = asyncio.get_running_loop()
         self._cancel = cancel
 
+    @property
+    def ahead(self) -> bool:
+        """It writes a line ahead (`writes_ahead`)."""
+        return self.call.line_ahead
+
+    def own_line(self, text: str) -> str | None:
+        """For a call writing a line ahead: its first request's answer in `text`, its first
+        line (`stopping.first_line`); None while that line is not complete."""
+        call = self.call
+        return first_line(text, call.stop, after_blank_start=call.stop_after_blank_start)
+
     def on_text(self, text: str) -> None:
         """The engine's text so far (any thread): stop at the first token that parts
         ways with what was typed."""
@@ -134,9 +144,7 @@ class Flight:
         place is answered now, the rest of its own line once written; None until then,
         and always for a request that typed the whole first line or more: it waits for
         the call's end, the next line (shown after the line end, as a line of its own)."""
-        line = first_line(
-            self.partial, self.call.stop, after_blank_start=self.call.stop_after_blank_start
-        )
+        line = self.own_line(self.partial)
         if line is None or len(typed) >= len(line):
             return None
         return line[len(typed) :]
@@ -192,13 +200,10 @@ class Flights:
         if result is None or not flight.ahead:
             return result
         # The call's own end, past the line ahead: its request asked for one line.
-        texts = tuple(_own_line(flight, choice.text) for choice in result.choices)
-        return dataclasses.replace(
-            result,
-            choices=tuple(
-                dataclasses.replace(c, text=t) for c, t in zip(result.choices, texts, strict=True)
-            ),
+        choices = tuple(
+            dataclasses.replace(c, text=_own_line(flight, c.text)) for c in result.choices
         )
+        return dataclasses.replace(result, choices=choices)
 
     async def adopted(self, job: Job) -> tuple[str, ...] | str | None:
         """The rest of the kept call's answer when `job` types on from its place: waited
@@ -323,8 +328,5 @@ class Flights:
 def _own_line(flight: Flight, text: str) -> str:
     """The answer its first request asked for in a call's text: all of it, or for a call
     writing a line ahead its first line (the whole text when the call ended before it)."""
-    if not flight.ahead:
-        return text
-    call = flight.call
-    line = first_line(text, call.stop, after_blank_start=call.stop_after_blank_start)
+    line = flight.own_line(text) if flight.ahead else None
     return text if line is None else line

@@ -23,7 +23,7 @@ from starcoder_ls.text.types import CompletionContext, Mode, Suggestion
 def starts_below(text: str, ctx: CompletionContext, mode: Mode) -> bool:
     """Whether `text` for a one-line request at the end of a line with text starts on
     a later line."""
-    at_line_end = bool(ctx.line_prefix.strip()) and not ctx.line_suffix.strip()
+    at_line_end = bool(ctx.line_prefix.strip()) and not ctx.line_suffix
     return mode is Mode.SINGLE_LINE and at_line_end and text[:1] in ("\n", "\r")
 
 
@@ -34,7 +34,7 @@ def below(
     and indentation in front; None when nothing should show there."""
     body = text.lstrip(" \t\r\n")
     lead = text[: len(text) - len(body)]
-    if not body or ctx.line_suffix:
+    if not body:
         return None
     last_line = lead[lead.rfind("\n") + 1 :]
     there = dataclasses.replace(

@@ -29,7 +29,14 @@ from typing import Any, Protocol
 from starcoder_ls.completion import trigger
 from starcoder_ls.completion.cache import CompletionCache
 from starcoder_ls.completion.failures import Failures, Unanswered
-from starcoder_ls.completion.request import Choices, CompletionRequest, Job, locate, refusal
+from starcoder_ls.completion.request import (
+    Choices,
+    CompletionRequest,
+    Job,
+    is_count,
+    locate,
+    refusal,
+)
 from starcoder_ls.completion.scheduler import Scheduler, Ticket
 from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.config import Settings
@@ -59,10 +66,6 @@ def command_arguments(
     return [{"uri": uri, "index": index, "version": version, "line": line, "character": character}]
 
 
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def accepted_from(arguments: Sequence[Any]) -> Accepted | None:
     """The accepted item from the command's arguments; None when they do not say where
     the insertion ends (no arguments, or items from a server without prefetch)."""
@@ -71,7 +74,7 @@ def accepted_from(arguments: Sequence[Any]) -> Accepted | None:
     item = arguments[0]
     uri = item.get("uri")
     numbers = (item.get("version"), item.get("line"), item.get("character"))
-    if not isinstance(uri, str) or not all(_count(n) for n in numbers):
+    if not isinstance(uri, str) or not all(is_count(n) for n in numbers):
         return None
     return Accepted(
         uri=uris.canonical(uri),

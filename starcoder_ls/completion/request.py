@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starcoder_ls.completion.scheduler import Ticket
 from starcoder_ls.completion.selection import Selected
@@ -22,6 +23,12 @@ from starcoder_ls.text.types import CompletionContext, Mode, OpenDocument, Sugge
 
 MAX_DOCUMENT_CHARS = 16 * 1024 * 1024
 """Larger documents are not completed: building context for them costs more than it helps."""
+
+
+def is_count(value: Any) -> bool:
+    """A line, a character or a version as a client's own message carries it (a command's
+    arguments, a notification pygls has no type for): an int from 0 up, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def looks_binary(text: str) -> bool:

@@ -35,7 +35,7 @@ from starcoder_ls.completion.failures import Failures, Unanswered
 from starcoder_ls.completion.lifecycle import ModelHandle
 from starcoder_ls.completion.plan import plan_calls
 from starcoder_ls.completion.prompting import job_prompt
-from starcoder_ls.completion.request import CompletionRequest, locate, refusal
+from starcoder_ls.completion.request import CompletionRequest, is_count, locate, refusal
 from starcoder_ls.completion.scheduler import Scheduler, Ticket
 from starcoder_ls.completion.stats import ServiceStats
 from starcoder_ls.config import Settings
@@ -63,17 +63,13 @@ def _get(value: Any, name: str) -> Any:
     return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
 
 
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def focus_from(params: Any) -> Focus | None:
     """The focus from `starcoder/didFocus`'s params (a dict, or the object pygls makes of
     a method it has no type for); None when they do not say where."""
     uri = _get(_get(params, "textDocument"), "uri")
     position = _get(params, "position")
     line, character = _get(position, "line"), _get(position, "character")
-    if not isinstance(uri, str) or not (_count(line) and _count(character)):
+    if not isinstance(uri, str) or not (is_count(line) and is_count(character)):
         return None
     return Focus(uri=uris.canonical(uri), line=line, character=character)
 

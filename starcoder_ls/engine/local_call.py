@@ -20,7 +20,7 @@ from starcoder_ls.engine.stopping import (
     RepetitionCriteria,
     StopStringCriteria,
     TextProgress,
-    cut_at_stop,
+    cut_from,
     decode_tokens,
     stops_from,
 )
@@ -146,12 +146,10 @@ def choice_of(
         # The criterion's text is the decoded one, healed token included.
         text = text[: max(0, budget.cut_at[row] - (len(decoded) - len(text)))]
     params = plan.params
-    lead = stops_from(
+    start = stops_from(
         text, after_blank_start=params.stop_after_blank_start, line_ahead=params.line_ahead
     )
-    lead = len(text) if lead is None else lead
-    body, stop = cut_at_stop(text[lead:], params.stop)
-    text = text[:lead] + body
+    text, stop = cut_from(text, params.stop, start)
     if stop is not None and reason != "cancelled":
         reason = "stop"
     return Generation(text=text, tokens=count, stop_reason=reason)

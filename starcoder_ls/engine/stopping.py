@@ -77,13 +77,22 @@ def stops_from(
     return None if end == -1 else blank_start(text, end + 1)
 
 
+def cut_from(text: str, stops: Sequence[str], start: int | None) -> tuple[str, str | None]:
+    """`text` cut at its earliest stop from `start` on (`stops_from`; None: no stop counts
+    yet), and that stop: how every engine ends a choice's text."""
+    if start is None:
+        return text, None
+    body, stop = cut_at_stop(text[start:], stops)
+    return text[:start] + body, stop
+
+
 def first_line(text: str, stops: Sequence[str], *, after_blank_start: bool = False) -> str | None:
     """A one-line call's answer in `text`, the text of a call that writes a line ahead
     (`GenerationParams.line_ahead`): as far as the first stop, cut as the call without
     the line ahead would have been; None while no stop has come."""
-    lead = blank_start(text) if after_blank_start else 0
-    body, stop = cut_at_stop(text[lead:], stops)
-    return None if stop is None else text[:lead] + body
+    start = stops_from(text, after_blank_start=after_blank_start)
+    line, stop = cut_from(text, stops, start)
+    return None if stop is None else line
 
 
 def _row_flags(input_ids: torch.Tensor, flags: Sequence[bool]) -> torch.Tensor:

@@ -5,7 +5,9 @@ generates with everything the engine does around it."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -86,19 +88,6 @@ def test_float16_products_only_for_short_inputs(tiny_starcoder_dir: Path) -> Non
     half.close()
 
 
-def test_float16_products_generate_with_reuse_healing_and_lookup(tiny_starcoder_dir: Path) -> None:
-    engine = load(tiny_starcoder_dir, "float16")
-    cancel = threading.Event()
-    params = GenerationParams(max_new_tokens=6, token_healing=True, prompt_lookup=2)
-    first = engine.generate(PREFIX, params, cancel)
-    again = engine.generate(PREFIX + " a", params, cancel)
-    assert first.choices[0].tokens > 0
-    assert again.prefilled_tokens < again.prompt_tokens  # resumed from the kept cache
-    sampled = GenerationParams(max_new_tokens=4, temperature=0.8, n=2, seed=1)
-    assert len(engine.generate(PREFIX, sampled, cancel).choices) == 2
-    engine.close()
-
-
 @pytest.mark.parametrize("weights", ["int8", "float16", "auto"])
 def test_16_bit_floats_change_nothing(tiny_starcoder_dir: Path, weights: str) -> None:
     engine = load(tiny_starcoder_dir, weights, dtype="bfloat16")
@@ -108,10 +97,15 @@ def test_16_bit_floats_change_nothing(tiny_starcoder_dir: Path, weights: str) ->
     engine.close()
 
 
-def test_int8_layers_generate_with_reuse_healing_and_lookup(tiny_starcoder_dir: Path) -> None:
-    engine = load(tiny_starcoder_dir, "int8")
-    assert quantize.int8_layers(engine.model) > 0
-    assert engine.info.extra["weights"] == "int8"
+@pytest.mark.parametrize(
+    ("weights", "layers"), [("int8", quantize.int8_layers), ("float16", quantize.float16_layers)]
+)
+def test_smaller_weights_generate_with_reuse_healing_and_lookup(
+    tiny_starcoder_dir: Path, weights: str, layers: Callable[[Any], int]
+) -> None:
+    engine = load(tiny_starcoder_dir, weights)
+    assert layers(engine.model) > 0
+    assert engine.info.extra["weights"] == weights
     cancel = threading.Event()
     params = GenerationParams(max_new_tokens=6, token_healing=True, prompt_lookup=2)
     first = engine.generate(PREFIX, params, cancel)

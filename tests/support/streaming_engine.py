@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from starcoder_ls.engine.base import EngineInfo, Generation, GenerationParams, GenerationResult
 from starcoder_ls.engine.fim import PREFIX_ONLY
-from starcoder_ls.engine.stopping import cut_at_stop, stops_from
+from starcoder_ls.engine.stopping import cut_from, stops_from
 
 
 @dataclass
@@ -81,15 +81,13 @@ class StreamingEngine:
 
     @staticmethod
     def _end(text: str, params: GenerationParams) -> tuple[int, str]:
-        """Where the stops end `text`, as the local engine's rules say (stopping.py), and
-        the stop found there ("" for none)."""
-        lead = stops_from(
+        """Where the stops end `text`, as the engines' rules say (stopping.py), and the
+        stop found there ("" for none)."""
+        start = stops_from(
             text, after_blank_start=params.stop_after_blank_start, line_ahead=params.line_ahead
         )
-        if lead is None:
-            return len(text), ""
-        body, stop = cut_at_stop(text[lead:], params.stop)
-        return lead + len(body), stop or ""
+        cut, stop = cut_from(text, params.stop, start)
+        return len(cut), stop or ""
 
     def close(self) -> None:
         pass

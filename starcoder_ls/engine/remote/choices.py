@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from starcoder_ls.engine.base import Generation, GenerationParams
 from starcoder_ls.engine.remote.dialects import Piece
-from starcoder_ls.engine.stopping import cut_at_stop, ends_in_loop, line_end_after, stops_from
+from starcoder_ls.engine.stopping import cut_from, ends_in_loop, line_end_after, stops_from
 
 
 @dataclass
@@ -56,11 +56,7 @@ def add_piece(
     choice.events += int(piece.token)
     if piece.tokens is not None:
         choice.tokens = piece.tokens
-    lead = stops_start(choice.text, params)
-    stop = None
-    if lead is not None:
-        body, stop = cut_at_stop(choice.text[lead:], params.stop)
-        choice.text = choice.text[:lead] + body
+    choice.text, stop = cut_from(choice.text, params.stop, stops_start(choice.text, params))
     if stop is not None:
         choice.reason = "stop"
     elif _over_budget(choice, start, params, clock):
